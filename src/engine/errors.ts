@@ -1,0 +1,226 @@
+/**
+ * Errors say what they mean for retries. Every error Durable raises is a {@link DurableError} with a
+ * stable string `code`; the HTTP edge maps codes to statuses, nothing below it does.
+ */
+
+/** Stable error codes. Clients and the HTTP API match on these, never on messages. */
+export type ErrorCode =
+  | 'DURABLE_ERROR'
+  | 'TERMINAL'
+  | 'RETRYABLE'
+  | 'VALIDATION'
+  | 'NON_DETERMINISM'
+  | 'LOCK_LOST'
+  | 'VERSION_CONFLICT'
+  | 'ACTIVITY_FAILED'
+  | 'SUB_ORCHESTRATION_FAILED'
+  | 'EVENT_TIMEOUT'
+  | 'TIMEOUT'
+  | 'UNKNOWN_ORCHESTRATION'
+  | 'UNKNOWN_ACTIVITY'
+  | 'INSTANCE_NOT_FOUND'
+  | 'INSTANCE_EXISTS'
+  | 'INVALID_STATE'
+  | 'TASK_CANCELLED';
+
+/** The serialisable shape of a failure, as stored in history and instance status. */
+export interface FailureDetails {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: string;
+  /** Set when the failure must not be retried (a {@link TerminalError}, or a non-retryable policy match). */
+  readonly nonRetryable?: boolean;
+  /** From a {@link RetryableError}: wait this long before the next attempt, whatever the policy's backoff. */
+  readonly retryAfterMs?: number;
+  readonly cause?: FailureDetails;
+}
+
+/**
+ * Base of every error Durable raises.
+ * @example
+ * try { await client.start('nope', 1); } catch (e) { if (e instanceof DurableError) console.log(e.code); }
+ */
+export class DurableError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An error that must not be retried: thrown by an activity, it fails the call at once whatever the retry policy.
+ * @example
+ * async function charge(card: Card) { if (card.expired) throw new TerminalError('card expired'); }
+ */
+export class TerminalError extends DurableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TERMINAL', message, options);
+  }
+}
+
+/**
+ * An error worth retrying, optionally after a given delay (which overrides the policy's backoff for that attempt).
+ * @example
+ * throw new RetryableError('rate limited', { retryAfterMs: 30_000 });
+ */
+export class RetryableError extends DurableError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super('RETRYABLE', message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/**
+ * Bad input from a caller: nothing was changed.
+ * @example
+ * if (!id) throw new ValidationError('instance id is required', { field: 'instanceId' });
+ */
+export class ValidationError extends DurableError {
+  readonly details: Record<string, unknown> | undefined;
+  constructor(message: string, details?: Record<string, unknown>, code: ErrorCode = 'VALIDATION') {
+    super(code, message);
+    this.details = details;
+  }
+}
+
+/**
+ * The orchestration code and its recorded history disagree. No events are committed; the instance keeps
+ * its last good state and resumes once code that matches the history is deployed.
+ * @example
+ * if (status.failure?.code === 'NON_DETERMINISM') console.log('deploy the previous version');
+ */
+export class NonDeterminismError extends DurableError {
+  readonly instanceId: string;
+  readonly sequence: number;
+  readonly expected: string;
+  readonly actual: string;
+  constructor(instanceId: string, sequence: number, expected: string, actual: string) {
+    super(
+      'NON_DETERMINISM',
+      `Non-deterministic orchestration ${instanceId}: at sequence ${sequence} the history has ${expected}, ` +
+        `but the code now does ${actual}.`,
+    );
+    this.instanceId = instanceId;
+    this.sequence = sequence;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * A worker lost the instance (its lock expired or another worker committed first); its turn is discarded.
+ * @example
+ * if (e instanceof LockLostError) metrics.conflicts.inc();
+ */
+export class LockLostError extends DurableError {
+  constructor(message: string) {
+    super('LOCK_LOST', message);
+  }
+}
+
+/**
+ * A commit whose expected version is no longer current: someone else committed first.
+ * @example
+ * if (!(await store.commit(c)).ok) throw new VersionConflictError(c.instanceId, c.expectedVersion);
+ */
+export class VersionConflictError extends DurableError {
+  constructor(instanceId: string, expectedVersion: number) {
+    super('VERSION_CONFLICT', `Instance ${instanceId} is no longer at version ${expectedVersion}.`);
+  }
+}
+
+/** Common shape of errors that carry a remote failure (an activity's or a sub-orchestration's). */
+abstract class RemoteFailureError extends DurableError {
+  /** The original error's details: name, message and stack as the failing code raised them. */
+  readonly failure: FailureDetails;
+  constructor(code: ErrorCode, message: string, failure: FailureDetails) {
+    super(code, message);
+    this.failure = failure;
+  }
+}
+
+/**
+ * An activity failed (after its retries). `failure.name` and `failure.message` are the original error's.
+ * @example
+ * try { await ctx.callActivity('charge', card); } catch (e) { if (e instanceof ActivityFailedError) e.failure.name; }
+ */
+export class ActivityFailedError extends RemoteFailureError {
+  readonly activityName: string;
+  constructor(activityName: string, failure: FailureDetails) {
+    super('ACTIVITY_FAILED', `Activity ${activityName} failed: ${failure.name}: ${failure.message}`, failure);
+    this.activityName = activityName;
+  }
+}
+
+/**
+ * A sub-orchestration failed or was terminated.
+ * @example
+ * try { await ctx.callSubOrchestration('child', 1); } catch (e) { if (e instanceof SubOrchestrationFailedError) e.failure; }
+ */
+export class SubOrchestrationFailedError extends RemoteFailureError {
+  readonly orchestrationName: string;
+  readonly instanceId: string;
+  constructor(orchestrationName: string, instanceId: string, failure: FailureDetails) {
+    super(
+      'SUB_ORCHESTRATION_FAILED',
+      `Sub-orchestration ${orchestrationName} (${instanceId}) failed: ${failure.name}: ${failure.message}`,
+      failure,
+    );
+    this.orchestrationName = orchestrationName;
+    this.instanceId = instanceId;
+  }
+}
+
+/**
+ * `waitForEvent` timed out before the event arrived.
+ * @example
+ * try { await ctx.waitForEvent('approval', { timeout: 60_000 }); } catch (e) { if (e instanceof EventTimeoutError) escalate(); }
+ */
+export class EventTimeoutError extends DurableError {
+  readonly eventName: string;
+  constructor(eventName: string, timeoutMs: number) {
+    super('EVENT_TIMEOUT', `No event '${eventName}' arrived within ${timeoutMs} ms.`);
+    this.eventName = eventName;
+  }
+}
+
+/**
+ * A wait (for example `waitForCompletion`) ran out of time. The instance itself is not affected.
+ * @example
+ * await client.waitForCompletion(id, { timeoutMs: 5000 }).catch((e) => e instanceof TimeoutError);
+ */
+export class TimeoutError extends DurableError {
+  constructor(message: string) {
+    super('TIMEOUT', message);
+  }
+}
+
+/** Serialise any thrown value into {@link FailureDetails}, keeping name, message, stack and code. */
+export function toFailureDetails(error: unknown): FailureDetails {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const details: FailureDetails = {
+      name: error.name,
+      message: error.message,
+      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(error instanceof TerminalError ? { nonRetryable: true } : {}),
+      ...(error instanceof RetryableError && error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+      ...(error.cause !== undefined && error.cause !== error ? { cause: toFailureDetails(error.cause) } : {}),
+    };
+    return details;
+  }
+  return { name: 'Error', message: typeof error === 'string' ? error : safeStringify(error) };
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Messages: everything in transit between instances, the activity pool and clients.
+ *
+ * A message is addressed to one queue. Orchestration messages carry the target instance id; the worker
+ * groups them by instance. Message ids are deterministic wherever the engine produces them
+ * (`<instance>/<generation>/<kind>/<seq>`), so a message sent twice is recognised and dropped by its
+ * receiver: the queue is allowed to deliver a message more than once, never to lose one.
+ */
+import type { FailureDetails } from './errors.js';
+import type { HistoryEvent, ParentRef } from './history.js';
+
+export type QueueName = 'orchestrations' | 'activities';
+
+export type OrchestrationMessageBody =
+  | {
+      readonly type: 'ExecutionStarted';
+      readonly name: string;
+      readonly input: unknown;
+      readonly generation: number;
+      readonly parent?: ParentRef;
+      /** Events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`. */
+      readonly carriedEvents?: readonly HistoryEvent[];
+    }
+  | { readonly type: 'TaskCompleted'; readonly generation: number; readonly seq: number; readonly result: unknown }
+  | { readonly type: 'TaskFailed'; readonly generation: number; readonly seq: number; readonly failure: FailureDetails }
+  | {
+      readonly type: 'SubOrchestrationCompleted';
+      readonly generation: number;
+      readonly seq: number;
+      readonly result: unknown;
+    }
+  | {
+      readonly type: 'SubOrchestrationFailed';
+      readonly generation: number;
+      readonly seq: number;
+      readonly failure: FailureDetails;
+    }
+  | { readonly type: 'TimerFired'; readonly generation: number; readonly seq: number; readonly fireAt: number }
+  | { readonly type: 'EventRaised'; readonly name: string; readonly input: unknown }
+  | { readonly type: 'Suspend'; readonly reason?: string }
+  | { readonly type: 'Resume'; readonly reason?: string }
+  | { readonly type: 'Terminate'; readonly reason?: string };
+
+export interface ActivityRequest {
+  readonly type: 'ActivityRequest';
+  readonly name: string;
+  readonly input: unknown;
+  readonly generation: number;
+  readonly seq: number;
+  /** 1 for the first attempt; policy retries schedule a new request with the next attempt number. */
+  readonly attempt: number;
+}
+
+interface Envelope<Q extends QueueName, B> {
+  /** Deterministic where the engine made it; receivers drop a second copy. */
+  readonly id: string;
+  readonly queue: Q;
+  /** The orchestration this message is for (activities: the orchestration that called them). */
+  readonly instanceId: string;
+  readonly body: B;
+  /** Epoch ms before which the message must not be delivered (timers, retries). */
+  readonly deliverAt?: number;
+  /** Lower runs first. Replies and control messages go before new work. */
+  readonly priority?: number;
+}
+
+export type OrchestrationMessage = Envelope<'orchestrations', OrchestrationMessageBody>;
+export type ActivityMessage = Envelope<'activities', ActivityRequest>;
+export type Message = OrchestrationMessage | ActivityMessage;
+
+/** Priorities: replies and control first, then new work. */
+export const PRIORITY = { control: 0, reply: 10, work: 100 } as const;
+
+/** The deterministic id of an engine-produced message. */
+export function messageId(instanceId: string, generation: number, kind: string, seq: number | string): string {
+  return `${instanceId}/${generation}/${kind}/${seq}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * Durable tasks: the awaitable handles orchestration code gets from `ctx.callActivity`, `ctx.createTimer`…
+ *
+ * A task is settled only by the executor, while it applies a history event, so the order in which tasks
+ * settle is the history order on the first run and on every replay. Tasks are thenables (not native
+ * promises) so that the executor can tell whether anyone still waits on a task: that is what lets a timer
+ * that lost a `Promise.race` be cancelled instead of waking the instance later.
+ */
+import { DurableError } from './errors.js';
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Settlement of the `Promise.race`/`Promise.any` calls a task takes part in; see {@link installRaceCancellation}. */
+class RaceToken {
+  settled = false;
+  readonly tasks: DurableTask<unknown>[] = [];
+}
+
+/**
+ * A durable operation's result. Await it, or combine it with `Promise.all`, `Promise.race`, `Promise.any`
+ * and `Promise.allSettled`: the combination resolves the same way on replay as on the first run.
+ * @example
+ * const [a, b] = await Promise.all([ctx.callActivity('a', 1), ctx.callActivity('b', 2)]);
+ */
+export class DurableTask<T> implements PromiseLike<T> {
+  private outcome: Settled<T> | undefined;
+  private cancelled = false;
+  private readonly reactions: Array<(outcome: Settled<T>) => void> = [];
+  /** Subscriptions made outside a race (a plain `await`, `Promise.all`…): the task is wanted while any exists. */
+  private plainSubscribers = 0;
+  private readonly races: RaceToken[] = [];
+
+  /** @param onCancel called once when the task is cancelled (the executor drops the timer or the waiter). */
+  constructor(private readonly onCancel?: () => void) {}
+
+  get isSettled(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  /** Whether settling this task may run orchestration code (someone subscribed). */
+  get hasSubscribers(): boolean {
+    return this.reactions.length > 0;
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.plainSubscribers++;
+    return this.subscribe().then(onFulfilled, onRejected);
+  }
+
+  /** @internal Subscription on behalf of a race; it stops counting once the race is decided. */
+  subscribeInRace(token: RaceToken): Promise<T> {
+    this.races.push(token);
+    token.tasks.push(this as DurableTask<unknown>);
+    return this.subscribe();
+  }
+
+  /** @internal */
+  resolve(value: T): void {
+    this.settle({ ok: true, value });
+  }
+
+  /** @internal */
+  reject(error: unknown): void {
+    this.settle({ ok: false, error });
+  }
+
+  /**
+   * @internal Cancel the task if nothing waits on it any more: every race it took part in is decided and
+   * no plain subscription exists. A cancelled task rejects with `TASK_CANCELLED` if awaited later.
+   */
+  cancelIfUnwanted(): void {
+    if (this.outcome || this.cancelled || this.plainSubscribers > 0) return;
+    if (this.races.length === 0 || this.races.some((r) => !r.settled)) return;
+    this.cancelled = true;
+    this.onCancel?.();
+    this.settle({ ok: false, error: new DurableError('TASK_CANCELLED', 'The task was cancelled: it lost a race.') });
+  }
+
+  private subscribe(): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const react = (o: Settled<T>): void => (o.ok ? resolve(o.value) : reject(o.error));
+      if (this.outcome) react(this.outcome);
+      else this.reactions.push(react);
+    });
+  }
+
+  private settle(outcome: Settled<T>): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    for (const react of this.reactions.splice(0)) react(outcome);
+  }
+}
+
+/** Whether a value is a durable task. */
+export function isDurableTask(value: unknown): value is DurableTask<unknown> {
+  return value instanceof DurableTask;
+}
+
+let installed = false;
+
+/**
+ * Wraps `Promise.race` and `Promise.any` so that, once a race over durable tasks is decided, the losing
+ * tasks that nobody else awaits are cancelled (a losing timer never fires into the instance; a losing
+ * `waitForEvent` stops waiting, leaving later events for later waits). For values that are not durable
+ * tasks the native functions run unchanged. Cancellation happens in a microtask after the race settles,
+ * which is part of the executor's drain, so it is deterministic and identical on replay.
+ */
+export function installRaceCancellation(): void {
+  if (installed) return;
+  installed = true;
+  const nativeRace = Promise.race;
+  const nativeAny = Promise.any;
+  const wrap = (native: (values: Iterable<unknown>) => Promise<unknown>) =>
+    function durableAware(this: PromiseConstructor, values: Iterable<unknown>): Promise<unknown> {
+      const items = Array.from(values);
+      if (!items.some(isDurableTask)) return native.call(this, items);
+      const token = new RaceToken();
+      const result = native.call(
+        this,
+        items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x)),
+      );
+      const decide = (): void => {
+        token.settled = true;
+        for (const task of token.tasks) task.cancelIfUnwanted();
+      };
+      result.then(decide, decide);
+      return result;
+    };
+  Promise.race = wrap(nativeRace) as typeof Promise.race;
+  Promise.any = wrap(nativeAny) as typeof Promise.any;
+}
