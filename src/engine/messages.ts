@@ -49,6 +49,8 @@ export interface ActivityRequest {
   readonly seq: number;
   /** 1 for the first attempt; policy retries schedule a new request with the next attempt number. */
   readonly attempt: number;
+  /** Same for every attempt and redelivery of one call: `<instance>/<generation>/<seq of the first attempt>`. */
+  readonly idempotencyKey: string;
 }
 
 interface Envelope<Q extends QueueName, B> {

@@ -1,0 +1,67 @@
+/**
+ * The queue contract: messages in transit.
+ *
+ * WHAT IS IN THE CONTRACT
+ * - Two named queues, `orchestrations` and `activities`. `send` is durable once it resolves.
+ * - Delay: a message with `deliverAt` is not delivered before that time (on the queue's clock). Timers and
+ *   retry back-off are delayed messages.
+ * - Priority: among visible messages, lower `priority` first (default {@link PRIORITY}.work), then oldest.
+ * - `receive` reserves up to `max` visible messages for `visibilityTimeoutMs`. A reservation that is neither
+ *   acknowledged, released nor dead-lettered in time expires and the message is delivered again with
+ *   `attempt + 1` (a worker died): delivery is **at least once**.
+ * - `ack` removes the message; `release` makes it visible again after a delay (same message, `attempt` kept);
+ *   `deadLetter` parks it with a reason, out of the way, counted in `depth().dead` and listed by `deadLetters`.
+ * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops.
+ *
+ * WHAT IS DELIBERATELY NOT
+ * - No exactly-once delivery and no deduplication: the same message may arrive twice (a re-sent outbox, a
+ *   redelivery). Receivers drop duplicates by message id; that is the engine's job.
+ * - No ordering guarantee between messages beyond priority and age; the engine does not need one.
+ * - No transactions with the store.
+ */
+import type { Message, QueueName } from '../engine/messages.js';
+
+export interface Delivery {
+  readonly message: Message;
+  /** Opaque handle for ack/release/deadLetter of this reservation. */
+  readonly receipt: string;
+  /** 1 on first delivery; +1 each time a reservation expired. */
+  readonly attempt: number;
+}
+
+export interface ReceiveOptions {
+  /** How long the reservation lasts before the message is delivered again. */
+  readonly visibilityTimeoutMs: number;
+  /** Wait up to this long (on the queue's clock) for a message; 0 returns at once. */
+  readonly waitMs?: number;
+  /** Stops waiting early (returns what is there, possibly nothing). */
+  readonly signal?: AbortSignal;
+}
+
+export interface QueueDepth {
+  /** Visible now. */
+  readonly ready: number;
+  /** Waiting for their `deliverAt` or a release delay. */
+  readonly delayed: number;
+  /** Reserved by a worker. */
+  readonly reserved: number;
+  readonly dead: number;
+}
+
+export interface DeadLetter {
+  readonly message: Message;
+  readonly reason: string;
+}
+
+export interface Queue {
+  send(messages: readonly Message[]): Promise<void>;
+  receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]>;
+  ack(delivery: Delivery): Promise<void>;
+  release(delivery: Delivery, delayMs?: number): Promise<void>;
+  deadLetter(delivery: Delivery, reason: string): Promise<void>;
+  depth(queue: QueueName): Promise<QueueDepth>;
+  deadLetters(queue: QueueName): Promise<DeadLetter[]>;
+  /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */
+  nextVisibleAt(queue: QueueName): Promise<number | undefined>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,112 @@
+/**
+ * The store contract: where instances live.
+ *
+ * WHAT IS IN THE CONTRACT
+ * - One **instance record** per orchestration instance, read and written as a single document. It holds the
+ *   status fields the client shows, the events of the instance's last committed turn (`tail`) and the
+ *   messages that turn produced (`outbox`).
+ * - **History chunks**: immutable, deterministically keyed pieces of history (`instanceId`, `generation`,
+ *   `fromIndex`). Writing a chunk twice with the same key writes the same content, so it is idempotent.
+ * - `compareAndSet` is **the commit point**: one atomic conditional write of one record on its version.
+ *   RethinkDB has no multi-document transactions, so nothing else may be assumed atomic. A turn commits as:
+ *     1. `putHistoryChunk(previous tail)` — data that was already committed, moved out of the record so the
+ *        record stays small (history is appended, never rewritten; a turn's cost does not grow with history);
+ *     2. `compareAndSet(next record, expectedVersion)` — the new tail and outbox, or nothing at all.
+ *   A crash between 1 and 2 leaves a chunk that repeats committed data under its deterministic key: readers
+ *   use chunks only below the record's `tail.fromIndex`, so it is harmless and will be written again.
+ * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail.
+ * - `list` filters by status, name and creation time, newest first, with an opaque cursor for paging.
+ *
+ * WHAT IS DELIBERATELY NOT
+ * - No transactions across records, no multi-record conditions, no locking: safety comes from the version.
+ * - No queues: messages in transit belong to the queue contract. The outbox is only a record of what the
+ *   last turn must send, re-sent by a worker that loads the instance after a crash (receivers drop duplicates).
+ * - Values are JSON: adapters may (and the memory adapter does) round-trip every value through JSON, so
+ *   `undefined` fields vanish and class instances become plain objects.
+ */
+import type { FailureDetails } from '../engine/errors.js';
+import type { HistoryEvent, ParentRef } from '../engine/history.js';
+import type { Message } from '../engine/messages.js';
+import type { RuntimeStatus } from '../engine/status.js';
+
+export interface InstanceRecord {
+  readonly instanceId: string;
+  /** Incremented by every successful compare-and-set; 1 after creation. */
+  readonly version: number;
+  readonly name: string;
+  /** The execution number: +1 on each continue-as-new or restart. History chunks are kept per generation. */
+  readonly generation: number;
+  readonly status: RuntimeStatus;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  readonly failure?: FailureDetails;
+  readonly customStatus?: unknown;
+  readonly parent?: ParentRef;
+  /** Why the instance cannot make progress right now (nondeterminism, a poison message); cleared by progress. */
+  readonly stuck?: FailureDetails;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Events in this generation's history, the tail included. */
+  readonly historyLength: number;
+  /** The last committed turn's events: history indexes `fromIndex` to `historyLength - 1`. */
+  readonly tail: HistoryChunk;
+  /** Messages the last committed turn produced; sent after the commit, re-sent after a crash. */
+  readonly outbox: readonly Message[];
+}
+
+export interface HistoryChunk {
+  readonly instanceId: string;
+  readonly generation: number;
+  /** Index of `events[0]` in the generation's history. */
+  readonly fromIndex: number;
+  readonly events: readonly HistoryEvent[];
+}
+
+export interface ListQuery {
+  readonly statuses?: readonly RuntimeStatus[];
+  readonly name?: string;
+  /** Epoch ms, inclusive. */
+  readonly createdFrom?: number;
+  /** Epoch ms, exclusive. */
+  readonly createdTo?: number;
+  /** Page size (default 50, at most 1000). */
+  readonly limit?: number;
+  /** From a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface ListPage {
+  /** Newest first (by `createdAt`, then `instanceId`). */
+  readonly items: readonly InstanceRecord[];
+  /** Present when more items may follow. */
+  readonly nextCursor?: string;
+}
+
+export type CasResult = { readonly ok: true } | { readonly ok: false; readonly current: InstanceRecord | undefined };
+
+export interface Store {
+  /** The record, or `undefined`. */
+  get(instanceId: string): Promise<InstanceRecord | undefined>;
+  /**
+   * The commit point. Writes `next` if and only if the stored version is `expectedVersion` (0: the record must
+   * not exist). `next.version` must be `expectedVersion + 1`. On conflict nothing is written and the current
+   * record is returned.
+   */
+  compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult>;
+  /** Idempotent upsert of an immutable chunk keyed by (instanceId, generation, fromIndex). */
+  putHistoryChunk(chunk: HistoryChunk): Promise<void>;
+  /** The history of the record's current generation as committed (chunks below the tail, then the tail). */
+  readHistory(record: InstanceRecord): Promise<HistoryEvent[]>;
+  /** Removes chunks of generations below `belowGeneration` (garbage after continue-as-new or restart). */
+  deleteHistory(instanceId: string, belowGeneration: number): Promise<void>;
+  list(query: ListQuery): Promise<ListPage>;
+  /** Deletes the record (if still at `expectedVersion`) and all its history. Returns false on a version conflict. */
+  purge(instanceId: string, expectedVersion: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Builds a record's next version: same identity, version + 1, the given fields changed. */
+export function nextRecord(current: InstanceRecord, changes: Partial<Omit<InstanceRecord, 'instanceId' | 'version'>>): InstanceRecord {
+  return { ...current, ...changes, version: current.version + 1 };
+}
