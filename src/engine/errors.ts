@@ -209,7 +209,9 @@ export function toFailureDetails(error: unknown): FailureDetails {
       ...(error.stack !== undefined ? { stack: error.stack } : {}),
       ...(typeof code === 'string' ? { code } : {}),
       ...(error instanceof TerminalError ? { nonRetryable: true } : {}),
-      ...(error instanceof RetryableError && error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+      ...(error instanceof RetryableError && error.retryAfterMs !== undefined
+        ? { retryAfterMs: error.retryAfterMs }
+        : {}),
       ...(error.cause !== undefined && error.cause !== error ? { cause: toFailureDetails(error.cause) } : {}),
     };
     return details;

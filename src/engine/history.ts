@@ -26,7 +26,13 @@ export type HistoryEvent =
       readonly generation: number;
       readonly parent?: ParentRef;
     }
-  | { readonly type: 'TaskScheduled'; readonly at: number; readonly seq: number; readonly name: string; readonly input: unknown }
+  | {
+      readonly type: 'TaskScheduled';
+      readonly at: number;
+      readonly seq: number;
+      readonly name: string;
+      readonly input: unknown;
+    }
   | { readonly type: 'TaskCompleted'; readonly at: number; readonly seq: number; readonly result: unknown }
   | { readonly type: 'TaskFailed'; readonly at: number; readonly seq: number; readonly failure: FailureDetails }
   | {
@@ -108,7 +114,10 @@ export const events = {
     seq,
     failure,
   }),
-  subOrchestrationCreated: (f: Fields<'SubOrchestrationCreated'>, at = 0): HistoryEventOf<'SubOrchestrationCreated'> => ({
+  subOrchestrationCreated: (
+    f: Fields<'SubOrchestrationCreated'>,
+    at = 0,
+  ): HistoryEventOf<'SubOrchestrationCreated'> => ({
     type: 'SubOrchestrationCreated',
     at,
     ...f,
@@ -125,7 +134,12 @@ export const events = {
     seq,
     failure,
   }),
-  timerCreated: (seq: number, fireAt: number, purpose: TimerPurpose = 'timer', at = 0): HistoryEventOf<'TimerCreated'> => ({
+  timerCreated: (
+    seq: number,
+    fireAt: number,
+    purpose: TimerPurpose = 'timer',
+    at = 0,
+  ): HistoryEventOf<'TimerCreated'> => ({
     type: 'TimerCreated',
     at,
     seq,

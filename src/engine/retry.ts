@@ -33,7 +33,11 @@ export function validateRetryPolicy(policy: RetryPolicy): void {
     if (!ok) throw new ValidationError(`retry.${field} ${rule}`, { field: `retry.${field}` });
   };
   check(Number.isInteger(policy.maxAttempts) && policy.maxAttempts >= 1, 'maxAttempts', 'must be an integer >= 1');
-  check(Number.isFinite(policy.firstRetryIntervalMs) && policy.firstRetryIntervalMs >= 0, 'firstRetryIntervalMs', 'must be >= 0');
+  check(
+    Number.isFinite(policy.firstRetryIntervalMs) && policy.firstRetryIntervalMs >= 0,
+    'firstRetryIntervalMs',
+    'must be >= 0',
+  );
   const c = policy.backoffCoefficient;
   check(c === undefined || (Number.isFinite(c) && c >= 1), 'backoffCoefficient', 'must be >= 1');
   const m = policy.maxRetryIntervalMs;

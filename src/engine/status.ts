@@ -1,12 +1,6 @@
 /** Lifecycle of an orchestration instance. */
 export type RuntimeStatus =
-  | 'Pending'
-  | 'Running'
-  | 'Suspended'
-  | 'Completed'
-  | 'Failed'
-  | 'Terminated'
-  | 'ContinuedAsNew';
+  'Pending' | 'Running' | 'Suspended' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
 
 /** Every status, in lifecycle order (handy for validation and filters). */
 export const RUNTIME_STATUSES: readonly RuntimeStatus[] = [

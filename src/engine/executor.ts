@@ -1,0 +1,813 @@
+/**
+ * The replay engine: history + new messages + registered code → new events, outgoing messages, status.
+ *
+ * An executor holds one instance's replayed state for one generation. `load(history)` replays committed
+ * events (code runs with `isReplaying = true`, durable calls are matched against the history); `step(messages,
+ * now)` applies new messages and returns what the turn adds. The runtime keeps executors of recently used
+ * instances in memory, so a turn costs only its new events; after a cache miss it loads the history again.
+ *
+ * Invariants:
+ * - Tasks settle only while an event is applied, and the code is drained (all microtasks run) after each
+ *   event, so tasks settle in history order on the first run and on every replay.
+ * - Every durable call takes the next sequence number. On replay, the history's `TaskScheduled`,
+ *   `TimerCreated` and `SubOrchestrationCreated` at a sequence must match what the code asked for at that
+ *   sequence; anything else is a {@link NonDeterminismError}, raised before anything is committed.
+ * - A message changes state at most once: completions are accepted only for open calls of the current
+ *   generation, events only once per message id, control messages only where they change the status.
+ */
+import type { App } from './app.js';
+import type { ContextHost, LogLevel } from './context.js';
+import { createContext } from './context.js';
+import { seededUint32, uuidFrom } from './deterministic-random.js';
+import type { FailureDetails } from './errors.js';
+import {
+  ActivityFailedError,
+  EventTimeoutError,
+  NonDeterminismError,
+  SubOrchestrationFailedError,
+  toFailureDetails,
+} from './errors.js';
+import type { HistoryEvent, HistoryEventOf, HistoryEventType, ParentRef, TimerPurpose } from './history.js';
+import { events } from './history.js';
+import type { Message, OrchestrationMessage } from './messages.js';
+import { messageId, PRIORITY } from './messages.js';
+import type { RuntimeStatus } from './status.js';
+import { isTerminal } from './status.js';
+import { DurableTask, installRaceCancellation } from './task.js';
+
+/** One log line from orchestration code (never emitted during replay). */
+export interface OrchestrationLogRecord {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields?: Record<string, unknown>;
+  readonly instanceId: string;
+  readonly name: string;
+}
+
+export interface ExecutorOptions {
+  readonly logSink?: (record: OrchestrationLogRecord) => void;
+}
+
+/** The instance as the client sees it, derived from history. */
+export interface OrchestrationSnapshot {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly generation: number;
+  readonly status: RuntimeStatus;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  readonly failure?: FailureDetails;
+  readonly customStatus?: unknown;
+  readonly parent?: ParentRef;
+}
+
+export interface StepResult {
+  /** Events to append to history, in order. Empty when every message was a duplicate or deferred. */
+  readonly newEvents: HistoryEvent[];
+  /** The turn's outbox: send after the commit. */
+  readonly messages: Message[];
+  /** Messages that cannot apply yet (before the start, or between generations): release them for later. */
+  readonly deferred: OrchestrationMessage[];
+  /** Duplicates and messages for calls that are no longer open: acknowledge and forget them. */
+  readonly dropped: OrchestrationMessage[];
+  readonly snapshot: OrchestrationSnapshot;
+}
+
+type Action =
+  | {
+      readonly kind: 'activity';
+      readonly name: string;
+      readonly input: unknown;
+      readonly attempt: number;
+      readonly key: string;
+    }
+  | { readonly kind: 'sub'; readonly name: string; readonly input: unknown; readonly instanceId: string }
+  | { readonly kind: 'timer'; readonly fireAt: number; readonly purpose: TimerPurpose };
+
+interface Call {
+  readonly seq: number;
+  readonly action: Action;
+  readonly task: DurableTask<any>;
+  /** pending: asked for by the code, not yet in history; open: in history, awaiting its result; done. */
+  state: 'pending' | 'open' | 'done';
+  /** A cancelled timer sends no message (if still pending) and its firing is dropped. */
+  cancelled: boolean;
+}
+
+interface Waiter {
+  readonly name: string;
+  readonly task: DurableTask<unknown>;
+  readonly timeoutSeq: number | undefined;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { continueAsNew: ContinueAsNewRequest };
+
+interface ContinueAsNewRequest {
+  readonly input: unknown;
+  readonly keepUnprocessedEvents: boolean;
+}
+
+/** Thrown by `ctx.continueAsNew` to unwind the orchestration; never exported. */
+class ContinueAsNewSignal {
+  constructor(readonly request: ContinueAsNewRequest) {}
+}
+
+const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
+  'TaskCompleted',
+  'TaskFailed',
+  'SubOrchestrationCompleted',
+  'SubOrchestrationFailed',
+  'TimerFired',
+  'EventRaised',
+]);
+
+type Handlers = { [K in HistoryEventType]: (event: HistoryEventOf<K>) => void };
+
+/** Yields to the event loop once: every queued microtask (all reactions of settled tasks) runs first. */
+const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class OrchestrationExecutor implements ContextHost {
+  name = '';
+  generation = 0;
+  isReplaying = false;
+  currentTime = 0;
+
+  private status: RuntimeStatus = 'Pending';
+  private started = false;
+  private input: unknown;
+  private output: unknown;
+  private failure: FailureDetails | undefined;
+  private customStatus: unknown;
+  private parent: ParentRef | undefined;
+
+  private readonly history: HistoryEvent[] = [];
+  private readonly calls = new Map<number, Call>();
+  private nextSeq = 0;
+  private readonly seenEventIds = new Set<string>();
+  /** Raised events nobody waited for yet, in arrival order. */
+  private readonly buffered: HistoryEventOf<'EventRaised'>[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Delivery events recorded while suspended; applied in order on resume. */
+  private readonly held: HistoryEvent[] = [];
+  private outcome: Outcome | undefined;
+  private completionRecorded = false;
+  private continueAsNewRequest: ContinueAsNewRequest | undefined;
+  private needsDrain = false;
+  private random32: () => number = () => 0;
+
+  /** Events and messages of the step in progress (first run only). */
+  private turn: { events: HistoryEvent[]; messages: Message[] } | undefined;
+
+  private readonly handlers: Handlers = {
+    ExecutionStarted: (e) => this.onStarted(e),
+    TaskScheduled: (e) => this.confirm(e, e.seq, (a) => a.kind === 'activity' && a.name === e.name),
+    SubOrchestrationCreated: (e) =>
+      this.confirm(e, e.seq, (a) => a.kind === 'sub' && a.name === e.name && a.instanceId === e.instanceId),
+    TimerCreated: (e) => this.confirm(e, e.seq, (a) => a.kind === 'timer' && a.purpose === e.purpose),
+    TaskCompleted: (e) => this.settle(e, e.seq, 'activity', (call) => call.task.resolve(e.result)),
+    TaskFailed: (e) =>
+      this.settle(e, e.seq, 'activity', (call) =>
+        call.task.reject(new ActivityFailedError(nameOf(call.action), e.failure)),
+      ),
+    SubOrchestrationCompleted: (e) => this.settle(e, e.seq, 'sub', (call) => call.task.resolve(e.result)),
+    SubOrchestrationFailed: (e) =>
+      this.settle(e, e.seq, 'sub', (call) => {
+        const instanceId = call.action.kind === 'sub' ? call.action.instanceId : '';
+        call.task.reject(new SubOrchestrationFailedError(nameOf(call.action), instanceId, e.failure));
+      }),
+    TimerFired: (e) => this.settle(e, e.seq, 'timer', (call) => call.task.resolve(undefined)),
+    EventRaised: (e) => this.onEventRaised(e),
+    ExecutionSuspended: () => {
+      this.status = 'Suspended';
+    },
+    ExecutionResumed: () => {
+      this.status = 'Running';
+    },
+    ExecutionTerminated: (e) => this.onTerminated(e),
+    ExecutionCompleted: (e) => this.onCompleted(e),
+  };
+
+  constructor(
+    readonly instanceId: string,
+    private readonly app: App,
+    private readonly options: ExecutorOptions = {},
+  ) {
+    installRaceCancellation();
+  }
+
+  /** The number of events applied (this generation's history length). */
+  get historyLength(): number {
+    return this.history.length;
+  }
+
+  get snapshot(): OrchestrationSnapshot {
+    return {
+      instanceId: this.instanceId,
+      name: this.name,
+      generation: this.generation,
+      status: this.status,
+      ...(this.input !== undefined ? { input: this.input } : {}),
+      ...(this.output !== undefined ? { output: this.output } : {}),
+      ...(this.failure !== undefined ? { failure: this.failure } : {}),
+      ...(this.customStatus !== undefined ? { customStatus: this.customStatus } : {}),
+      ...(this.parent !== undefined ? { parent: this.parent } : {}),
+    };
+  }
+
+  /**
+   * Replays committed history. Throws {@link NonDeterminismError} if the code no longer matches it; the
+   * executor must then be discarded.
+   */
+  async load(history: readonly HistoryEvent[]): Promise<void> {
+    this.isReplaying = true;
+    try {
+      for (const event of history) await this.process(event);
+      const unconfirmed = [...this.calls.values()].find((c) => c.state === 'pending');
+      if (unconfirmed) {
+        throw new NonDeterminismError(
+          this.instanceId,
+          unconfirmed.seq,
+          'the end of the history',
+          describe(unconfirmed.action),
+        );
+      }
+      if (this.outcome && !this.completionRecorded && this.status !== 'Terminated') {
+        throw new NonDeterminismError(
+          this.instanceId,
+          this.nextSeq,
+          'no completion',
+          `a completion (${outcomeStatus(this.outcome)})`,
+        );
+      }
+    } finally {
+      this.isReplaying = false;
+    }
+  }
+
+  /** Applies new messages at time `now` (epoch ms) and returns what the turn adds. */
+  async step(messages: readonly OrchestrationMessage[], now: number): Promise<StepResult> {
+    const turn = { events: [] as HistoryEvent[], messages: [] as Message[] };
+    const deferred: OrchestrationMessage[] = [];
+    const dropped: OrchestrationMessage[] = [];
+    this.turn = turn;
+    this.isReplaying = false;
+    try {
+      // A start goes first whatever the delivery order: everything else needs a running instance.
+      const ordered = [...messages].sort((a, b) => rank(a) - rank(b));
+      for (const message of ordered) {
+        const verdict = this.classify(message);
+        if (verdict === 'defer') deferred.push(message);
+        else if (verdict === 'drop') dropped.push(message);
+        else await this.accept(message, now);
+      }
+    } finally {
+      this.turn = undefined;
+    }
+    return { newEvents: turn.events, messages: turn.messages, deferred, dropped, snapshot: this.snapshot };
+  }
+
+  // ---- message intake ---------------------------------------------------------------------------
+
+  private classify(message: OrchestrationMessage): 'accept' | 'defer' | 'drop' {
+    const body = message.body;
+    if (body.type === 'ExecutionStarted') {
+      if (!this.started) return 'accept';
+      if (body.parent && !sameParent(body.parent, this.parent)) this.rejectForeignStart(message, body.parent);
+      return 'drop';
+    }
+    if (!this.started) return 'defer';
+    const between = this.status === 'ContinuedAsNew';
+    switch (body.type) {
+      case 'EventRaised':
+        if (this.seenEventIds.has(message.id)) return 'drop';
+        return between ? 'defer' : isTerminal(this.status) ? 'drop' : 'accept';
+      case 'Suspend':
+        return between ? 'defer' : this.status === 'Running' ? 'accept' : 'drop';
+      case 'Resume':
+        return between ? 'defer' : this.status === 'Suspended' ? 'accept' : 'drop';
+      case 'Terminate':
+        return between ? 'defer' : isTerminal(this.status) ? 'drop' : 'accept';
+      default: {
+        if (body.generation !== this.generation || isTerminal(this.status) || between) return 'drop';
+        const call = this.calls.get(body.seq);
+        const kind = body.type === 'TimerFired' ? 'timer' : body.type.startsWith('Task') ? 'activity' : 'sub';
+        return call && call.state === 'open' && !call.cancelled && call.action.kind === kind ? 'accept' : 'drop';
+      }
+    }
+  }
+
+  private async accept(message: OrchestrationMessage, now: number): Promise<void> {
+    const body = message.body;
+    let event: HistoryEvent;
+    switch (body.type) {
+      case 'ExecutionStarted':
+        event = events.executionStarted(
+          {
+            name: body.name,
+            input: body.input,
+            generation: body.generation,
+            ...(body.parent ? { parent: body.parent } : {}),
+          },
+          now,
+        );
+        break;
+      case 'TaskCompleted':
+        event = events.taskCompleted(body.seq, body.result, now);
+        break;
+      case 'TaskFailed':
+        event = events.taskFailed(body.seq, body.failure, now);
+        break;
+      case 'SubOrchestrationCompleted':
+        event = events.subOrchestrationCompleted(body.seq, body.result, now);
+        break;
+      case 'SubOrchestrationFailed':
+        event = events.subOrchestrationFailed(body.seq, body.failure, now);
+        break;
+      case 'TimerFired':
+        event = events.timerFired(body.seq, body.fireAt, now);
+        break;
+      case 'EventRaised':
+        event = events.eventRaised(body.name, body.input, message.id, now);
+        break;
+      case 'Suspend':
+        event = events.executionSuspended(body.reason, now);
+        break;
+      case 'Resume':
+        event = events.executionResumed(body.reason, now);
+        break;
+      case 'Terminate':
+        event = events.executionTerminated(body.reason, now);
+        break;
+    }
+    await this.processNew(event);
+    if (body.type === 'ExecutionStarted') {
+      // Events carried over by continue-as-new arrive right after the start, in their original order.
+      for (const carried of body.carriedEvents ?? []) {
+        if (carried.type === 'EventRaised') await this.processNew({ ...carried, at: now });
+      }
+    }
+  }
+
+  /** First run: record the event, apply it, drain, then record what the code asked for. */
+  private async processNew(event: HistoryEvent): Promise<void> {
+    this.record(event);
+    await this.process(event);
+    this.flush();
+  }
+
+  private record(event: HistoryEvent): void {
+    this.turn?.events.push(event);
+  }
+
+  // ---- applying events (first run and replay) -----------------------------------------------------
+
+  private async process(event: HistoryEvent): Promise<void> {
+    this.history.push(event);
+    this.currentTime = event.at;
+    if (this.status === 'Suspended' && DELIVERY_EVENTS.has(event.type)) {
+      this.held.push(event);
+      return;
+    }
+    (this.handlers[event.type] as (e: HistoryEvent) => void)(event);
+    await this.drain();
+    if (event.type === 'ExecutionResumed') {
+      for (const held of this.held.splice(0)) {
+        this.currentTime = held.at;
+        (this.handlers[held.type] as (e: HistoryEvent) => void)(held);
+        await this.drain();
+      }
+      this.currentTime = event.at;
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.needsDrain) {
+      this.needsDrain = false;
+      await drainMicrotasks();
+    }
+  }
+
+  private onStarted(e: HistoryEventOf<'ExecutionStarted'>): void {
+    if (this.started) throw new NonDeterminismError(this.instanceId, 0, 'one ExecutionStarted', 'a second one');
+    this.started = true;
+    this.name = e.name;
+    this.generation = e.generation;
+    this.input = e.input;
+    this.parent = e.parent;
+    this.status = 'Running';
+    this.random32 = seededUint32(`${this.instanceId}/${e.generation}`);
+    const fn = this.app.orchestrations[e.name];
+    if (!fn) {
+      this.outcome = {
+        ok: false,
+        error: Object.assign(new Error(`No orchestration named '${e.name}' is registered on this worker.`), {
+          name: 'UnknownOrchestrationError',
+          code: 'UNKNOWN_ORCHESTRATION',
+        }),
+      };
+      return;
+    }
+    const ctx = createContext(this);
+    this.needsDrain = true;
+    // The code starts synchronously here, up to its first await; its outcome is taken during the drain.
+    void new Promise<unknown>((resolve) => resolve(fn(ctx, e.input))).then(
+      (value) => this.setOutcome({ ok: true, value }),
+      (error: unknown) => this.setOutcome({ ok: false, error }),
+    );
+  }
+
+  private setOutcome(outcome: Outcome): void {
+    if (this.status === 'Terminated' || this.outcome) return;
+    // A continueAsNew swallowed by a broad `catch` in user code still ends the execution as asked.
+    if (this.continueAsNewRequest) outcome = { continueAsNew: this.continueAsNewRequest };
+    else if ('error' in outcome && outcome.error instanceof ContinueAsNewSignal)
+      outcome = { continueAsNew: outcome.error.request };
+    this.outcome = outcome;
+  }
+
+  /** Replay: the history says the code asked for `seq`; check that it did, and that it asked for the same thing. */
+  private confirm(event: HistoryEvent, seq: number, matches: (a: Action) => boolean): void {
+    const call = this.calls.get(seq);
+    if (!call || call.state !== 'pending' || !matches(call.action)) {
+      throw new NonDeterminismError(
+        this.instanceId,
+        seq,
+        describeEvent(event),
+        call ? describe(call.action) : 'nothing',
+      );
+    }
+    call.state = 'open';
+  }
+
+  private settle(event: HistoryEvent, seq: number, kind: Action['kind'], apply: (call: Call) => void): void {
+    const call = this.calls.get(seq);
+    if (!call || call.state !== 'open' || call.action.kind !== kind) {
+      // Only reachable on replay: the first run accepts completions for open calls only.
+      throw new NonDeterminismError(
+        this.instanceId,
+        seq,
+        describeEvent(event),
+        call ? describe(call.action) : 'no such call',
+      );
+    }
+    call.state = 'done';
+    if (call.cancelled) return;
+    if (call.task.hasSubscribers) this.needsDrain = true;
+    apply(call);
+  }
+
+  private onEventRaised(e: HistoryEventOf<'EventRaised'>): void {
+    this.seenEventIds.add(e.messageId);
+    const index = this.waiters.findIndex((w) => w.name === e.name);
+    if (index < 0) {
+      this.buffered.push(e);
+      return;
+    }
+    const [waiter] = this.waiters.splice(index, 1);
+    if (!waiter) return;
+    if (waiter.timeoutSeq !== undefined) this.cancelTimer(waiter.timeoutSeq);
+    this.needsDrain = true;
+    waiter.task.resolve(e.input);
+  }
+
+  private onTerminated(e: HistoryEventOf<'ExecutionTerminated'>): void {
+    this.status = 'Terminated';
+    this.failure = { name: 'Terminated', message: e.reason ?? 'Terminated', code: 'TERMINATED' };
+    for (const call of this.calls.values()) if (call.state === 'pending') call.state = 'done';
+    if (this.turn && this.parent) {
+      this.turn.messages.push(this.replyToParent(this.parent, { ok: false, failure: this.failure }));
+    }
+  }
+
+  /** Replay only: the first run records completions itself, in `flush`. */
+  private onCompleted(e: HistoryEventOf<'ExecutionCompleted'>): void {
+    if (!this.outcome || outcomeStatus(this.outcome) !== e.status) {
+      throw new NonDeterminismError(
+        this.instanceId,
+        this.nextSeq,
+        `ExecutionCompleted(${e.status})`,
+        this.outcome ? `a completion (${outcomeStatus(this.outcome)})` : 'no completion yet',
+      );
+    }
+    this.completionRecorded = true;
+    this.applyOutcome(this.outcome);
+  }
+
+  private applyOutcome(outcome: Outcome): void {
+    if ('continueAsNew' in outcome) {
+      this.status = 'ContinuedAsNew';
+      this.output = undefined;
+    } else if (outcome.ok) {
+      this.status = 'Completed';
+      this.output = outcome.value;
+    } else {
+      this.status = 'Failed';
+      this.failure = toFailureDetails(outcome.error);
+    }
+  }
+
+  // ---- first run: turning the code's requests into events and messages ----------------------------
+
+  /** Records, in sequence order, what the code asked for since the last event, then its completion. */
+  private flush(): void {
+    const turn = this.turn;
+    if (!turn || this.status === 'Terminated') return;
+    for (const call of this.calls.values()) {
+      if (call.state !== 'pending') continue;
+      call.state = 'open';
+      const { seq, action } = call;
+      const at = this.currentTime;
+      switch (action.kind) {
+        case 'activity':
+          this.pushEvent(events.taskScheduled(seq, action.name, action.input, at));
+          turn.messages.push({
+            id: messageId(this.instanceId, this.generation, 'activity', seq),
+            queue: 'activities',
+            instanceId: this.instanceId,
+            body: {
+              type: 'ActivityRequest',
+              name: action.name,
+              input: action.input,
+              generation: this.generation,
+              seq,
+              attempt: action.attempt,
+              idempotencyKey: action.key,
+            },
+            priority: PRIORITY.work,
+          });
+          break;
+        case 'sub':
+          this.pushEvent(
+            events.subOrchestrationCreated(
+              { seq, name: action.name, instanceId: action.instanceId, input: action.input },
+              at,
+            ),
+          );
+          turn.messages.push({
+            id: messageId(action.instanceId, 0, 'start', 0),
+            queue: 'orchestrations',
+            instanceId: action.instanceId,
+            body: {
+              type: 'ExecutionStarted',
+              name: action.name,
+              input: action.input,
+              generation: 0,
+              parent: { instanceId: this.instanceId, generation: this.generation, seq },
+            },
+            priority: PRIORITY.control,
+          });
+          break;
+        case 'timer':
+          this.pushEvent(events.timerCreated(seq, action.fireAt, action.purpose, at));
+          // A timer cancelled before it was recorded still takes its place in history (replay creates it
+          // too), but nothing is sent: it can never wake the instance.
+          if (!call.cancelled) {
+            turn.messages.push({
+              id: messageId(this.instanceId, this.generation, 'timer', seq),
+              queue: 'orchestrations',
+              instanceId: this.instanceId,
+              body: { type: 'TimerFired', generation: this.generation, seq, fireAt: action.fireAt },
+              deliverAt: action.fireAt,
+              priority: PRIORITY.reply,
+            });
+          }
+          break;
+      }
+    }
+    if (this.outcome && !this.completionRecorded) this.recordCompletion(this.outcome);
+  }
+
+  private pushEvent(event: HistoryEvent): void {
+    this.turn?.events.push(event);
+    this.history.push(event);
+  }
+
+  private recordCompletion(outcome: Outcome): void {
+    const turn = this.turn;
+    if (!turn) return;
+    this.completionRecorded = true;
+    this.applyOutcome(outcome);
+    const at = this.currentTime;
+    if ('continueAsNew' in outcome) {
+      this.pushEvent(events.executionCompleted({ status: 'ContinuedAsNew' }, at));
+      const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.buffered.splice(0) : [];
+      turn.messages.push({
+        id: messageId(this.instanceId, this.generation + 1, 'start', 0),
+        queue: 'orchestrations',
+        instanceId: this.instanceId,
+        body: {
+          type: 'ExecutionStarted',
+          name: this.name,
+          input: outcome.continueAsNew.input,
+          generation: this.generation + 1,
+          ...(this.parent ? { parent: this.parent } : {}),
+          ...(carried.length > 0 ? { carriedEvents: carried } : {}),
+        },
+        priority: PRIORITY.control,
+      });
+      return;
+    }
+    if (outcome.ok) this.pushEvent(events.executionCompleted({ status: 'Completed', result: outcome.value }, at));
+    else this.pushEvent(events.executionCompleted({ status: 'Failed', failure: this.failure as FailureDetails }, at));
+    if (this.parent) {
+      turn.messages.push(
+        this.replyToParent(
+          this.parent,
+          outcome.ok ? { ok: true, result: outcome.value } : { ok: false, failure: this.failure as FailureDetails },
+        ),
+      );
+    }
+  }
+
+  private replyToParent(
+    parent: ParentRef,
+    reply: { ok: true; result: unknown } | { ok: false; failure: FailureDetails },
+  ): OrchestrationMessage {
+    return {
+      id: messageId(parent.instanceId, parent.generation, 'sub-result', parent.seq),
+      queue: 'orchestrations',
+      instanceId: parent.instanceId,
+      body: reply.ok
+        ? { type: 'SubOrchestrationCompleted', generation: parent.generation, seq: parent.seq, result: reply.result }
+        : { type: 'SubOrchestrationFailed', generation: parent.generation, seq: parent.seq, failure: reply.failure },
+      priority: PRIORITY.reply,
+    };
+  }
+
+  /** A second parent tried to start a child id that is taken: tell it, instead of leaving it waiting forever. */
+  private rejectForeignStart(message: OrchestrationMessage, parent: ParentRef): void {
+    this.turn?.messages.push(
+      this.replyToParent(parent, {
+        ok: false,
+        failure: {
+          name: 'InstanceExistsError',
+          code: 'INSTANCE_EXISTS',
+          message: `Instance ${message.instanceId} already exists; a sub-orchestration needs an unused instance id.`,
+        },
+      }),
+    );
+  }
+
+  // ---- ContextHost: what the code can ask for -----------------------------------------------------
+
+  hasActivity(name: string): boolean {
+    return Object.hasOwn(this.app.activities, name);
+  }
+
+  hasOrchestration(name: string): boolean {
+    return Object.hasOwn(this.app.orchestrations, name);
+  }
+
+  scheduleActivity(name: string, input: unknown, attempt: number, key: string | undefined) {
+    const seq = this.nextSeq;
+    const idempotencyKey = key ?? `${this.instanceId}/${this.generation}/${seq}`;
+    const task = this.addCall({ kind: 'activity', name, input, attempt, key: idempotencyKey });
+    return { task, idempotencyKey };
+  }
+
+  scheduleSubOrchestration(
+    name: string,
+    input: unknown,
+    instanceId: string | undefined,
+    attempt: number,
+  ): DurableTask<unknown> {
+    const base = instanceId ?? `${this.instanceId}:${this.nextSeq}`;
+    return this.addCall({ kind: 'sub', name, input, instanceId: attempt > 1 ? `${base}#${attempt}` : base });
+  }
+
+  scheduleTimer(fireAt: number, purpose: TimerPurpose): DurableTask<void> {
+    return this.addCall({ kind: 'timer', fireAt, purpose }, (seq) => this.cancelTimer(seq));
+  }
+
+  waitForEvent(name: string, timeoutAt: number | undefined): DurableTask<unknown> {
+    const index = this.buffered.findIndex((e) => e.name === name);
+    if (index >= 0) {
+      const [event] = this.buffered.splice(index, 1);
+      const ready = new DurableTask<unknown>();
+      ready.resolve(event?.input);
+      return ready;
+    }
+    const timeoutSeq = timeoutAt === undefined ? undefined : this.nextSeq;
+    const task: DurableTask<unknown> = new DurableTask<unknown>(() => {
+      // Lost a race: stop waiting, so the next event with this name goes to a later wait.
+      const i = this.waiters.indexOf(waiter);
+      if (i >= 0) this.waiters.splice(i, 1);
+      if (timeoutSeq !== undefined) this.cancelTimer(timeoutSeq);
+    });
+    const waiter: Waiter = { name, task, timeoutSeq };
+    if (timeoutAt !== undefined) {
+      const timeoutMs = Math.max(0, timeoutAt - this.currentTime);
+      void this.scheduleTimer(timeoutAt, 'event-timeout').then(
+        () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          task.reject(new EventTimeoutError(name, timeoutMs));
+        },
+        () => undefined,
+      );
+    }
+    this.waiters.push(waiter);
+    return task;
+  }
+
+  setCustomStatus(value: unknown): void {
+    this.customStatus = value;
+  }
+
+  continueAsNew(input: unknown, options: { keepUnprocessedEvents?: boolean }): never {
+    const request = { input, keepUnprocessedEvents: options.keepUnprocessedEvents ?? false };
+    this.continueAsNewRequest ??= request;
+    throw new ContinueAsNewSignal(request);
+  }
+
+  log(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
+    if (this.isReplaying || !this.options.logSink) return;
+    this.options.logSink({
+      level,
+      message,
+      ...(fields ? { fields } : {}),
+      instanceId: this.instanceId,
+      name: this.name,
+    });
+  }
+
+  random(): number {
+    return this.random32() / 0x1_0000_0000;
+  }
+
+  newGuid(): string {
+    return uuidFrom(this.random32);
+  }
+
+  private addCall<T>(action: Action, onCancel?: (seq: number) => void): DurableTask<T> {
+    const seq = this.nextSeq++;
+    const task = new DurableTask<T>(onCancel ? () => onCancel(seq) : undefined);
+    this.calls.set(seq, { seq, action, task, state: 'pending', cancelled: false });
+    return task;
+  }
+
+  private cancelTimer(seq: number): void {
+    const call = this.calls.get(seq);
+    if (call && call.state !== 'done') call.cancelled = true;
+  }
+}
+
+/**
+ * Pure form of the engine: replays `history`, applies `messages` at `now`, and returns what the turn adds.
+ * @example
+ * const result = await executeOrchestration('order-1', [], [startMessage], app, Date.UTC(2026, 0, 1));
+ * result.newEvents; // [ExecutionStarted, TaskScheduled, …]
+ */
+export async function executeOrchestration(
+  instanceId: string,
+  history: readonly HistoryEvent[],
+  messages: readonly OrchestrationMessage[],
+  app: App,
+  now: number,
+  options?: ExecutorOptions,
+): Promise<StepResult> {
+  const executor = new OrchestrationExecutor(instanceId, app, options);
+  await executor.load(history);
+  return executor.step(messages, now);
+}
+
+function rank(message: OrchestrationMessage): number {
+  return message.body.type === 'ExecutionStarted' ? 0 : 1;
+}
+
+function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {
+  return b !== undefined && a.instanceId === b.instanceId && a.generation === b.generation && a.seq === b.seq;
+}
+
+function nameOf(action: Action): string {
+  return action.kind === 'timer' ? 'timer' : action.name;
+}
+
+function describe(action: Action): string {
+  switch (action.kind) {
+    case 'activity':
+      return `callActivity('${action.name}')`;
+    case 'sub':
+      return `callSubOrchestration('${action.name}', instance ${action.instanceId})`;
+    case 'timer':
+      return action.purpose === 'timer' ? 'createTimer()' : `a ${action.purpose} timer`;
+  }
+}
+
+function describeEvent(event: HistoryEvent): string {
+  switch (event.type) {
+    case 'TaskScheduled':
+      return `TaskScheduled('${event.name}')`;
+    case 'SubOrchestrationCreated':
+      return `SubOrchestrationCreated('${event.name}', instance ${event.instanceId})`;
+    case 'TimerCreated':
+      return `TimerCreated(${event.purpose})`;
+    default:
+      return event.type;
+  }
+}
+
+function outcomeStatus(outcome: Outcome): 'Completed' | 'Failed' | 'ContinuedAsNew' {
+  return 'continueAsNew' in outcome ? 'ContinuedAsNew' : outcome.ok ? 'Completed' : 'Failed';
+}
