@@ -1,0 +1,333 @@
+/**
+ * The client: how applications, the HTTP API and the CLI talk to instances.
+ *
+ * The client writes the store only to create (or restart) an instance record; everything else it asks of an
+ * instance (events, terminate, suspend, resume) travels as a message and is applied by the instance's own turn,
+ * so it is ordered with the instance's other work and recorded in its history. Bad arguments throw a
+ * {@link DurableError} with a stable code and change nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FailureDetails } from '../engine/errors.js';
+import { DurableError, TimeoutError, ValidationError } from '../engine/errors.js';
+import type { HistoryEvent } from '../engine/history.js';
+import type { OrchestrationMessage, OrchestrationMessageBody } from '../engine/messages.js';
+import { messageId, PRIORITY } from '../engine/messages.js';
+import type { RuntimeStatus } from '../engine/status.js';
+import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
+import type { Clock } from '../backends/clock.js';
+import type { Queue } from '../backends/queue.js';
+import type { InstanceRecord, Store } from '../backends/store.js';
+
+/**
+ * What `start` does when the instance id is already taken:
+ * - `'allow-terminal'` (default): restart it if it is Completed, Failed or Terminated; refuse if it is live.
+ * - `'allow-failed'`: restart it only if it Failed or was Terminated.
+ * - `'reject'`: never reuse an id.
+ */
+export type ReusePolicy = 'allow-terminal' | 'allow-failed' | 'reject';
+
+export const REUSE_POLICIES: readonly ReusePolicy[] = ['allow-terminal', 'allow-failed', 'reject'];
+
+export interface StartOptions {
+  /** Default: a random UUID. Letters, digits and `_ . : # ~ -`, at most 200 characters. */
+  readonly instanceId?: string;
+  readonly reuse?: ReusePolicy;
+}
+
+/** An instance as a client sees it. */
+export interface InstanceStatus {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly status: RuntimeStatus;
+  readonly generation: number;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  /** Why it failed (or was terminated): the original error's name, message and stack. */
+  readonly error?: FailureDetails;
+  readonly customStatus?: unknown;
+  /** Why it cannot make progress right now (e.g. nondeterminism after a deployment), if so. */
+  readonly stuck?: FailureDetails;
+  readonly createdAt: Date;
+  readonly lastUpdatedAt: Date;
+  readonly historyLength: number;
+}
+
+export interface ListOptions {
+  readonly status?: RuntimeStatus | readonly RuntimeStatus[];
+  readonly name?: string;
+  readonly createdFrom?: Date;
+  readonly createdTo?: Date;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface ListResult {
+  readonly items: InstanceStatus[];
+  readonly nextCursor?: string;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (real time), with a `TimeoutError`. Default: wait forever. */
+  readonly timeoutMs?: number;
+}
+
+export interface ClientOptions {
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  /** Names that `start` accepts. Default: any name (a worker fails unknown ones). */
+  readonly orchestrations?: readonly string[];
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
+
+/**
+ * @example
+ * const client = new DurableClient({ store, queue, clock, orchestrations: Object.keys(app.orchestrations) });
+ * const id = await client.start('helloSequence', ['Tokyo', 'London']);
+ * const done = await client.waitForCompletion(id, { timeoutMs: 10_000 });
+ * console.log(done.status, done.output);
+ */
+export class DurableClient {
+  private readonly known: ReadonlySet<string> | undefined;
+
+  constructor(private readonly options: ClientOptions) {
+    this.known = options.orchestrations ? new Set(options.orchestrations) : undefined;
+  }
+
+  /** Starts an orchestration and returns its instance id. */
+  async start(name: string, input?: unknown, options: StartOptions = {}): Promise<string> {
+    requireString(name, 'name');
+    if (this.known && !this.known.has(name)) {
+      throw new ValidationError(`Unknown orchestration '${name}'.`, { name, known: [...this.known] }, 'UNKNOWN_ORCHESTRATION');
+    }
+    const instanceId = options.instanceId ?? randomUUID();
+    validateInstanceId(instanceId);
+    const reuse = options.reuse ?? 'allow-terminal';
+    if (!REUSE_POLICIES.includes(reuse)) {
+      throw new ValidationError(`reuse must be one of ${REUSE_POLICIES.join(', ')}.`, { reuse });
+    }
+    requireJson(input, 'input');
+
+    const { store, queue, clock } = this.options;
+    const existing = await store.get(instanceId);
+    if (existing && !mayReuse(existing.status, reuse)) {
+      throw new ValidationError(
+        `Instance ${instanceId} already exists (${existing.status}); the '${reuse}' policy does not allow reusing it.`,
+        { instanceId, status: existing.status, reuse },
+        'INSTANCE_EXISTS',
+      );
+    }
+    const now = clock.now();
+    const generation = existing ? existing.generation + 1 : 0;
+    const start: OrchestrationMessage = {
+      id: messageId(instanceId, generation, 'start', 0),
+      queue: 'orchestrations',
+      instanceId,
+      body: { type: 'ExecutionStarted', name, input, generation },
+      priority: PRIORITY.control,
+    };
+    const record: InstanceRecord = JSON.parse(
+      JSON.stringify({
+        instanceId,
+        version: (existing?.version ?? 0) + 1,
+        name,
+        generation,
+        status: 'Pending',
+        input,
+        createdAt: now,
+        updatedAt: now,
+        historyLength: 0,
+        tail: { instanceId, generation, fromIndex: 0, events: [] },
+        outbox: [start],
+      }),
+    );
+    const cas = await store.compareAndSet(record, existing?.version ?? 0);
+    if (!cas.ok) {
+      throw new ValidationError(`Instance ${instanceId} was created concurrently.`, { instanceId }, 'INSTANCE_EXISTS');
+    }
+    await queue.send([start]);
+    return instanceId;
+  }
+
+  /** The instance's status, or `undefined` if there is no such instance. */
+  async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+    validateInstanceId(instanceId);
+    const record = await this.options.store.get(instanceId);
+    return record ? toStatus(record) : undefined;
+  }
+
+  /**
+   * Resolves with the final status once the instance is Completed, Failed or Terminated (a continue-as-new
+   * is not an end). Throws `TimeoutError` after `timeoutMs`; the instance is not affected.
+   */
+  async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    let pause = 2;
+    for (;;) {
+      const status = await this.require(instanceId);
+      if (isTerminal(status.status)) return toStatus(status);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TimeoutError(`Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      pause = Math.min(pause * 2, 250);
+    }
+  }
+
+  /**
+   * Sends an event to a live instance. With `eventId`, raising the same event twice delivers it once
+   * (for webhooks that retry).
+   */
+  async raiseEvent(instanceId: string, eventName: string, data?: unknown, options: { eventId?: string } = {}): Promise<void> {
+    requireString(eventName, 'eventName');
+    requireJson(data, 'data');
+    if (options.eventId !== undefined) validateInstanceId(options.eventId, 'eventId');
+    await this.send(instanceId, 'live', { type: 'EventRaised', name: eventName, input: data }, options.eventId);
+  }
+
+  /** Ends a live instance now, with a reason; its parent (if any) sees a failure. */
+  async terminate(instanceId: string, reason?: string): Promise<void> {
+    if (reason !== undefined) requireString(reason, 'reason');
+    await this.send(instanceId, 'live', { type: 'Terminate', ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  /** Pauses a running instance: results and events are recorded but its code does not run until `resume`. */
+  async suspend(instanceId: string, reason?: string): Promise<void> {
+    if (reason !== undefined) requireString(reason, 'reason');
+    await this.send(instanceId, 'running', { type: 'Suspend', ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  async resume(instanceId: string, reason?: string): Promise<void> {
+    if (reason !== undefined) requireString(reason, 'reason');
+    await this.send(instanceId, 'suspended', { type: 'Resume', ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  /** Deletes a finished instance and its history. Live instances must be terminated first. */
+  async purge(instanceId: string): Promise<void> {
+    const record = await this.require(instanceId);
+    if (!isTerminal(record.status)) {
+      throw new DurableError('INVALID_STATE', `Instance ${instanceId} is ${record.status}; only finished instances can be purged.`);
+    }
+    if (!(await this.options.store.purge(instanceId, record.version))) {
+      throw new DurableError('INVALID_STATE', `Instance ${instanceId} changed while purging; try again.`);
+    }
+  }
+
+  /** Instances, newest first, filtered by status, name and creation time; page with `cursor`. */
+  async list(options: ListOptions = {}): Promise<ListResult> {
+    const statuses = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status];
+    for (const s of statuses ?? []) {
+      if (!RUNTIME_STATUSES.includes(s)) {
+        throw new ValidationError(`Unknown status '${String(s)}'; expected one of ${RUNTIME_STATUSES.join(', ')}.`, { status: s });
+      }
+    }
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('limit must be an integer from 1 to 1000.', { limit });
+    }
+    const page = await this.options.store.list({
+      limit,
+      ...(statuses ? { statuses } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.createdFrom ? { createdFrom: dateMs(options.createdFrom, 'createdFrom') } : {}),
+      ...(options.createdTo ? { createdTo: dateMs(options.createdTo, 'createdTo') } : {}),
+      ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+    });
+    return { items: page.items.map(toStatus), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /** The current generation's history, oldest first. */
+  async getHistory(instanceId: string): Promise<HistoryEvent[]> {
+    const record = await this.require(instanceId);
+    return this.options.store.readHistory(record);
+  }
+
+  private async require(instanceId: string): Promise<InstanceRecord> {
+    validateInstanceId(instanceId);
+    const record = await this.options.store.get(instanceId);
+    if (!record) throw new DurableError('INSTANCE_NOT_FOUND', `No instance ${instanceId}.`);
+    return record;
+  }
+
+  private async send(
+    instanceId: string,
+    needs: 'live' | 'running' | 'suspended',
+    body: OrchestrationMessageBody,
+    key: string = randomUUID(),
+  ): Promise<void> {
+    const record = await this.require(instanceId);
+    const ok =
+      needs === 'live'
+        ? !isTerminal(record.status)
+        : needs === 'running'
+          ? record.status === 'Running' || record.status === 'Pending' || record.status === 'ContinuedAsNew'
+          : record.status === 'Suspended';
+    if (!ok) {
+      throw new DurableError('INVALID_STATE', `Instance ${instanceId} is ${record.status}: cannot ${describe(body)}.`);
+    }
+    const kind = body.type === 'EventRaised' ? 'event' : 'control';
+    await this.options.queue.send([
+      { id: `${instanceId}/${kind}/${key}`, queue: 'orchestrations', instanceId, body, priority: PRIORITY.control },
+    ]);
+  }
+}
+
+/** Maps a stored record to what clients see. */
+export function toStatus(record: InstanceRecord): InstanceStatus {
+  return {
+    instanceId: record.instanceId,
+    name: record.name,
+    status: record.status,
+    generation: record.generation,
+    ...(record.input !== undefined ? { input: record.input } : {}),
+    ...(record.output !== undefined ? { output: record.output } : {}),
+    ...(record.failure !== undefined ? { error: record.failure } : {}),
+    ...(record.customStatus !== undefined ? { customStatus: record.customStatus } : {}),
+    ...(record.stuck !== undefined ? { stuck: record.stuck } : {}),
+    createdAt: new Date(record.createdAt),
+    lastUpdatedAt: new Date(record.updatedAt),
+    historyLength: record.historyLength,
+  };
+}
+
+function mayReuse(status: RuntimeStatus, reuse: ReusePolicy): boolean {
+  if (reuse === 'reject') return false;
+  if (reuse === 'allow-failed') return status === 'Failed' || status === 'Terminated';
+  return isTerminal(status);
+}
+
+function describe(body: OrchestrationMessageBody): string {
+  return body.type === 'EventRaised' ? 'raise an event' : body.type.toLowerCase();
+}
+
+/** Throws `VALIDATION` unless `id` is a usable instance id (it becomes part of message ids and keys). */
+export function validateInstanceId(id: unknown, field = 'instanceId'): asserts id is string {
+  if (typeof id !== 'string' || !INSTANCE_ID.test(id)) {
+    throw new ValidationError(
+      `${field} must be 1-200 characters: letters, digits and _ . : # ~ - (got ${JSON.stringify(id) ?? String(id)}).`,
+      { [field]: id },
+    );
+  }
+}
+
+function requireString(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ValidationError(`${field} must be a non-empty string.`, { [field]: value });
+  }
+}
+
+function requireJson(value: unknown, field: string): void {
+  try {
+    JSON.stringify(value);
+  } catch (error) {
+    throw new ValidationError(`${field} must be JSON-serialisable: ${(error as Error).message}`, { field });
+  }
+}
+
+function dateMs(value: Date, field: string): number {
+  const ms = value instanceof Date ? value.getTime() : NaN;
+  if (Number.isNaN(ms)) throw new ValidationError(`${field} must be a valid date.`, { [field]: String(value) });
+  return ms;
+}

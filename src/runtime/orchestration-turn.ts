@@ -1,0 +1,258 @@
+/**
+ * One orchestration turn: load the instance, apply a batch of its messages, commit, then send and acknowledge.
+ *
+ * The order is what makes a crash anywhere safe:
+ *   1. archive the previous tail as a history chunk (already-committed data under a deterministic key);
+ *   2. compare-and-set the instance record on its version: new status, new tail, new outbox — THE commit;
+ *   3. send the outbox;
+ *   4. acknowledge the consumed messages.
+ * A crash before 2 leaves the old version and the messages are redelivered; a crash after 2 leaves the new
+ * version, whose outbox is re-sent by whoever loads the instance next, and the redelivered messages are
+ * dropped as duplicates. A worker whose lock expired cannot overwrite a newer commit: its CAS fails.
+ *
+ * It is guaranteed by the caller that one worker runs at most one turn per instance at a time (the lock is for
+ * efficiency; the version check is for safety).
+ */
+import type { App } from '../engine/app.js';
+import type { FailureDetails } from '../engine/errors.js';
+import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
+import type { ExecutorOptions, StepResult } from '../engine/executor.js';
+import { OrchestrationExecutor } from '../engine/executor.js';
+import type { OrchestrationMessage } from '../engine/messages.js';
+import type { Clock } from '../backends/clock.js';
+import type { Delivery, Queue } from '../backends/queue.js';
+import type { InstanceRecord, Store } from '../backends/store.js';
+import { nextRecord } from '../backends/store.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
+import type { Logger } from '../observability/logger.js';
+import type { ExecutorCache } from './executor-cache.js';
+
+export interface TurnDeps {
+  readonly app: App;
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly cache: ExecutorCache;
+  readonly executorOptions: ExecutorOptions;
+  /** A message delivered more often than this (its turns keep crashing the worker) is dead-lettered. */
+  readonly maxDeliveries: number;
+  /** Delay before a message that cannot apply yet (instance not started, between generations) is retried. */
+  readonly deferDelayMs: number;
+}
+
+/** Upper bound of the back-off for instances that cannot make progress (nondeterminism, failing loads). */
+const MAX_BACKOFF_MS = 60_000;
+
+/** Runs one turn for `instanceId` over `deliveries` (all addressed to it). Never throws for instance problems. */
+export async function runOrchestrationTurn(deps: TurnDeps, instanceId: string, deliveries: Delivery[]): Promise<void> {
+  const live = await deadLetterPoison(deps, instanceId, deliveries);
+  if (live.length === 0) return;
+  const record = await deps.store.get(instanceId);
+  const messages = live.map((d) => d.message as OrchestrationMessage);
+
+  const plan = await prepare(deps, instanceId, record, messages, live);
+  if (!plan) return;
+  const { executor, fresh, stale } = plan;
+
+  let result: StepResult;
+  try {
+    result = await executor.step(
+      messages.filter((m) => !stale.has(m)),
+      deps.clock.now(),
+    );
+  } catch (error) {
+    deps.cache.delete(instanceId);
+    await backOff(deps, instanceId, record, live, error);
+    return;
+  }
+  const deferred = new Set(result.deferred);
+  const consumed = live.filter((d) => !deferred.has(d.message as OrchestrationMessage));
+  const later = live.filter((d) => deferred.has(d.message as OrchestrationMessage));
+
+  if (result.newEvents.length === 0) {
+    // Nothing to commit: every message was a duplicate, stale or early. Replies that need no state change
+    // (a refused sub-orchestration start) are deterministic, so sending them without a commit is safe.
+    if (result.messages.length > 0) await deps.queue.send(result.messages);
+    if (record && !fresh) deps.cache.put(instanceId, record.version, executor);
+    await settle(deps, consumed, later);
+    return;
+  }
+
+  const next = buildRecord(instanceId, record, fresh, result, deps.clock.now());
+  if (record && !fresh && record.generation === next.generation && record.tail.events.length > 0) {
+    await deps.store.putHistoryChunk(record.tail);
+  }
+  const cas = await deps.store.compareAndSet(next, record?.version ?? 0);
+  if (!cas.ok) {
+    // Someone committed first (a worker whose lock we took over, or a client start). Our turn never happened:
+    // forget the executor and let the messages come back to whoever holds the instance now.
+    deps.cache.delete(instanceId);
+    deps.logger.warn({ event: LOG_EVENTS.turnConflict, instanceId, expectedVersion: record?.version ?? 0 });
+    await Promise.all(live.map((d) => deps.queue.release(d, 0)));
+    return;
+  }
+  deps.cache.put(instanceId, next.version, executor);
+  if (result.messages.length > 0) await deps.queue.send(result.messages);
+  await settle(deps, consumed, later);
+  deps.logger.debug({
+    event: LOG_EVENTS.turnCommitted,
+    instanceId,
+    version: next.version,
+    status: next.status,
+    events: result.newEvents.length,
+    messages: result.messages.length,
+  });
+  if (record && next.generation > record.generation) {
+    // Chunks of earlier generations are garbage now; losing this cleanup to a crash only wastes space.
+    await deps.store.deleteHistory(instanceId, next.generation).catch(() => undefined);
+  }
+}
+
+interface Plan {
+  readonly executor: OrchestrationExecutor;
+  /** True when the turn starts a new generation (or a new instance): no previous history applies. */
+  readonly fresh: boolean;
+  /** Start messages for another generation: acknowledged without effect. */
+  readonly stale: Set<OrchestrationMessage>;
+}
+
+async function prepare(
+  deps: TurnDeps,
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  messages: OrchestrationMessage[],
+  live: Delivery[],
+): Promise<Plan | undefined> {
+  const starts = messages.filter((m) => m.body.type === 'ExecutionStarted');
+  const generationOf = (m: OrchestrationMessage): number => (m.body.type === 'ExecutionStarted' ? m.body.generation : -1);
+
+  if (!record) {
+    // Only a start (of a sub-orchestration; clients create the record first) may create an instance.
+    const start = starts[0];
+    if (!start) {
+      deps.logger.warn({ event: LOG_EVENTS.orphanMessage, instanceId, messages: messages.map((m) => m.id) });
+      await Promise.all(live.map((d) => deps.queue.ack(d)));
+      return undefined;
+    }
+    const generation = generationOf(start);
+    return {
+      executor: newExecutor(deps, instanceId),
+      fresh: true,
+      stale: new Set(starts.filter((m) => generationOf(m) !== generation)),
+    };
+  }
+
+  const nextGeneration = record.status === 'ContinuedAsNew' ? record.generation + 1 : undefined;
+  const continued = starts.find((m) => generationOf(m) === nextGeneration);
+  const generation = continued ? generationOf(continued) : record.generation;
+  const stale = new Set(starts.filter((m) => generationOf(m) !== generation));
+  if (continued) return { executor: newExecutor(deps, instanceId), fresh: true, stale };
+
+  const cached = deps.cache.take(instanceId, record.version);
+  if (cached) return { executor: cached, fresh: false, stale };
+  try {
+    const executor = newExecutor(deps, instanceId);
+    await executor.load(await deps.store.readHistory(record));
+    if (record.outbox.length > 0) {
+      // We may be taking over after a crash between commit and send: send the last turn's messages again.
+      await deps.queue.send(record.outbox);
+      deps.logger.debug({ event: LOG_EVENTS.outboxResent, instanceId, messages: record.outbox.length });
+    }
+    return { executor, fresh: false, stale };
+  } catch (error) {
+    await backOff(deps, instanceId, record, live, error);
+    return undefined;
+  }
+}
+
+function newExecutor(deps: TurnDeps, instanceId: string): OrchestrationExecutor {
+  return new OrchestrationExecutor(instanceId, deps.app, deps.executorOptions);
+}
+
+function buildRecord(
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  fresh: boolean,
+  result: StepResult,
+  now: number,
+): InstanceRecord {
+  const s = result.snapshot;
+  const base = record && !fresh && record.generation === s.generation ? record.historyLength : 0;
+  return withoutUndefined({
+    instanceId,
+    version: (record?.version ?? 0) + 1,
+    name: s.name,
+    generation: s.generation,
+    status: s.status,
+    input: s.input,
+    output: s.output,
+    failure: s.failure,
+    customStatus: s.customStatus,
+    parent: s.parent,
+    createdAt: record?.createdAt ?? now,
+    updatedAt: now,
+    historyLength: base + result.newEvents.length,
+    tail: { instanceId, generation: s.generation, fromIndex: base, events: result.newEvents },
+    outbox: result.messages,
+  });
+}
+
+async function settle(deps: TurnDeps, consumed: Delivery[], later: Delivery[]): Promise<void> {
+  await Promise.all([
+    ...consumed.map((d) => deps.queue.ack(d)),
+    ...later.map((d) => deps.queue.release(d, deps.deferDelayMs)),
+  ]);
+}
+
+/**
+ * The instance cannot make progress with this code (nondeterminism) or this load failed. Nothing is committed
+ * but a `stuck` note that the client shows; the messages wait with growing back-off, never dead-lettered, so
+ * deploying code that matches the history lets the instance continue.
+ */
+async function backOff(
+  deps: TurnDeps,
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  live: Delivery[],
+  error: unknown,
+): Promise<void> {
+  const failure = toFailureDetails(error);
+  const nonDeterministic = error instanceof NonDeterminismError;
+  deps.logger.error({
+    event: nonDeterministic ? LOG_EVENTS.nonDeterminism : LOG_EVENTS.turnFailed,
+    instanceId,
+    error: failure.message,
+  });
+  if (record) await markStuck(deps, record, failure);
+  const attempt = Math.max(1, ...live.map((d) => d.attempt));
+  const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempt - 1, 6));
+  await Promise.all(live.map((d) => deps.queue.release(d, delay)));
+}
+
+async function markStuck(deps: TurnDeps, record: InstanceRecord, stuck: FailureDetails): Promise<void> {
+  const { stack: _stack, ...brief } = stuck;
+  // A lost race here only loses the note, never a state transition.
+  await deps.store.compareAndSet(nextRecord(record, { stuck: brief, updatedAt: deps.clock.now() }), record.version);
+}
+
+/** Dead-letters messages whose turns keep crashing workers, and notes why on the instance. */
+async function deadLetterPoison(deps: TurnDeps, instanceId: string, deliveries: Delivery[]): Promise<Delivery[]> {
+  const live: Delivery[] = [];
+  for (const d of deliveries) {
+    if (d.attempt <= deps.maxDeliveries) {
+      live.push(d);
+      continue;
+    }
+    const reason = `Delivered ${d.attempt} times without completing a turn (the worker crashed or timed out each time).`;
+    await deps.queue.deadLetter(d, reason);
+    deps.logger.error({ event: LOG_EVENTS.deadLettered, instanceId, messageId: d.message.id, reason });
+    const record = await deps.store.get(instanceId);
+    if (record) await markStuck(deps, record, { name: 'PoisonMessage', message: `${d.message.id}: ${reason}`, code: 'POISON_MESSAGE' });
+  }
+  return live;
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,226 @@
+/**
+ * The worker: two loops over the queue, one for orchestration turns and one for activities.
+ *
+ * - The orchestration loop receives a batch, groups it by instance and runs one turn per instance (batching
+ *   many messages of a fan-in into one commit), several instances concurrently.
+ * - The activity loop keeps up to `activityConcurrency` activities running at once.
+ * `stop()` drains: no new messages are taken, running turns and activities finish, then it resolves.
+ */
+import { randomUUID } from 'node:crypto';
+import type { App } from '../engine/app.js';
+import type { OrchestrationLogRecord } from '../engine/executor.js';
+import type { Clock } from '../backends/clock.js';
+import type { Lock } from '../backends/lock.js';
+import type { Delivery, Queue } from '../backends/queue.js';
+import type { Store } from '../backends/store.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/logger.js';
+import { runActivity } from './activity-runner.js';
+import { ExecutorCache } from './executor-cache.js';
+import type { TurnDeps } from './orchestration-turn.js';
+import { runOrchestrationTurn } from './orchestration-turn.js';
+
+export interface WorkerOptions {
+  readonly app: App;
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly lock: Lock;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /** Unique per process; names the lock owner. Default: a random id. */
+  readonly workerId?: string;
+  /** Activities running at once (default 16). */
+  readonly activityConcurrency?: number;
+  /** Instances whose turns run at once (default 16). */
+  readonly orchestrationConcurrency?: number;
+  /** Orchestration messages taken per receive (default 100). */
+  readonly batchSize?: number;
+  /** Replayed instances kept in memory (default 1000). */
+  readonly cacheSize?: number;
+  /** Reservation of an activity before it is delivered again (default 5 minutes). */
+  readonly activityTimeoutMs?: number;
+  /** Reservation of an orchestration batch, and the instance lock's TTL (default 60 s). */
+  readonly turnTimeoutMs?: number;
+  /** Deliveries before a message is dead-lettered (default 10). */
+  readonly maxDeliveries?: number;
+  /** How long one receive waits for messages before checking for shutdown (default 1 s). */
+  readonly pollMs?: number;
+}
+
+/**
+ * Runs orchestrations and activities from the queue until stopped.
+ * @example
+ * const worker = new Worker({ app, store, queue, lock, clock: new SystemClock() });
+ * worker.start();
+ * process.on('SIGTERM', () => void worker.stop());
+ */
+export class Worker {
+  readonly workerId: string;
+  private readonly logger: Logger;
+  private readonly turnDeps: TurnDeps;
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private busyTurns = 0;
+  private busyActivities = 0;
+  private slotFreed: (() => void) | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.workerId = options.workerId ?? `worker-${randomUUID()}`;
+    this.logger = options.logger ?? silentLogger;
+    const logger = this.logger;
+    this.turnDeps = {
+      app: options.app,
+      store: options.store,
+      queue: options.queue,
+      clock: options.clock,
+      logger,
+      cache: new ExecutorCache(options.cacheSize ?? 1000),
+      executorOptions: {
+        logSink: (r: OrchestrationLogRecord) =>
+          logger[r.level]({ event: LOG_EVENTS.orchestrationLog, instanceId: r.instanceId, orchestration: r.name, ...r.fields }, r.message),
+      },
+      maxDeliveries: options.maxDeliveries ?? 10,
+      deferDelayMs: 250,
+    };
+  }
+
+  /** True when no turn and no activity is running (used by the test environment to skip time). */
+  get idle(): boolean {
+    return this.busyTurns === 0 && this.busyActivities === 0;
+  }
+
+  start(): void {
+    if (this.loops.length > 0) return;
+    this.logger.info({ event: LOG_EVENTS.workerStarted, workerId: this.workerId });
+    this.loops = [this.orchestrationLoop(), this.activityLoop()];
+  }
+
+  /** Stops taking messages, lets running work finish, and resolves when both loops have ended. */
+  async stop(): Promise<void> {
+    this.logger.info({ event: LOG_EVENTS.workerStopping, workerId: this.workerId });
+    this.abort.abort();
+    this.slotFreed?.();
+    await Promise.all(this.loops);
+    this.logger.info({ event: LOG_EVENTS.workerStopped, workerId: this.workerId });
+  }
+
+  private get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async orchestrationLoop(): Promise<void> {
+    const { queue } = this.options;
+    const turnTimeoutMs = this.options.turnTimeoutMs ?? 60_000;
+    while (!this.stopping) {
+      const deliveries = await this.receive(() =>
+        queue.receive('orchestrations', this.options.batchSize ?? 100, {
+          visibilityTimeoutMs: turnTimeoutMs,
+          waitMs: this.options.pollMs ?? 1000,
+          signal: this.abort.signal,
+        }),
+      );
+      if (deliveries.length === 0) continue;
+      this.busyTurns++;
+      try {
+        const groups = groupByInstance(deliveries);
+        await forEachLimited([...groups], this.options.orchestrationConcurrency ?? 16, ([instanceId, group]) =>
+          this.turn(instanceId, group, turnTimeoutMs),
+        );
+      } finally {
+        this.busyTurns--;
+      }
+    }
+  }
+
+  private async turn(instanceId: string, deliveries: Delivery[], ttlMs: number): Promise<void> {
+    const { lock, queue } = this.options;
+    const key = `orchestration/${instanceId}`;
+    try {
+      if (!(await lock.acquire(key, this.workerId, ttlMs))) {
+        this.logger.debug({ event: LOG_EVENTS.lockBusy, instanceId });
+        await Promise.all(deliveries.map((d) => queue.release(d, 50)));
+        return;
+      }
+      try {
+        await runOrchestrationTurn(this.turnDeps, instanceId, deliveries);
+      } finally {
+        await lock.release(key, this.workerId);
+      }
+    } catch (error) {
+      // A backend failed mid-turn. Nothing is lost: unacknowledged messages come back after their reservation.
+      this.turnDeps.cache.delete(instanceId);
+      this.logger.error({ event: LOG_EVENTS.turnFailed, instanceId, error: String(error) });
+    }
+  }
+
+  private async activityLoop(): Promise<void> {
+    const { queue } = this.options;
+    const limit = this.options.activityConcurrency ?? 16;
+    const running = new Set<Promise<void>>();
+    while (!this.stopping) {
+      if (running.size >= limit) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      const deliveries = await this.receive(() =>
+        queue.receive('activities', limit - running.size, {
+          visibilityTimeoutMs: this.options.activityTimeoutMs ?? 300_000,
+          waitMs: this.options.pollMs ?? 1000,
+          signal: this.abort.signal,
+        }),
+      );
+      for (const delivery of deliveries) {
+        this.busyActivities++;
+        const run: Promise<void> = runActivity(
+          { app: this.options.app, queue, logger: this.logger, maxDeliveries: this.turnDeps.maxDeliveries },
+          delivery,
+        )
+          .catch((error: unknown) => {
+            this.logger.error({ event: LOG_EVENTS.activityFailed, messageId: delivery.message.id, error: String(error) });
+          })
+          .finally(() => {
+            running.delete(run);
+            this.busyActivities--;
+            this.slotFreed?.();
+          });
+        running.add(run);
+      }
+    }
+    await Promise.all(running);
+  }
+
+  /** A receive that survives backend hiccups: log, wait a little, try again. */
+  private async receive(fn: () => Promise<Delivery[]>): Promise<Delivery[]> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!this.stopping) {
+        this.logger.error({ event: LOG_EVENTS.turnFailed, error: `receive failed: ${String(error)}` });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      return [];
+    }
+  }
+}
+
+function groupByInstance(deliveries: Delivery[]): Map<string, Delivery[]> {
+  const groups = new Map<string, Delivery[]>();
+  for (const d of deliveries) {
+    const group = groups.get(d.message.instanceId);
+    if (group) group.push(d);
+    else groups.set(d.message.instanceId, [d]);
+  }
+  return groups;
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
