@@ -1,0 +1,57 @@
+/**
+ * Durable: durable, stateful workflows for TypeScript.
+ *
+ * Named re-exports only: this file is the public API.
+ */
+export { defineApp } from './engine/app.js';
+export type {
+  ActivityContext,
+  ActivityFn,
+  App,
+  CallOptions,
+  ContinueAsNewOptions,
+  OrchestrationContext,
+  OrchestrationFn,
+  ReplaySafeLogger,
+  SubOrchestrationOptions,
+  WaitForEventOptions,
+} from './engine/app.js';
+export {
+  ActivityFailedError,
+  DurableError,
+  EventTimeoutError,
+  LockLostError,
+  NonDeterminismError,
+  RetryableError,
+  SubOrchestrationFailedError,
+  TerminalError,
+  TimeoutError,
+  ValidationError,
+  VersionConflictError,
+} from './engine/errors.js';
+export type { ErrorCode, FailureDetails } from './engine/errors.js';
+export { events } from './engine/history.js';
+export type { HistoryEvent, HistoryEventType } from './engine/history.js';
+export { executeOrchestration, OrchestrationExecutor } from './engine/executor.js';
+export type { OrchestrationSnapshot, StepResult } from './engine/executor.js';
+export type { Message } from './engine/messages.js';
+export type { RetryPolicy } from './engine/retry.js';
+export { isTerminal, RUNTIME_STATUSES } from './engine/status.js';
+export type { RuntimeStatus } from './engine/status.js';
+export type { DurableTask } from './engine/task.js';
+export { ManualClock, SystemClock } from './backends/clock.js';
+export type { Clock } from './backends/clock.js';
+export type { Lock } from './backends/lock.js';
+export type { Delivery, Queue, QueueDepth } from './backends/queue.js';
+export type { InstanceRecord, ListQuery, Store } from './backends/store.js';
+export { MemoryLock } from './backends/memory/memory-lock.js';
+export { MemoryQueue } from './backends/memory/memory-queue.js';
+export { MemoryStore } from './backends/memory/memory-store.js';
+export { DurableClient, REUSE_POLICIES } from './client/client.js';
+export type { ClientOptions, InstanceStatus, ListOptions, ListResult, ReusePolicy, StartOptions } from './client/client.js';
+export { Worker } from './runtime/worker.js';
+export type { WorkerOptions } from './runtime/worker.js';
+export { silentLogger } from './observability/logger.js';
+export type { Logger } from './observability/logger.js';
+export { TestEnvironment } from './testing/test-environment.js';
+export type { TestEnvironmentOptions } from './testing/test-environment.js';
