@@ -48,7 +48,14 @@ export { MemoryLock } from './backends/memory/memory-lock.js';
 export { MemoryQueue } from './backends/memory/memory-queue.js';
 export { MemoryStore } from './backends/memory/memory-store.js';
 export { DurableClient, REUSE_POLICIES } from './client/client.js';
-export type { ClientOptions, InstanceStatus, ListOptions, ListResult, ReusePolicy, StartOptions } from './client/client.js';
+export type {
+  ClientOptions,
+  InstanceStatus,
+  ListOptions,
+  ListResult,
+  ReusePolicy,
+  StartOptions,
+} from './client/client.js';
 export { Worker } from './runtime/worker.js';
 export type { WorkerOptions } from './runtime/worker.js';
 export { silentLogger } from './observability/logger.js';

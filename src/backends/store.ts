@@ -107,6 +107,9 @@ export interface Store {
 }
 
 /** Builds a record's next version: same identity, version + 1, the given fields changed. */
-export function nextRecord(current: InstanceRecord, changes: Partial<Omit<InstanceRecord, 'instanceId' | 'version'>>): InstanceRecord {
+export function nextRecord(
+  current: InstanceRecord,
+  changes: Partial<Omit<InstanceRecord, 'instanceId' | 'version'>>,
+): InstanceRecord {
   return { ...current, ...changes, version: current.version + 1 };
 }

@@ -99,7 +99,11 @@ export class DurableClient {
   async start(name: string, input?: unknown, options: StartOptions = {}): Promise<string> {
     requireString(name, 'name');
     if (this.known && !this.known.has(name)) {
-      throw new ValidationError(`Unknown orchestration '${name}'.`, { name, known: [...this.known] }, 'UNKNOWN_ORCHESTRATION');
+      throw new ValidationError(
+        `Unknown orchestration '${name}'.`,
+        { name, known: [...this.known] },
+        'UNKNOWN_ORCHESTRATION',
+      );
     }
     const instanceId = options.instanceId ?? randomUUID();
     validateInstanceId(instanceId);
@@ -111,6 +115,12 @@ export class DurableClient {
 
     const { store, queue, clock } = this.options;
     const existing = await store.get(instanceId);
+    if (existing && isRetryOfPendingStart(existing, name, input)) {
+      // The same start again, before a worker took it (the first caller may have died before sending it):
+      // send the start message again. Same deterministic id, so a second copy is dropped.
+      await queue.send([startMessage(instanceId, name, input, existing.generation)]);
+      return instanceId;
+    }
     if (existing && !mayReuse(existing.status, reuse)) {
       throw new ValidationError(
         `Instance ${instanceId} already exists (${existing.status}); the '${reuse}' policy does not allow reusing it.`,
@@ -120,13 +130,7 @@ export class DurableClient {
     }
     const now = clock.now();
     const generation = existing ? existing.generation + 1 : 0;
-    const start: OrchestrationMessage = {
-      id: messageId(instanceId, generation, 'start', 0),
-      queue: 'orchestrations',
-      instanceId,
-      body: { type: 'ExecutionStarted', name, input, generation },
-      priority: PRIORITY.control,
-    };
+    const start = startMessage(instanceId, name, input, generation);
     const record: InstanceRecord = JSON.parse(
       JSON.stringify({
         instanceId,
@@ -139,7 +143,9 @@ export class DurableClient {
         updatedAt: now,
         historyLength: 0,
         tail: { instanceId, generation, fromIndex: 0, events: [] },
-        outbox: [start],
+        // The client sends the start itself, right after this commit; a worker re-sending it on its first
+        // load would only produce a duplicate.
+        outbox: [],
       }),
     );
     const cas = await store.compareAndSet(record, existing?.version ?? 0);
@@ -169,7 +175,9 @@ export class DurableClient {
       if (isTerminal(status.status)) return toStatus(status);
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new TimeoutError(`Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`);
+        throw new TimeoutError(
+          `Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       pause = Math.min(pause * 2, 250);
@@ -180,7 +188,12 @@ export class DurableClient {
    * Sends an event to a live instance. With `eventId`, raising the same event twice delivers it once
    * (for webhooks that retry).
    */
-  async raiseEvent(instanceId: string, eventName: string, data?: unknown, options: { eventId?: string } = {}): Promise<void> {
+  async raiseEvent(
+    instanceId: string,
+    eventName: string,
+    data?: unknown,
+    options: { eventId?: string } = {},
+  ): Promise<void> {
     requireString(eventName, 'eventName');
     requireJson(data, 'data');
     if (options.eventId !== undefined) validateInstanceId(options.eventId, 'eventId');
@@ -208,7 +221,10 @@ export class DurableClient {
   async purge(instanceId: string): Promise<void> {
     const record = await this.require(instanceId);
     if (!isTerminal(record.status)) {
-      throw new DurableError('INVALID_STATE', `Instance ${instanceId} is ${record.status}; only finished instances can be purged.`);
+      throw new DurableError(
+        'INVALID_STATE',
+        `Instance ${instanceId} is ${record.status}; only finished instances can be purged.`,
+      );
     }
     if (!(await this.options.store.purge(instanceId, record.version))) {
       throw new DurableError('INVALID_STATE', `Instance ${instanceId} changed while purging; try again.`);
@@ -217,10 +233,13 @@ export class DurableClient {
 
   /** Instances, newest first, filtered by status, name and creation time; page with `cursor`. */
   async list(options: ListOptions = {}): Promise<ListResult> {
-    const statuses = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status];
+    const statuses =
+      options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status];
     for (const s of statuses ?? []) {
       if (!RUNTIME_STATUSES.includes(s)) {
-        throw new ValidationError(`Unknown status '${String(s)}'; expected one of ${RUNTIME_STATUSES.join(', ')}.`, { status: s });
+        throw new ValidationError(`Unknown status '${String(s)}'; expected one of ${RUNTIME_STATUSES.join(', ')}.`, {
+          status: s,
+        });
       }
     }
     const limit = options.limit ?? 50;
@@ -290,6 +309,25 @@ export function toStatus(record: InstanceRecord): InstanceStatus {
     lastUpdatedAt: new Date(record.updatedAt),
     historyLength: record.historyLength,
   };
+}
+
+function startMessage(instanceId: string, name: string, input: unknown, generation: number): OrchestrationMessage {
+  return {
+    id: messageId(instanceId, generation, 'start', 0),
+    queue: 'orchestrations',
+    instanceId,
+    body: { type: 'ExecutionStarted', name, input, generation },
+    priority: PRIORITY.control,
+  };
+}
+
+function isRetryOfPendingStart(record: InstanceRecord, name: string, input: unknown): boolean {
+  return (
+    record.status === 'Pending' &&
+    record.historyLength === 0 &&
+    record.name === name &&
+    JSON.stringify(record.input) === JSON.stringify(input)
+  );
 }
 
 function mayReuse(status: RuntimeStatus, reuse: ReusePolicy): boolean {

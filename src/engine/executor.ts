@@ -108,8 +108,11 @@ interface ContinueAsNewRequest {
 }
 
 /** Thrown by `ctx.continueAsNew` to unwind the orchestration; never exported. */
-class ContinueAsNewSignal {
-  constructor(readonly request: ContinueAsNewRequest) {}
+class ContinueAsNewSignal extends Error {
+  constructor(readonly request: ContinueAsNewRequest) {
+    super('continueAsNew: this execution ends here and a new one starts.');
+    this.name = 'ContinueAsNew';
+  }
 }
 
 const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
@@ -608,7 +611,7 @@ export class OrchestrationExecutor implements ContextHost {
       return;
     }
     if (outcome.ok) this.pushEvent(events.executionCompleted({ status: 'Completed', result: outcome.value }, at));
-    else this.pushEvent(events.executionCompleted({ status: 'Failed', failure: this.failure as FailureDetails }, at));
+    else this.pushEvent(events.executionCompleted({ status: 'Failed', failure: this.failure }, at));
     if (this.parent) {
       turn.messages.push(
         this.replyToParent(

@@ -85,6 +85,8 @@ export class DurableTask<T> implements PromiseLike<T> {
 
   private subscribe(): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      // The rejection reason is whatever the operation failed with (always an Error from the executor).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       const react = (o: Settled<T>): void => (o.ok ? resolve(o.value) : reject(o.error));
       if (this.outcome) react(this.outcome);
       else this.reactions.push(react);
@@ -115,17 +117,14 @@ let installed = false;
 export function installRaceCancellation(): void {
   if (installed) return;
   installed = true;
-  const nativeRace = Promise.race;
-  const nativeAny = Promise.any;
+  const nativeRace = Promise.race.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
+  const nativeAny = Promise.any.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
   const wrap = (native: (values: Iterable<unknown>) => Promise<unknown>) =>
-    function durableAware(this: PromiseConstructor, values: Iterable<unknown>): Promise<unknown> {
+    function durableAware(values: Iterable<unknown>): Promise<unknown> {
       const items = Array.from(values);
-      if (!items.some(isDurableTask)) return native.call(this, items);
+      if (!items.some(isDurableTask)) return native(items);
       const token = new RaceToken();
-      const result = native.call(
-        this,
-        items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x)),
-      );
+      const result = native(items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x)));
       const decide = (): void => {
         token.settled = true;
         for (const task of token.tasks) task.cancelIfUnwanted();

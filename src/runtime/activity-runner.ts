@@ -29,7 +29,9 @@ export async function runActivity(deps: ActivityDeps, delivery: Delivery): Promi
     const reason = `Delivered ${delivery.attempt} times without finishing (the worker crashed or timed out each time).`;
     deps.logger.error({ event: LOG_EVENTS.deadLettered, ...log, messageId: message.id, reason });
     // Tell the orchestration first, then park the message: the instance shows why, instead of waiting forever.
-    await deps.queue.send([reply(message, { name: 'PoisonMessage', message: reason, code: 'POISON_MESSAGE', nonRetryable: true })]);
+    await deps.queue.send([
+      reply(message, { name: 'PoisonMessage', message: reason, code: 'POISON_MESSAGE', nonRetryable: true }),
+    ]);
     await deps.queue.deadLetter(delivery, reason);
     return;
   }

@@ -125,7 +125,8 @@ async function prepare(
   live: Delivery[],
 ): Promise<Plan | undefined> {
   const starts = messages.filter((m) => m.body.type === 'ExecutionStarted');
-  const generationOf = (m: OrchestrationMessage): number => (m.body.type === 'ExecutionStarted' ? m.body.generation : -1);
+  const generationOf = (m: OrchestrationMessage): number =>
+    m.body.type === 'ExecutionStarted' ? m.body.generation : -1;
 
   if (!record) {
     // Only a start (of a sub-orchestration; clients create the record first) may create an instance.
@@ -248,7 +249,12 @@ async function deadLetterPoison(deps: TurnDeps, instanceId: string, deliveries: 
     await deps.queue.deadLetter(d, reason);
     deps.logger.error({ event: LOG_EVENTS.deadLettered, instanceId, messageId: d.message.id, reason });
     const record = await deps.store.get(instanceId);
-    if (record) await markStuck(deps, record, { name: 'PoisonMessage', message: `${d.message.id}: ${reason}`, code: 'POISON_MESSAGE' });
+    if (record)
+      await markStuck(deps, record, {
+        name: 'PoisonMessage',
+        message: `${d.message.id}: ${reason}`,
+        code: 'POISON_MESSAGE',
+      });
   }
   return live;
 }

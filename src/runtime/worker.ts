@@ -78,7 +78,10 @@ export class Worker {
       cache: new ExecutorCache(options.cacheSize ?? 1000),
       executorOptions: {
         logSink: (r: OrchestrationLogRecord) =>
-          logger[r.level]({ event: LOG_EVENTS.orchestrationLog, instanceId: r.instanceId, orchestration: r.name, ...r.fields }, r.message),
+          logger[r.level](
+            { event: LOG_EVENTS.orchestrationLog, instanceId: r.instanceId, orchestration: r.name, ...r.fields },
+            r.message,
+          ),
       },
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
@@ -177,7 +180,11 @@ export class Worker {
           delivery,
         )
           .catch((error: unknown) => {
-            this.logger.error({ event: LOG_EVENTS.activityFailed, messageId: delivery.message.id, error: String(error) });
+            this.logger.error({
+              event: LOG_EVENTS.activityFailed,
+              messageId: delivery.message.id,
+              error: String(error),
+            });
           })
           .finally(() => {
             running.delete(run);

@@ -25,7 +25,12 @@ export interface TestEnvironmentOptions {
   readonly logger?: Logger;
   /** Worker tuning (concurrency, max deliveries…). */
   readonly worker?: Partial<Omit<WorkerOptions, 'app' | 'store' | 'queue' | 'lock' | 'clock' | 'logger'>>;
+  /** Start the default worker (default true). Set false to add workers yourself with `startWorker`. */
+  readonly startWorker?: boolean;
 }
+
+/** A further worker on the environment's backends; `store` and `queue` may wrap the shared ones (fault injection). */
+export type ExtraWorkerOptions = Partial<Omit<WorkerOptions, 'lock' | 'clock'>>;
 
 /**
  * @example
@@ -41,8 +46,12 @@ export class TestEnvironment {
   readonly lock: MemoryLock;
   readonly worker: Worker;
   readonly client: DurableClient;
+  private readonly workers = new Set<Worker>();
 
-  private constructor(app: App, options: TestEnvironmentOptions) {
+  private constructor(
+    private readonly app: App,
+    private readonly options: TestEnvironmentOptions,
+  ) {
     this.clock = new ManualClock(options.startAt);
     this.queue = new MemoryQueue({ clock: this.clock });
     this.lock = new MemoryLock({ clock: this.clock });
@@ -66,11 +75,37 @@ export class TestEnvironment {
   /** Creates the environment and starts its worker. */
   static start(app: App, options: TestEnvironmentOptions = {}): TestEnvironment {
     const env = new TestEnvironment(app, options);
-    env.worker.start();
+    if (options.startWorker !== false) {
+      env.workers.add(env.worker);
+      env.worker.start();
+    }
     return env;
   }
 
-  /** Resolves once nothing can happen without time moving: queues hold no visible or reserved messages, the worker is idle. */
+  /** Starts another worker on the same backends (a second process, or a new version of the code). */
+  startWorker(options: ExtraWorkerOptions = {}): Worker {
+    const worker = new Worker({
+      app: this.app,
+      store: this.store,
+      queue: this.queue,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+      ...this.options.worker,
+      ...options,
+      lock: this.lock,
+      clock: this.clock,
+    });
+    this.workers.add(worker);
+    worker.start();
+    return worker;
+  }
+
+  /** Stops a worker gracefully (it finishes what it runs) and forgets it. */
+  async stopWorker(worker: Worker): Promise<void> {
+    await worker.stop();
+    this.workers.delete(worker);
+  }
+
+  /** Resolves once nothing can happen without time moving: no visible messages, every worker idle. */
   async settle(): Promise<void> {
     for (let quiet = 0, round = 0; quiet < 3; round++) {
       // Yield to the event loop: short for the first rounds, then 1 ms so real-time activities don't spin a core.
@@ -112,30 +147,38 @@ export class TestEnvironment {
         );
       }
       if (next > deadline) {
-        throw new TimeoutError(`Instance ${instanceId} did not complete within ${options.timeoutMs} ms of virtual time.`);
+        throw new TimeoutError(
+          `Instance ${instanceId} did not complete within ${options.timeoutMs} ms of virtual time.`,
+        );
       }
       this.clock.advanceTo(Math.max(next, this.clock.now()));
     }
   }
 
   async close(): Promise<void> {
-    await this.worker.stop();
+    await Promise.all([...this.workers].map((w) => w.stop()));
+    this.workers.clear();
     await this.queue.close();
     await this.store.close();
     await this.lock.close();
   }
 
   private async isIdle(): Promise<boolean> {
-    if (!this.worker.idle) return false;
+    // Reserved messages count as idle once every worker is idle: their worker "crashed" (a test did that on
+    // purpose) and only time, by expiring the reservation, brings them back.
+    const workersIdle = (): boolean => [...this.workers].every((w) => w.idle);
+    if (!workersIdle()) return false;
     for (const name of ['orchestrations', 'activities'] as const) {
-      const depth = await this.queue.depth(name);
-      if (depth.ready > 0 || depth.reserved > 0) return false;
+      if ((await this.queue.depth(name)).ready > 0) return false;
     }
-    return this.worker.idle;
+    return workersIdle();
   }
 
   private async nextDueAt(): Promise<number | undefined> {
-    const times = await Promise.all([this.queue.nextVisibleAt('orchestrations'), this.queue.nextVisibleAt('activities')]);
+    const times = await Promise.all([
+      this.queue.nextVisibleAt('orchestrations'),
+      this.queue.nextVisibleAt('activities'),
+    ]);
     const due = times.filter((t): t is number => t !== undefined);
     return due.length > 0 ? Math.min(...due) : undefined;
   }
