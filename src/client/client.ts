@@ -180,7 +180,7 @@ export class DurableClient {
         );
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
-      pause = Math.min(pause * 2, 250);
+      pause = Math.min(pause * 2, 50);
     }
   }
 

@@ -147,8 +147,11 @@ export class OrchestrationExecutor implements ContextHost {
   private readonly calls = new Map<number, Call>();
   private nextSeq = 0;
   private readonly seenEventIds = new Set<string>();
-  /** Raised events nobody waited for yet, in arrival order. */
-  private readonly buffered: HistoryEventOf<'EventRaised'>[] = [];
+  /** Sequence numbers whose result has arrived (applied, or held while suspended): a second copy is dropped. */
+  private readonly arrived = new Set<number>();
+  /** Raised events nobody waited for yet, in arrival order (`order` restores it when an event is handed back). */
+  private readonly buffered: Array<{ readonly event: HistoryEventOf<'EventRaised'>; readonly order: number }> = [];
+  private arrivals = 0;
   private readonly waiters: Waiter[] = [];
   /** Delivery events recorded while suspended; applied in order on resume. */
   private readonly held: HistoryEvent[] = [];
@@ -294,7 +297,8 @@ export class OrchestrationExecutor implements ContextHost {
         if (body.generation !== this.generation || isTerminal(this.status) || between) return 'drop';
         const call = this.calls.get(body.seq);
         const kind = body.type === 'TimerFired' ? 'timer' : body.type.startsWith('Task') ? 'activity' : 'sub';
-        return call && call.state === 'open' && !call.cancelled && call.action.kind === kind ? 'accept' : 'drop';
+        const open = call && call.state === 'open' && !call.cancelled && !this.arrived.has(body.seq);
+        return open && call.action.kind === kind ? 'accept' : 'drop';
       }
     }
   }
@@ -310,6 +314,7 @@ export class OrchestrationExecutor implements ContextHost {
             input: body.input,
             generation: body.generation,
             ...(body.parent ? { parent: body.parent } : {}),
+            ...(body.carriedEvents?.length ? { carriedEvents: body.carriedEvents } : {}),
           },
           now,
         );
@@ -343,12 +348,6 @@ export class OrchestrationExecutor implements ContextHost {
         break;
     }
     await this.processNew(event);
-    if (body.type === 'ExecutionStarted') {
-      // Events carried over by continue-as-new arrive right after the start, in their original order.
-      for (const carried of body.carriedEvents ?? []) {
-        if (carried.type === 'EventRaised') await this.processNew({ ...carried, at: now });
-      }
-    }
   }
 
   /** First run: record the event, apply it, drain, then record what the code asked for. */
@@ -367,6 +366,9 @@ export class OrchestrationExecutor implements ContextHost {
   private async process(event: HistoryEvent): Promise<void> {
     this.history.push(event);
     this.currentTime = event.at;
+    // Arrival is noted when the event is recorded, even if it is held: a duplicate must be dropped either way.
+    if (event.type === 'EventRaised') this.seenEventIds.add(event.messageId);
+    else if (DELIVERY_EVENTS.has(event.type) && 'seq' in event) this.arrived.add(event.seq);
     if (this.status === 'Suspended' && DELIVERY_EVENTS.has(event.type)) {
       this.held.push(event);
       return;
@@ -399,6 +401,11 @@ export class OrchestrationExecutor implements ContextHost {
     this.parent = e.parent;
     this.status = 'Running';
     this.random32 = seededUint32(`${this.instanceId}/${e.generation}`);
+    // Events carried over by continue-as-new are waiting before the code starts, in their original order.
+    for (const carried of e.carriedEvents ?? []) {
+      this.seenEventIds.add(carried.messageId);
+      this.buffered.push({ event: carried, order: this.arrivals++ });
+    }
     const fn = this.app.orchestrations[e.name];
     if (!fn) {
       this.outcome = {
@@ -460,10 +467,9 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   private onEventRaised(e: HistoryEventOf<'EventRaised'>): void {
-    this.seenEventIds.add(e.messageId);
     const index = this.waiters.findIndex((w) => w.name === e.name);
     if (index < 0) {
-      this.buffered.push(e);
+      this.buffered.push({ event: e, order: this.arrivals++ });
       return;
     }
     const [waiter] = this.waiters.splice(index, 1);
@@ -593,7 +599,7 @@ export class OrchestrationExecutor implements ContextHost {
     const at = this.currentTime;
     if ('continueAsNew' in outcome) {
       this.pushEvent(events.executionCompleted({ status: 'ContinuedAsNew' }, at));
-      const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.buffered.splice(0) : [];
+      const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.buffered.splice(0).map((b) => b.event) : [];
       turn.messages.push({
         id: messageId(this.instanceId, this.generation + 1, 'start', 0),
         queue: 'orchestrations',
@@ -683,19 +689,27 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   waitForEvent(name: string, timeoutAt: number | undefined): DurableTask<unknown> {
-    const index = this.buffered.findIndex((e) => e.name === name);
-    if (index >= 0) {
-      const [event] = this.buffered.splice(index, 1);
-      const ready = new DurableTask<unknown>();
-      ready.resolve(event?.input);
+    const index = this.buffered.findIndex((b) => b.event.name === name);
+    const taken = index >= 0 ? this.buffered.splice(index, 1)[0] : undefined;
+    if (taken) {
+      const ready = new DurableTask<unknown>({
+        // Lost a race before anyone used it: the event goes back, in its place, for a later wait.
+        onUnused: () => {
+          const at = this.buffered.findIndex((b) => b.order > taken.order);
+          this.buffered.splice(at < 0 ? this.buffered.length : at, 0, taken);
+        },
+      });
+      ready.resolve(taken.event.input);
       return ready;
     }
     const timeoutSeq = timeoutAt === undefined ? undefined : this.nextSeq;
-    const task: DurableTask<unknown> = new DurableTask<unknown>(() => {
-      // Lost a race: stop waiting, so the next event with this name goes to a later wait.
-      const i = this.waiters.indexOf(waiter);
-      if (i >= 0) this.waiters.splice(i, 1);
-      if (timeoutSeq !== undefined) this.cancelTimer(timeoutSeq);
+    const task: DurableTask<unknown> = new DurableTask<unknown>({
+      onCancel: () => {
+        // Lost a race: stop waiting, so the next event with this name goes to a later wait.
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        if (timeoutSeq !== undefined) this.cancelTimer(timeoutSeq);
+      },
     });
     const waiter: Waiter = { name, task, timeoutSeq };
     if (timeoutAt !== undefined) {
@@ -745,7 +759,7 @@ export class OrchestrationExecutor implements ContextHost {
 
   private addCall<T>(action: Action, onCancel?: (seq: number) => void): DurableTask<T> {
     const seq = this.nextSeq++;
-    const task = new DurableTask<T>(onCancel ? () => onCancel(seq) : undefined);
+    const task = new DurableTask<T>(onCancel ? { onCancel: () => onCancel(seq) } : {});
     this.calls.set(seq, { seq, action, task, state: 'pending', cancelled: false });
     return task;
   }

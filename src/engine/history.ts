@@ -25,6 +25,8 @@ export type HistoryEvent =
       readonly input: unknown;
       readonly generation: number;
       readonly parent?: ParentRef;
+      /** Unconsumed events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`, in arrival order. */
+      readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];
     }
   | {
       readonly type: 'TaskScheduled';

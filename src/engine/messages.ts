@@ -7,7 +7,7 @@
  * receiver: the queue is allowed to deliver a message more than once, never to lose one.
  */
 import type { FailureDetails } from './errors.js';
-import type { HistoryEvent, ParentRef } from './history.js';
+import type { HistoryEventOf, ParentRef } from './history.js';
 
 export type QueueName = 'orchestrations' | 'activities';
 
@@ -19,7 +19,7 @@ export type OrchestrationMessageBody =
       readonly generation: number;
       readonly parent?: ParentRef;
       /** Events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`. */
-      readonly carriedEvents?: readonly HistoryEvent[];
+      readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];
     }
   | { readonly type: 'TaskCompleted'; readonly generation: number; readonly seq: number; readonly result: unknown }
   | { readonly type: 'TaskFailed'; readonly generation: number; readonly seq: number; readonly failure: FailureDetails }

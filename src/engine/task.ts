@@ -13,12 +13,27 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 /** Settlement of the `Promise.race`/`Promise.any` calls a task takes part in; see {@link installRaceCancellation}. */
 class RaceToken {
   settled = false;
+  /** The task whose settlement decided the race (its value was used). */
+  winner: DurableTask<unknown> | undefined;
   readonly tasks: DurableTask<unknown>[] = [];
+}
+
+export interface DurableTaskHooks {
+  /** Called once when the task is cancelled before settling (the executor drops the timer or the waiter). */
+  readonly onCancel?: () => void;
+  /**
+   * Called once when the task had settled but its value was never used: it lost every race it was in and
+   * nothing else subscribed (a buffered event goes back to the buffer for a later wait).
+   */
+  readonly onUnused?: () => void;
 }
 
 /**
  * A durable operation's result. Await it, or combine it with `Promise.all`, `Promise.race`, `Promise.any`
  * and `Promise.allSettled`: the combination resolves the same way on replay as on the first run.
+ *
+ * `then`, `catch` and `finally` return durable tasks too, so `Promise.race([ctx.createTimer(ms).then(() =>
+ * 'late'), …])` still cancels the timer when it loses.
  * @example
  * const [a, b] = await Promise.all([ctx.callActivity('a', 1), ctx.callActivity('b', 2)]);
  */
@@ -26,12 +41,12 @@ export class DurableTask<T> implements PromiseLike<T> {
   private outcome: Settled<T> | undefined;
   private cancelled = false;
   private readonly reactions: Array<(outcome: Settled<T>) => void> = [];
-  /** Subscriptions made outside a race (a plain `await`, `Promise.all`…): the task is wanted while any exists. */
+  /** Subscriptions made outside a race (a plain `await`, `Promise.all`, a derived task…). */
   private plainSubscribers = 0;
   private readonly races: RaceToken[] = [];
+  private wonRace = false;
 
-  /** @param onCancel called once when the task is cancelled (the executor drops the timer or the waiter). */
-  constructor(private readonly onCancel?: () => void) {}
+  constructor(private readonly hooks: DurableTaskHooks = {}) {}
 
   get isSettled(): boolean {
     return this.outcome !== undefined;
@@ -49,16 +64,60 @@ export class DurableTask<T> implements PromiseLike<T> {
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
+  ): DurableTask<R1 | R2> {
     this.plainSubscribers++;
-    return this.subscribe().then(onFulfilled, onRejected);
+    // The derived task stands for this one in races: if it is abandoned, this one may be too.
+    const derived = new DurableTask<R1 | R2>({
+      onCancel: () => {
+        this.plainSubscribers--;
+        this.abandonIfUnwanted();
+      },
+    });
+    this.subscribe()
+      .then(onFulfilled, onRejected)
+      .then(
+        (value) => derived.resolve(value),
+        (error: unknown) => derived.reject(error),
+      );
+    return derived;
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): DurableTask<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): DurableTask<T> {
+    return this.then(
+      (value) => {
+        onFinally?.();
+        return value;
+      },
+      (error: unknown) => {
+        onFinally?.();
+        throw error;
+      },
+    );
   }
 
   /** @internal Subscription on behalf of a race; it stops counting once the race is decided. */
   subscribeInRace(token: RaceToken): Promise<T> {
     this.races.push(token);
     token.tasks.push(this as DurableTask<unknown>);
-    return this.subscribe();
+    const claim = (): void => {
+      if (token.winner || token.settled) return;
+      token.winner = this as DurableTask<unknown>;
+      this.wonRace = true;
+    };
+    return this.subscribe().then(
+      (value) => {
+        claim();
+        return value;
+      },
+      (error: unknown) => {
+        claim();
+        throw error;
+      },
+    );
   }
 
   /** @internal */
@@ -72,14 +131,24 @@ export class DurableTask<T> implements PromiseLike<T> {
   }
 
   /**
-   * @internal Cancel the task if nothing waits on it any more: every race it took part in is decided and
-   * no plain subscription exists. A cancelled task rejects with `TASK_CANCELLED` if awaited later.
+   * @internal Called when a race this task took part in is decided. If every race it was in is decided, it
+   * won none of them and nothing else subscribed, nobody will ever use it: cancel it (or, if it had already
+   * settled, hand its value back). A cancelled task rejects with `TASK_CANCELLED` if awaited later.
    */
   cancelIfUnwanted(): void {
-    if (this.outcome || this.cancelled || this.plainSubscribers > 0) return;
-    if (this.races.length === 0 || this.races.some((r) => !r.settled)) return;
+    if (this.races.length === 0) return;
+    this.abandonIfUnwanted();
+  }
+
+  private abandonIfUnwanted(): void {
+    if (this.cancelled || this.wonRace || this.plainSubscribers > 0) return;
+    if (this.races.some((r) => !r.settled)) return;
     this.cancelled = true;
-    this.onCancel?.();
+    if (this.outcome) {
+      this.hooks.onUnused?.();
+      return;
+    }
+    this.hooks.onCancel?.();
     this.settle({ ok: false, error: new DurableError('TASK_CANCELLED', 'The task was cancelled: it lost a race.') });
   }
 

@@ -1,0 +1,121 @@
+/**
+ * `npm start`: runs each example pattern for real, on in-memory backends and the wall clock, with demo-sized
+ * times (timers of 100-300 ms), prints one line per pattern with its result and how long it took, then stops
+ * the worker. Exits 1 with a message if anything goes wrong.
+ */
+import type { InstanceStatus } from '../src/index.js';
+import { DurableClient, MemoryLock, MemoryQueue, MemoryStore, SystemClock, Worker } from '../src/index.js';
+import app from './app.js';
+import type { ApprovalResult, ChargeResult, MonitorResult } from './app.js';
+import { gateway, jobs, notifier } from './services.js';
+
+const clock = new SystemClock();
+const store = new MemoryStore();
+const queue = new MemoryQueue({ clock });
+const lock = new MemoryLock({ clock });
+const worker = new Worker({ app, store, queue, lock, clock });
+const client = new DurableClient({ store, queue, clock, orchestrations: Object.keys(app.orchestrations) });
+
+/** The last finished instance's run time, from creation to its final commit (as the instance recorded it). */
+let lastRunMs = 0;
+
+/** Waits for an instance to finish and returns its output; throws unless it completed. */
+async function outcome<T>(id: string): Promise<T> {
+  const done: InstanceStatus = await client.waitForCompletion(id, { timeoutMs: 5000 });
+  if (done.status !== 'Completed') {
+    throw new Error(`${done.name} (${id}) ended ${done.status}: ${done.error?.message ?? 'no error recorded'}`);
+  }
+  lastRunMs = done.lastUpdatedAt.getTime() - done.createdAt.getTime();
+  return done.output as T;
+}
+
+/**
+ * Runs one demo and prints `pattern  result  (elapsed)`. The elapsed time is the instance's own, from start to
+ * completion; `waitForCompletion` polls, so the wall time seen by the caller can be up to ~250 ms longer.
+ */
+async function demo(pattern: string, run: () => Promise<string>): Promise<void> {
+  const result = await run();
+  console.log(`${pattern.padEnd(28)} ${result}  (${lastRunMs} ms)`);
+}
+
+async function main(): Promise<void> {
+  worker.start();
+  const totalStart = Date.now();
+  console.log('Durable examples: five patterns on in-memory backends\n');
+
+  await demo('chaining', async () => {
+    const id = await client.start('helloSequence', ['Tokyo', 'Seattle', 'London']);
+    return (await outcome<string[]>(id)).join(' ');
+  });
+
+  await demo('fan-out/fan-in', async () => {
+    const documents = ['the quick brown fox', 'jumps over the lazy dog', 'durable functions fan out'];
+    const id = await client.start('wordCount', documents);
+    const { total, perDocument } = await outcome<{ total: number; perDocument: number[] }>(id);
+    return `${total} words in ${documents.length} documents (${perDocument.join(' + ')})`;
+  });
+
+  await demo('monitoring', async () => {
+    jobs.submit('nightly-build', 4);
+    const id = await client.start('monitorJob', {
+      jobId: 'nightly-build',
+      intervalMs: 150,
+      expiresAt: clock.now() + 2000,
+    });
+    const result = await outcome<MonitorResult>(id);
+    const { generation } = (await client.getStatus(id)) ?? { generation: -1 };
+    return `job ${result.jobId} ${result.status} after ${result.checks} checks (generation ${generation})`;
+  });
+
+  await demo('human interaction (answered)', async () => {
+    const id = await client.start('approval', { requestId: 'req-1', amount: 250, timeoutMs: 2000 });
+    while (notifier.ofKind('approval-request').length === 0) await clock.sleep(10); // the approver gets the message…
+    await clock.sleep(100); // …reads it…
+    await client.raiseEvent(id, 'approval', { approved: true, by: 'alice' }); // …and approves
+    const result = await outcome<ApprovalResult>(id);
+    return result.status === 'escalated' ? `request ${result.requestId} escalated` : `${result.status} by ${result.by}`;
+  });
+
+  await demo('human interaction (silence)', async () => {
+    const id = await client.start('approval', { requestId: 'req-2', amount: 900, timeoutMs: 300 });
+    const result = await outcome<ApprovalResult>(id);
+    const escalations = notifier.ofKind('escalation').length;
+    return `request ${result.requestId}: no answer within 300 ms, ${result.status} (${escalations} escalation sent)`;
+  });
+
+  await demo('idempotent side effects', async () => {
+    // The gateway fails the first two attempts after charging the card (the response is lost), asking for a
+    // 100 ms pause before each retry; the idempotency key makes the retries return the first charge's receipt.
+    gateway.failNext(2, { when: 'after', retryAfterMs: 100 });
+    const first = await client.start('chargeOrder', { orderId: 'order-1', amount: 42, card: '4242-4242-4242-4242' });
+    const charged = await outcome<ChargeResult>(first);
+    if (charged.status !== 'charged') throw new Error(`order-1 was ${charged.status}`);
+    return `order-1 charged (${charged.receipt.receiptId}) after ${gateway.calls.length} attempts, ${gateway.charges.length} charge`;
+  });
+
+  await demo('idempotent side effects', async () => {
+    gateway.decline('4000-0000-0000-0002');
+    const id = await client.start('chargeOrder', { orderId: 'order-2', amount: 13, card: '4000-0000-0000-0002' });
+    const result = await outcome<ChargeResult>(id);
+    const attempts = gateway.calls.filter((c) => c.orderId === 'order-2').length;
+    return `order-2 ${result.status}${result.status === 'declined' ? `: ${result.reason}` : ''} (${attempts} attempt)`;
+  });
+
+  console.log(`\nAll patterns done in ${Date.now() - totalStart} ms.`);
+}
+
+/** Stops the worker and releases the backends. */
+async function shutdown(): Promise<void> {
+  await worker.stop();
+  await Promise.all([queue.close(), store.close(), lock.close()]);
+}
+
+try {
+  await main();
+  await shutdown();
+  process.exitCode = 0;
+} catch (error) {
+  console.error(`Example failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await shutdown().catch(() => undefined);
+  process.exitCode = 1;
+}
