@@ -5,7 +5,8 @@
  * - `acquire(key, owner, ttlMs)` succeeds if the key is free, expired, or already held by `owner` (then it
  *   renews). `renew` extends a lock the owner still holds and fails otherwise; `release` frees it if the owner
  *   holds it (a no-op otherwise).
- * - Expiry is judged on the lock's clock: once `ttlMs` has passed without renewal, anyone may take the key.
+ * - Expiry is judged on the lock's clock: once `ttlMs` has passed without renewal (`now >= acquiredAt + ttl`),
+ *   anyone may take the key, and `renew` fails even if nobody took it (the owner must `acquire` again).
  *
  * WHAT IS DELIBERATELY NOT
  * - Safety. The lock only keeps two workers from doing the same turn twice (efficiency). A worker can pause

@@ -11,7 +11,9 @@
  *   `attempt + 1` (a worker died): delivery is **at least once**.
  * - `ack` removes the message; `release` makes it visible again after a delay (same message, `attempt` kept);
  *   `deadLetter` parks it with a reason, out of the way, counted in `depth().dead` and listed by `deadLetters`.
- * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops.
+ * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops. A
+ *   receipt whose reservation expired but which nobody has reserved again may still be honoured (beanstalkd does).
+ * - Boundaries: a delayed message is visible once `now >= deliverAt`; a reservation expires at `now >= expiry`.
  *
  * WHAT IS DELIBERATELY NOT
  * - No exactly-once delivery and no deduplication: the same message may arrive twice (a re-sent outbox, a
@@ -25,7 +27,7 @@ export interface Delivery {
   readonly message: Message;
   /** Opaque handle for ack/release/deadLetter of this reservation. */
   readonly receipt: string;
-  /** 1 on first delivery; +1 each time a reservation expired. */
+  /** 1 on first delivery; +1 each time a reservation expired (a `release` keeps it: the worker did not die). */
   readonly attempt: number;
 }
 

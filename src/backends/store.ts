@@ -14,7 +14,13 @@
  *     2. `compareAndSet(next record, expectedVersion)` — the new tail and outbox, or nothing at all.
  *   A crash between 1 and 2 leaves a chunk that repeats committed data under its deterministic key: readers
  *   use chunks only below the record's `tail.fromIndex`, so it is harmless and will be written again.
- * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail.
+ * - `putHistoryChunk` **replaces** whatever is stored under its key (an upsert, never insert-if-absent): after a
+ *   purge and re-creation of an id, a stale worker may have left a chunk under a key the new instance reuses,
+ *   and the new instance's own write must win. Empty tails are never written as chunks.
+ * - Record invariants: `tail.instanceId` and `tail.generation` are the record's, and
+ *   `historyLength = tail.fromIndex + tail.events.length`.
+ * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail; it rejects if
+ *   those chunks do not cover indexes `0 … tail.fromIndex - 1` without a gap.
  * - `list` filters by status, name and creation time, newest first, with an opaque cursor for paging.
  *
  * WHAT IS DELIBERATELY NOT

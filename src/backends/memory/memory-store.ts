@@ -1,0 +1,207 @@
+/**
+ * The in-memory store: the reference implementation of the store contract, for tests and single-process runs.
+ *
+ * It deliberately offers no more than a document database would: records live in one map and history chunks
+ * in another, `compareAndSet` is the only conditional write (atomic on one record because the check and the
+ * write happen in the same synchronous step), and `putHistoryChunk` is an independent, unconditional upsert.
+ * Every value is stored and returned as a JSON copy, so no caller can rely on object identity, on mutating a
+ * stored object, or on values JSON cannot carry (`undefined` fields, class instances, dates).
+ */
+import { Buffer } from 'node:buffer';
+import { ValidationError } from '../../engine/errors.js';
+import type { HistoryEvent } from '../../engine/history.js';
+import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store } from '../store.js';
+
+/** Page size when the query gives none, and the largest page served (bigger limits are clamped). */
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+
+/** What a cursor encodes: the sort key of the last item of the previous page. */
+interface CursorPosition {
+  readonly createdAt: number;
+  readonly instanceId: string;
+}
+
+/** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
+function settle<T>(step: () => T): Promise<T> {
+  try {
+    return Promise.resolve(step());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** A deep copy through JSON: what a database would hand back. */
+function json<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** The key of a chunk within one instance: chunks are immutable and addressed by generation and start index. */
+function chunkKey(generation: number, fromIndex: number): string {
+  return `${generation}:${fromIndex}`;
+}
+
+/** Newest first: `createdAt` descending, then `instanceId` descending (a total order, so paging is stable). */
+function compareNewestFirst(a: CursorPosition, b: CursorPosition): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  if (a.instanceId === b.instanceId) return 0;
+  return a.instanceId < b.instanceId ? 1 : -1;
+}
+
+function encodeCursor(position: CursorPosition): string {
+  const plain: CursorPosition = { createdAt: position.createdAt, instanceId: position.instanceId };
+  return Buffer.from(JSON.stringify(plain), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorPosition {
+  const invalid = (): ValidationError => new ValidationError('Malformed list cursor.', { field: 'cursor' });
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw invalid();
+  const { createdAt, instanceId } = parsed as Record<string, unknown>;
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || typeof instanceId !== 'string') throw invalid();
+  return { createdAt, instanceId };
+}
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new ValidationError(`List limit must be a positive integer, got ${limit}.`, { field: 'limit' });
+  }
+  return Math.min(limit, MAX_LIMIT);
+}
+
+/**
+ * A {@link Store} held in process memory. Nothing survives the process; everything else behaves like a
+ * single-document database (see the store contract).
+ * @example
+ * const store = new MemoryStore();
+ * const result = await store.compareAndSet(record, 0); // create: version 1, expected 0
+ * if (!result.ok) console.log('someone else created it', result.current);
+ */
+export class MemoryStore implements Store {
+  /** instanceId → record (a private JSON copy). */
+  private readonly records = new Map<string, InstanceRecord>();
+  /** instanceId → chunkKey → chunk (private JSON copies). Independent of `records`: no write touches both. */
+  private readonly chunks = new Map<string, Map<string, HistoryChunk>>();
+
+  // The options object is reserved for future settings; the memory store has none today.
+  constructor(_options: Record<string, never> = {}) {}
+
+  get(instanceId: string): Promise<InstanceRecord | undefined> {
+    const record = this.records.get(instanceId);
+    return Promise.resolve(record === undefined ? undefined : json(record));
+  }
+
+  compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult> {
+    return settle(() => {
+      // Programming errors, not conflicts: a conflict is a race the caller handles, these are bugs it must see.
+      if (next.version !== expectedVersion + 1) {
+        throw new Error(
+          `compareAndSet(${next.instanceId}): next.version must be expectedVersion + 1 ` +
+            `(${expectedVersion + 1}), got ${next.version}.`,
+        );
+      }
+      if (next.tail.instanceId !== next.instanceId) {
+        throw new Error(
+          `compareAndSet(${next.instanceId}): the tail belongs to instance ${next.tail.instanceId}, not to the record.`,
+        );
+      }
+      // Check and write in one synchronous step: no other call can interleave, so this is atomic on the record.
+      const current = this.records.get(next.instanceId);
+      if ((current?.version ?? 0) !== expectedVersion) {
+        return { ok: false, current: current === undefined ? undefined : json(current) };
+      }
+      this.records.set(next.instanceId, json(next));
+      return { ok: true };
+    });
+  }
+
+  putHistoryChunk(chunk: HistoryChunk): Promise<void> {
+    // An unconditional upsert: the key is deterministic and the content committed, so a rewrite is harmless.
+    let byKey = this.chunks.get(chunk.instanceId);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.chunks.set(chunk.instanceId, byKey);
+    }
+    byKey.set(chunkKey(chunk.generation, chunk.fromIndex), json(chunk));
+    return Promise.resolve();
+  }
+
+  readHistory(record: InstanceRecord): Promise<HistoryEvent[]> {
+    return settle(() => {
+      const { instanceId, generation, tail } = record;
+      // Only chunks strictly below the tail count: anything at or above it was written by a turn that never
+      // committed (a crash between `putHistoryChunk` and `compareAndSet`), so it is not history yet.
+      const below = [...(this.chunks.get(instanceId)?.values() ?? [])]
+        .filter((c) => c.generation === generation && c.fromIndex < tail.fromIndex)
+        .sort((a, b) => a.fromIndex - b.fromIndex);
+      // Chunks must tile [0, tail.fromIndex) exactly; a hole or an overlap means lost or corrupt history,
+      // and replaying it would silently run the orchestration against the wrong past.
+      const history: HistoryEvent[] = [];
+      for (const chunk of below) {
+        if (chunk.fromIndex !== history.length) throw gap(instanceId, generation, history.length);
+        history.push(...json(chunk.events));
+      }
+      if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
+      history.push(...json(tail.events));
+      return history;
+    });
+  }
+
+  deleteHistory(instanceId: string, belowGeneration: number): Promise<void> {
+    const byKey = this.chunks.get(instanceId);
+    if (byKey !== undefined) {
+      for (const [key, chunk] of byKey) if (chunk.generation < belowGeneration) byKey.delete(key);
+      if (byKey.size === 0) this.chunks.delete(instanceId);
+    }
+    return Promise.resolve();
+  }
+
+  list(query: ListQuery): Promise<ListPage> {
+    return settle(() => {
+      const limit = pageSize(query.limit);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      // An empty status list is read as "no status filter", like an absent one.
+      const statuses = query.statuses === undefined || query.statuses.length === 0 ? undefined : query.statuses;
+      const matching = [...this.records.values()]
+        .filter(
+          (r) =>
+            (statuses === undefined || statuses.includes(r.status)) &&
+            (query.name === undefined || r.name === query.name) &&
+            (query.createdFrom === undefined || r.createdAt >= query.createdFrom) &&
+            (query.createdTo === undefined || r.createdAt < query.createdTo) &&
+            (after === undefined || compareNewestFirst(r, after) > 0),
+        )
+        .sort(compareNewestFirst);
+      const items = json(matching.slice(0, limit));
+      const last = items[items.length - 1];
+      // The cursor is the position of the last item, not an offset: records created or purged between pages
+      // neither repeat nor skip the records that were already there.
+      return matching.length > limit && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
+    });
+  }
+
+  purge(instanceId: string, expectedVersion: number): Promise<boolean> {
+    const current = this.records.get(instanceId);
+    if (current === undefined || current.version !== expectedVersion) return Promise.resolve(false);
+    this.records.delete(instanceId);
+    this.chunks.delete(instanceId);
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function gap(instanceId: string, generation: number, index: number): Error {
+  return new Error(
+    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
+  );
+}

@@ -1,0 +1,335 @@
+/**
+ * The queue conformance suite. Every adapter runs it; it relies only on the queue contract
+ * (src/backends/queue.ts). Time is a ManualClock handed to the factory: tests move it, they never sleep.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/backends/clock.js';
+import type { Delivery, Queue } from '../../src/backends/queue.js';
+import type { ActivityMessage, OrchestrationMessage, QueueName } from '../../src/engine/messages.js';
+import { eventually, tick, track, uniqueId, untilSleeping } from './helpers.js';
+
+export interface QueueFixture {
+  /** A queue whose two queues are empty, timed by the clock the suite passed in; closed after each test. */
+  readonly queue: Queue;
+  /** Runs after `close()`. */
+  readonly cleanup?: () => Promise<void>;
+}
+
+/** Long enough that no reservation expires unless a test moves the clock on purpose. */
+const VISIBILITY = 30_000;
+
+function activity(overrides: Partial<ActivityMessage> = {}): ActivityMessage {
+  const id = overrides.id ?? uniqueId('activity');
+  return {
+    id,
+    queue: 'activities',
+    instanceId: uniqueId('instance'),
+    body: {
+      type: 'ActivityRequest',
+      name: 'charge',
+      input: { amount: 10 },
+      generation: 0,
+      seq: 1,
+      attempt: 1,
+      idempotencyKey: `${id}/key`,
+    },
+    ...overrides,
+  };
+}
+
+function orchestration(overrides: Partial<OrchestrationMessage> = {}): OrchestrationMessage {
+  return {
+    id: uniqueId('orchestration'),
+    queue: 'orchestrations',
+    instanceId: uniqueId('instance'),
+    body: { type: 'EventRaised', name: 'approval', input: true },
+    ...overrides,
+  };
+}
+
+/**
+ * Declares the queue contract tests for one adapter.
+ * @example
+ * queueContract('MemoryQueue', async (clock) => ({ queue: new MemoryQueue({ clock }) }));
+ */
+export function queueContract(name: string, make: (clock: ManualClock) => Promise<QueueFixture>): void {
+  describe(`${name} (queue contract)`, () => {
+    let clock: ManualClock;
+    let fixture: QueueFixture;
+    let queue: Queue;
+
+    beforeEach(async () => {
+      clock = new ManualClock(Date.UTC(2026, 0, 1));
+      fixture = await make(clock);
+      queue = fixture.queue;
+    });
+
+    afterEach(async () => {
+      await queue.close();
+      await fixture.cleanup?.();
+    });
+
+    /** Receives one message at a time, so the order of deliveries is the queue's order. */
+    async function receiveOneByOne(name: QueueName, count: number): Promise<Delivery[]> {
+      const deliveries: Delivery[] = [];
+      for (let i = 0; i < count; i++) {
+        deliveries.push(...(await queue.receive(name, 1, { visibilityTimeoutMs: VISIBILITY })));
+      }
+      return deliveries;
+    }
+
+    const receiveNow = (name: QueueName, max = 10): Promise<Delivery[]> =>
+      queue.receive(name, max, { visibilityTimeoutMs: VISIBILITY });
+    const ids = (deliveries: readonly Delivery[]): string[] => deliveries.map((d) => d.message.id);
+
+    describe('delivery', () => {
+      it('delivers a sent message with attempt 1, and never again once acknowledged', async () => {
+        const message = activity();
+        await queue.send([message]);
+        const [delivery, ...rest] = await receiveNow('activities');
+        assert.ok(delivery !== undefined);
+        assert.deepEqual(rest, []);
+        assert.deepEqual(delivery.message, message);
+        assert.equal(delivery.attempt, 1);
+        await queue.ack(delivery);
+        clock.advance(VISIBILITY * 2);
+        assert.deepEqual(await receiveNow('activities'), []);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      });
+
+      it('keeps the two queues apart', async () => {
+        const message = activity();
+        await queue.send([message]);
+        assert.deepEqual(await receiveNow('orchestrations'), []);
+        assert.deepEqual(ids(await receiveNow('activities')), [message.id]);
+      });
+
+      it('hands out at most max messages per receive', async () => {
+        await queue.send([orchestration(), orchestration(), orchestration()]);
+        assert.equal((await receiveNow('orchestrations', 2)).length, 2);
+        assert.equal((await receiveNow('orchestrations', 2)).length, 1);
+      });
+
+      it('delivers message content as JSON, unaffected by later changes to the sent object', async () => {
+        const input = { items: [1, { two: 2 }], at: new Date(Date.UTC(2026, 0, 2)), missing: undefined };
+        const message = activity({ body: { ...activity().body, input } });
+        await queue.send([message]);
+        input.items.push(3);
+        const [delivery] = await receiveNow('activities');
+        assert.deepEqual(delivery?.message.body, {
+          ...message.body,
+          input: { items: [1, { two: 2 }], at: '2026-01-02T00:00:00.000Z' },
+        });
+      });
+
+      it('does not deliver a delayed message before the clock reaches its deliverAt', async () => {
+        const soon = orchestration({ deliverAt: clock.now() + 1 });
+        const later = orchestration({ deliverAt: clock.now() + 1000 });
+        await queue.send([soon, later]);
+        assert.deepEqual(await receiveNow('orchestrations'), []);
+        clock.advance(1);
+        assert.deepEqual(ids(await receiveNow('orchestrations')), [soon.id]);
+        clock.advance(998);
+        assert.deepEqual(await receiveNow('orchestrations'), []);
+        clock.advance(1);
+        assert.deepEqual(ids(await receiveNow('orchestrations')), [later.id]);
+      });
+
+      it('delivers a message whose deliverAt is already past at once', async () => {
+        const message = orchestration({ deliverAt: clock.now() - 1000 });
+        await queue.send([message]);
+        assert.deepEqual(ids(await receiveNow('orchestrations')), [message.id]);
+      });
+
+      it('delivers lower priority numbers first, treating a missing priority as 100', async () => {
+        const p100 = orchestration({ priority: 100 });
+        const none = orchestration();
+        const p101 = orchestration({ priority: 101 });
+        const p0 = orchestration({ priority: 0 });
+        const p10 = orchestration({ priority: 10 });
+        await queue.send([p100, none, p101, p0, p10]);
+        assert.deepEqual(ids(await receiveOneByOne('orchestrations', 5)), [p0.id, p10.id, p100.id, none.id, p101.id]);
+      });
+
+      it('delivers messages of equal priority in the order they were sent', async () => {
+        const sent = [activity(), activity(), activity(), activity()];
+        await queue.send(sent.slice(0, 2));
+        await queue.send(sent.slice(2));
+        assert.deepEqual(
+          ids(await receiveOneByOne('activities', 4)),
+          sent.map((m) => m.id),
+        );
+      });
+    });
+
+    describe('reservations', () => {
+      it('does not hand out a reserved message again while its reservation lasts', async () => {
+        await queue.send([activity()]);
+        await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        clock.advance(999);
+        assert.deepEqual(await receiveNow('activities'), []);
+      });
+
+      it('delivers a message again, with attempt 2, when its reservation expires', async () => {
+        const message = activity();
+        await queue.send([message]);
+        const [first] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        clock.advance(1000);
+        const [second] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        assert.equal(second?.message.id, message.id);
+        assert.equal(second?.attempt, 2);
+        assert.notEqual(second?.receipt, first?.receipt);
+      });
+
+      it('ignores an ack on a stale receipt: the redelivered message stays reserved', async () => {
+        await queue.send([activity()]);
+        const [first] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        clock.advance(1000);
+        const [second] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        assert.ok(first !== undefined && second !== undefined);
+        await queue.ack(first);
+        await queue.release(first);
+        await queue.deadLetter(first, 'stale');
+        await queue.ack({ ...first, receipt: 'no-such-receipt' });
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 1, dead: 0 });
+        clock.advance(1000); // the live reservation expires too: the message was never lost
+        const [third] = await receiveNow('activities');
+        assert.ok(third !== undefined);
+        assert.equal(third.attempt, 3);
+        await queue.ack(third);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      });
+
+      it('makes a released message visible again after the delay, keeping its attempt', async () => {
+        const message = orchestration();
+        await queue.send([message]);
+        const [delivery] = await receiveNow('orchestrations');
+        await queue.release(delivery as Delivery, 500);
+        assert.deepEqual(await queue.depth('orchestrations'), { ready: 0, delayed: 1, reserved: 0, dead: 0 });
+        clock.advance(499);
+        assert.deepEqual(await receiveNow('orchestrations'), []);
+        clock.advance(1);
+        const [again] = await receiveNow('orchestrations');
+        assert.equal(again?.message.id, message.id);
+        assert.equal(again?.attempt, 1);
+      });
+
+      it('makes a message released without delay visible at once', async () => {
+        await queue.send([orchestration()]);
+        const [delivery] = await receiveNow('orchestrations');
+        await queue.release(delivery as Delivery);
+        assert.equal((await receiveNow('orchestrations')).length, 1);
+      });
+
+      it('parks a dead-lettered message: counted as dead, listed with its reason, never delivered again', async () => {
+        const message = activity();
+        await queue.send([message]);
+        const [delivery] = await receiveNow('activities');
+        await queue.deadLetter(delivery as Delivery, 'poison: crashed the worker 5 times');
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 0, dead: 1 });
+        assert.deepEqual(await queue.deadLetters('activities'), [
+          { message, reason: 'poison: crashed the worker 5 times' },
+        ]);
+        assert.deepEqual(await queue.deadLetters('orchestrations'), []);
+        clock.advance(VISIBILITY * 10);
+        assert.deepEqual(await receiveNow('activities'), []);
+      });
+
+      it('never gives the same message to two concurrent receivers', async () => {
+        const sent = Array.from({ length: 20 }, () => activity());
+        await queue.send(sent);
+        const batches = await Promise.all(Array.from({ length: 10 }, () => receiveNow('activities', 3)));
+        const received = batches.flatMap(ids);
+        assert.equal(new Set(received).size, received.length, 'a message was delivered twice');
+        assert.deepEqual([...received].sort(), sent.map((m) => m.id).sort());
+      });
+    });
+
+    describe('waiting', () => {
+      it('wakes a waiting receive when a message is sent, without the clock moving', async () => {
+        const start = clock.now();
+        const waiting = track(queue.receive('orchestrations', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 60_000 }));
+        await untilSleeping(clock);
+        assert.equal(waiting.settled(), false);
+        const message = orchestration();
+        await queue.send([message]);
+        assert.deepEqual(ids(await waiting.promise), [message.id]);
+        assert.equal(clock.now(), start);
+      });
+
+      it('returns nothing once waitMs has passed on the clock', async () => {
+        const waiting = track(queue.receive('orchestrations', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 1000 }));
+        await untilSleeping(clock);
+        clock.advance(999);
+        await tick();
+        assert.equal(waiting.settled(), false);
+        clock.advance(1);
+        assert.ok(await eventually(waiting.settled), 'receive did not return when waitMs passed');
+        assert.deepEqual(await waiting.promise, []);
+      });
+
+      it('wakes a waiting receive when a delayed message becomes visible', async () => {
+        const message = orchestration({ deliverAt: clock.now() + 500 });
+        await queue.send([message]);
+        const waiting = track(queue.receive('orchestrations', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 60_000 }));
+        await untilSleeping(clock);
+        clock.advance(500);
+        assert.ok(await eventually(waiting.settled), 'receive slept past the delayed message');
+        assert.deepEqual(ids(await waiting.promise), [message.id]);
+      });
+
+      it('stops waiting when the signal aborts, returning nothing', async () => {
+        const abort = new AbortController();
+        const waiting = track(
+          queue.receive('orchestrations', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 60_000, signal: abort.signal }),
+        );
+        await untilSleeping(clock);
+        abort.abort();
+        assert.ok(await eventually(waiting.settled), 'receive ignored the abort');
+        assert.deepEqual(await waiting.promise, []);
+      });
+
+      it('gives each message sent to several waiting receivers to only one of them', async () => {
+        const waiters = Array.from({ length: 5 }, () =>
+          queue.receive('activities', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 10_000 }),
+        );
+        await untilSleeping(clock);
+        const sent = [activity(), activity(), activity()];
+        await queue.send(sent);
+        await tick();
+        clock.advance(10_000); // lets the receivers that got nothing give up
+        const received = (await Promise.all(waiters)).flatMap(ids);
+        assert.deepEqual([...received].sort(), sent.map((m) => m.id).sort());
+      });
+    });
+
+    describe('depth and nextVisibleAt', () => {
+      it('counts ready, delayed, reserved and dead messages, an expired reservation counting as ready', async () => {
+        await queue.send([activity({ priority: 0 }), activity({ priority: 0 }), activity()]);
+        await queue.send([activity({ deliverAt: clock.now() + 5000 })]);
+        const [reserved] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        const [dead] = await receiveNow('activities', 1);
+        await queue.deadLetter(dead as Delivery, 'bad');
+        assert.ok(reserved !== undefined);
+        assert.deepEqual(await queue.depth('activities'), { ready: 1, delayed: 1, reserved: 1, dead: 1 });
+        clock.advance(1000);
+        assert.deepEqual(await queue.depth('activities'), { ready: 2, delayed: 1, reserved: 0, dead: 1 });
+        assert.deepEqual(await queue.depth('orchestrations'), { ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      });
+
+      it('reports when the next delayed or reserved message becomes visible by itself', async () => {
+        assert.equal(await queue.nextVisibleAt('orchestrations'), undefined);
+        const start = clock.now();
+        await queue.send([orchestration({ deliverAt: start + 5000 })]);
+        assert.equal(await queue.nextVisibleAt('orchestrations'), start + 5000);
+        await queue.send([orchestration()]);
+        assert.equal(await queue.nextVisibleAt('orchestrations'), start + 5000, 'a ready message is already visible');
+        const [delivery] = await queue.receive('orchestrations', 1, { visibilityTimeoutMs: 1000 });
+        assert.equal(await queue.nextVisibleAt('orchestrations'), start + 1000);
+        await queue.ack(delivery as Delivery);
+        assert.equal(await queue.nextVisibleAt('orchestrations'), start + 5000);
+        assert.equal(await queue.nextVisibleAt('activities'), undefined);
+      });
+    });
+  });
+}
