@@ -31,23 +31,19 @@
  *   `undefined` fields vanish and class instances become plain objects.
  */
 import type { FailureDetails } from '../engine/errors.js';
-import type { HistoryEvent, ParentRef } from '../engine/history.js';
+import type { OrchestrationSnapshot } from '../engine/executor.js';
+import type { HistoryEvent } from '../engine/history.js';
 import type { Message } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
 
-export interface InstanceRecord {
-  readonly instanceId: string;
+/**
+ * The instance as stored: the engine's snapshot (name, generation, status, input, output, failure, custom status,
+ * parent) plus what the store and runtime need. `generation` is the execution number (+1 on each continue-as-new
+ * or restart); history chunks are kept per generation.
+ */
+export interface InstanceRecord extends OrchestrationSnapshot {
   /** Incremented by every successful compare-and-set; 1 after creation. */
   readonly version: number;
-  readonly name: string;
-  /** The execution number: +1 on each continue-as-new or restart. History chunks are kept per generation. */
-  readonly generation: number;
-  readonly status: RuntimeStatus;
-  readonly input?: unknown;
-  readonly output?: unknown;
-  readonly failure?: FailureDetails;
-  readonly customStatus?: unknown;
-  readonly parent?: ParentRef;
   /** Why the instance cannot make progress right now (nondeterminism, a poison message); cleared by progress. */
   readonly stuck?: FailureDetails;
   /** Epoch ms. */
