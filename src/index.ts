@@ -5,6 +5,7 @@
  */
 export { defineApp } from './engine/app.js';
 export type {
+  CriticalSection,
   ActivityContext,
   ActivityFn,
   App,
@@ -16,8 +17,21 @@ export type {
   SubOrchestrationOptions,
   WaitForEventOptions,
 } from './engine/app.js';
+export { Entity, entityId, isEntityId, parseEntityId } from './engine/entity.js';
+export type {
+  EntityCallProxy,
+  EntityContext,
+  EntityDefinition,
+  EntityId,
+  EntityOperationFn,
+  EntityOperations,
+  EntitySignalProxy,
+} from './engine/entity.js';
+export { executeEntityBatch } from './engine/entity-executor.js';
+export type { EntityData, EntityStepResult } from './engine/entity-executor.js';
 export {
   ActivityFailedError,
+  EntityOperationFailedError,
   DurableError,
   EventTimeoutError,
   LockLostError,

@@ -21,7 +21,10 @@
  *   `historyLength = tail.fromIndex + tail.events.length`.
  * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail; it rejects if
  *   those chunks do not cover indexes `0 … tail.fromIndex - 1` without a gap.
- * - `list` filters by status, name and creation time, newest first, with an opaque cursor for paging.
+ * - `list` filters by kind (orchestrations or entities, never mixed), status, name and creation time, newest
+ *   first, with an opaque cursor for paging.
+ * - Entities are records too (`kind: 'entity'`, id `name@key`): their state and bookkeeping live in the record's
+ *   `entity` field, committed by the same compare-and-set, with no history chunks.
  *
  * WHAT IS DELIBERATELY NOT
  * - No transactions across records, no multi-record conditions, no locking: safety comes from the version.
@@ -31,6 +34,7 @@
  *   `undefined` fields vanish and class instances become plain objects.
  */
 import type { FailureDetails } from '../engine/errors.js';
+import type { EntityData } from '../engine/entity-executor.js';
 import type { OrchestrationSnapshot } from '../engine/executor.js';
 import type { HistoryEvent } from '../engine/history.js';
 import type { Message } from '../engine/messages.js';
@@ -44,6 +48,9 @@ import type { RuntimeStatus } from '../engine/status.js';
 export interface InstanceRecord extends OrchestrationSnapshot {
   /** Incremented by every successful compare-and-set; 1 after creation. */
   readonly version: number;
+  /** Absent for orchestrations. Entity records (`instanceId` = `name@key`) keep their data in `entity`. */
+  readonly kind?: 'entity';
+  readonly entity?: EntityData;
   /** Why the instance cannot make progress right now (nondeterminism, a poison message); cleared by progress. */
   readonly stuck?: FailureDetails;
   /** Epoch ms. */
@@ -66,6 +73,8 @@ export interface HistoryChunk {
 }
 
 export interface ListQuery {
+  /** Orchestrations (default) or entities; a listing never mixes the two. */
+  readonly kind?: 'orchestration' | 'entity';
   readonly statuses?: readonly RuntimeStatus[];
   readonly name?: string;
   /** Epoch ms, inclusive. */

@@ -17,6 +17,9 @@ import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
+import type { EntitySignalProxy } from '../engine/entity.js';
+import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from './entity-client.js';
+import { EntityClient } from './entity-client.js';
 
 /**
  * What `start` does when the instance id is already taken:
@@ -77,6 +80,8 @@ export interface ClientOptions {
   readonly clock: Clock;
   /** Names that `start` accepts. Default: any name (a worker fails unknown ones). */
   readonly orchestrations?: readonly string[];
+  /** Entity names `signalEntity` accepts. Default: any. */
+  readonly entities?: readonly string[];
 }
 
 const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
@@ -90,9 +95,46 @@ const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
  */
 export class DurableClient {
   private readonly known: ReadonlySet<string> | undefined;
+  private readonly entities: EntityClient;
 
   constructor(private readonly options: ClientOptions) {
     this.known = options.orchestrations ? new Set(options.orchestrations) : undefined;
+    this.entities = new EntityClient(options);
+  }
+
+  /**
+   * Sends an operation to an entity (one-way); `at` delivers it later. With `signalId`, sending the same
+   * signal twice delivers it once (within a day).
+   * @example
+   * await client.signalEntity('counter@visits', 'add', 1);
+   */
+  signalEntity(
+    entityId: string,
+    operation: string,
+    input?: unknown,
+    options?: { at?: Date; signalId?: string },
+  ): Promise<void> {
+    return this.entities.signalEntity(entityId, operation, input, options);
+  }
+
+  /** A typed signal proxy: `await client.entity<Counter>('counter', 'visits').add(1)`. */
+  entity<T>(name: string, key: string): EntitySignalProxy<T, Promise<void>> {
+    return this.entities.entity<T>(name, key);
+  }
+
+  /** An entity's state and last-modified time, or `undefined` if it has no state. */
+  readEntityState<S = unknown>(entityId: string): Promise<EntityState<S> | undefined> {
+    return this.entities.readEntityState<S>(entityId);
+  }
+
+  /** Entities with state, optionally of one name, paged. */
+  listEntities(options?: ListEntitiesOptions): Promise<{ items: EntityState[]; nextCursor?: string }> {
+    return this.entities.listEntities(options);
+  }
+
+  /** Removes empty entities and releases locks orphaned by ended or purged orchestrations. */
+  cleanEntityStorage(): Promise<CleanEntityStorageResult> {
+    return this.entities.cleanEntityStorage();
   }
 
   /** Starts an orchestration and returns its instance id. */

@@ -3,6 +3,7 @@
  * activity and orchestration signatures, so `ctx.callActivity('sayHello', 'Tokyo')` checks the name, the
  * input type and the result type at compile time.
  */
+import type { Entities, EntityCallProxy } from './entity.js';
 import type { RetryPolicy } from './retry.js';
 import type { DurableTask } from './task.js';
 
@@ -102,6 +103,31 @@ export interface OrchestrationContext<A extends Activities = any, S extends Orch
   newGuid(): string;
   /** A deterministic number in [0, 1). */
   random(): number;
+
+  /** Runs an entity operation and returns its result (or rejects with `EntityOperationFailedError`). */
+  callEntity<R = any>(entityId: string, operation: string, input?: unknown): DurableTask<R>;
+  /** One-way message to an entity, optionally delivered later (`at`: a date or a delay in ms). */
+  signalEntity(entityId: string, operation: string, input?: unknown, options?: { at?: Date | number }): void;
+  /**
+   * Locks entities for a critical section: while it is held, only this orchestration's calls run on them.
+   * Locks are taken in one global order (no deadlocks) and released by `release()` or when the execution ends.
+   * @example
+   * const section = await ctx.lock('account@alice', 'account@bob');
+   * try { … } finally { section.release(); }
+   */
+  lock(...entityIds: string[]): DurableTask<CriticalSection>;
+  /** A typed proxy: `await ctx.entity<Counter>('counter', 'k').add(5)` calls `add` with a checked input. */
+  entity<T>(name: string, key: string): EntityCallProxy<T>;
+  /** Whether a critical section is held. */
+  readonly isInCriticalSection: boolean;
+}
+
+/** A held critical section (see {@link OrchestrationContext.lock}). */
+export interface CriticalSection {
+  /** The locked entity ids, in lock order. */
+  readonly entities: readonly string[];
+  /** Releases every lock of the section (idempotent). */
+  release(): void;
 }
 
 /**
@@ -112,9 +138,14 @@ export interface OrchestrationContext<A extends Activities = any, S extends Orch
  *   activities: { async greet(who: string) { return `Hello ${who}`; } },
  * });
  */
-export interface App<O extends Orchestrations = Orchestrations, A extends Activities = Activities> {
+export interface App<
+  O extends Orchestrations = Orchestrations,
+  A extends Activities = Activities,
+  E extends Entities = Entities,
+> {
   readonly orchestrations: O;
   readonly activities: A;
+  readonly entities: E;
 }
 
 /**
@@ -136,6 +167,11 @@ export interface App<O extends Orchestrations = Orchestrations, A extends Activi
 export function defineApp<
   A extends Activities,
   O extends Record<string, (ctx: OrchestrationContext<A>, input: any) => Promise<any>>,
->(app: { activities?: A; orchestrations: O }): App<O, A> {
-  return { orchestrations: app.orchestrations, activities: app.activities ?? ({} as A) };
+  E extends Entities = Record<never, never>,
+>(app: { activities?: A; orchestrations: O; entities?: E }): App<O, A, E> {
+  return {
+    orchestrations: app.orchestrations,
+    activities: app.activities ?? ({} as A),
+    entities: app.entities ?? ({} as E),
+  };
 }

@@ -3,8 +3,10 @@
  * of the executor's primitives (activities, sub-orchestrations, timers, event waits); the executor decides
  * what is replayed and what is new.
  */
-import type { OrchestrationContext, ReplaySafeLogger, SubOrchestrationOptions, WaitForEventOptions } from './app.js';
-import type { ContinueAsNewOptions, CallOptions } from './app.js';
+import type { CriticalSection, OrchestrationContext, ReplaySafeLogger } from './app.js';
+import type { CallOptions, ContinueAsNewOptions, SubOrchestrationOptions, WaitForEventOptions } from './app.js';
+import type { EntityCallProxy } from './entity.js';
+import { entityId as makeEntityId, operationProxy, parseEntityId } from './entity.js';
 import { ActivityFailedError, SubOrchestrationFailedError, ValidationError } from './errors.js';
 import type { TimerPurpose } from './history.js';
 import type { RetryPolicy } from './retry.js';
@@ -46,7 +48,14 @@ export interface ContextHost {
   log(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void;
   random(): number;
   newGuid(): string;
+  hasEntity(name: string): boolean;
+  scheduleEntityCall(entityId: string, operation: string, input: unknown): DurableTask<unknown>;
+  scheduleEntitySignal(entityId: string, operation: string, input: unknown, deliverAt: number | undefined): void;
+  requestLock(entityIds: readonly string[]): DurableTask<CriticalSection>;
+  readonly inCriticalSection: boolean;
 }
+
+export type { CriticalSection };
 
 /** Builds the context object handed to orchestration code. */
 export function createContext(host: ContextHost): OrchestrationContext {
@@ -112,6 +121,23 @@ export function createContext(host: ContextHost): OrchestrationContext {
     now: () => new Date(host.currentTime),
     newGuid: () => host.newGuid(),
     random: () => host.random(),
+    callEntity(id: string, operation: string, input?: unknown): DurableTask<any> {
+      return host.scheduleEntityCall(requireEntity(host, id), requireOperation(operation), input);
+    },
+    signalEntity(id: string, operation: string, input?: unknown, options?: { at?: Date | number }): void {
+      const at = options?.at === undefined ? undefined : toEpoch(options.at, host.currentTime, 'signalEntity at');
+      host.scheduleEntitySignal(requireEntity(host, id), requireOperation(operation), input, at);
+    },
+    lock(...ids: string[]): DurableTask<CriticalSection> {
+      return host.requestLock(ids.map((id) => requireEntity(host, id)));
+    },
+    entity<T>(name: string, key: string): EntityCallProxy<T> {
+      const id = requireEntity(host, makeEntityId(name, key));
+      return operationProxy<EntityCallProxy<T>>((operation, input) => host.scheduleEntityCall(id, operation, input));
+    },
+    get isInCriticalSection() {
+      return host.inCriticalSection;
+    },
   };
   return ctx;
 }
@@ -146,6 +172,19 @@ function withRetry<T>(
     (error: unknown) => outer.reject(error),
   );
   return outer;
+}
+
+function requireEntity(host: ContextHost, id: string): string {
+  const parsed = parseEntityId(id);
+  if (!host.hasEntity(parsed.name)) {
+    throw new ValidationError(`Unknown entity '${parsed.name}'.`, { entity: parsed.name }, 'UNKNOWN_ENTITY');
+  }
+  return parsed.id;
+}
+
+function requireOperation(operation: unknown): string {
+  requireName(operation, 'operation');
+  return operation as string;
 }
 
 function requireName(value: unknown, what: string): void {

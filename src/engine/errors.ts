@@ -21,7 +21,12 @@ export type ErrorCode =
   | 'INSTANCE_NOT_FOUND'
   | 'INSTANCE_EXISTS'
   | 'INVALID_STATE'
-  | 'TASK_CANCELLED';
+  | 'TASK_CANCELLED'
+  | 'UNKNOWN_ENTITY'
+  | 'UNKNOWN_OPERATION'
+  | 'ENTITY_OPERATION_FAILED'
+  | 'LOCKING_RULES_VIOLATED'
+  | 'NOT_ALLOWED';
 
 /** The serialisable shape of a failure, as stored in history and instance status. */
 export interface FailureDetails {
@@ -172,6 +177,25 @@ export class SubOrchestrationFailedError extends RemoteFailureError {
     );
     this.orchestrationName = orchestrationName;
     this.instanceId = instanceId;
+  }
+}
+
+/**
+ * An entity operation called by an orchestration threw. The entity's state change was rolled back.
+ * @example
+ * try { await ctx.callEntity('account@alice', 'withdraw', 500); } catch (e) { if (e instanceof EntityOperationFailedError) e.failure.message; }
+ */
+export class EntityOperationFailedError extends RemoteFailureError {
+  readonly entityId: string;
+  readonly operation: string;
+  constructor(entityId: string, operation: string, failure: FailureDetails) {
+    super(
+      'ENTITY_OPERATION_FAILED',
+      `Operation ${operation} on entity ${entityId} failed: ${failure.name}: ${failure.message}`,
+      failure,
+    );
+    this.entityId = entityId;
+    this.operation = operation;
   }
 }
 

@@ -15,22 +15,35 @@
  * - A message changes state at most once: completions are accepted only for open calls of the current
  *   generation, events only once per message id, control messages only where they change the status.
  */
+import type { Action } from './actions.js';
+import {
+  actionMessage,
+  describe,
+  describeEvent,
+  matches,
+  nameOf,
+  replyToParent,
+  scheduledEvent,
+  startMessage,
+  unlockMessage,
+} from './actions.js';
 import type { App } from './app.js';
-import type { ContextHost, LogLevel } from './context.js';
+import type { ContextHost, CriticalSection, LogLevel } from './context.js';
 import { createContext } from './context.js';
 import { seededUint32, uuidFrom } from './deterministic-random.js';
 import type { FailureDetails } from './errors.js';
 import {
   ActivityFailedError,
+  EntityOperationFailedError,
   EventTimeoutError,
   NonDeterminismError,
   SubOrchestrationFailedError,
   toFailureDetails,
+  ValidationError,
 } from './errors.js';
 import type { HistoryEvent, HistoryEventOf, HistoryEventType, ParentRef, TimerPurpose } from './history.js';
 import { events } from './history.js';
 import type { Message, OrchestrationMessage } from './messages.js';
-import { messageId, PRIORITY } from './messages.js';
 import type { RuntimeStatus } from './status.js';
 import { isTerminal } from './status.js';
 import { DurableTask, installRaceCancellation } from './task.js';
@@ -73,17 +86,6 @@ export interface StepResult {
   readonly snapshot: OrchestrationSnapshot;
 }
 
-type Action =
-  | {
-      readonly kind: 'activity';
-      readonly name: string;
-      readonly input: unknown;
-      readonly attempt: number;
-      readonly key: string;
-    }
-  | { readonly kind: 'sub'; readonly name: string; readonly input: unknown; readonly instanceId: string }
-  | { readonly kind: 'timer'; readonly fireAt: number; readonly purpose: TimerPurpose };
-
 interface Call {
   readonly seq: number;
   readonly action: Action;
@@ -115,12 +117,25 @@ class ContinueAsNewSignal extends Error {
   }
 }
 
+/** Which kind of call each reply message answers. */
+const REPLY_KINDS = {
+  TaskCompleted: 'activity',
+  TaskFailed: 'activity',
+  SubOrchestrationCompleted: 'sub',
+  SubOrchestrationFailed: 'sub',
+  TimerFired: 'timer',
+  EntityResponse: 'entity-call',
+  EntityLockGranted: 'entity-lock',
+} as const satisfies Record<string, Action['kind']>;
+
 const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
   'TaskCompleted',
   'TaskFailed',
   'SubOrchestrationCompleted',
   'SubOrchestrationFailed',
   'TimerFired',
+  'EntityResponded',
+  'EntityLockGranted',
   'EventRaised',
 ]);
 
@@ -147,6 +162,10 @@ export class OrchestrationExecutor implements ContextHost {
   private readonly calls = new Map<number, Call>();
   private nextSeq = 0;
   private readonly seenEventIds = new Set<string>();
+  private readonly entityCounters = new Map<string, number>();
+  private startedAt = 0;
+  private section: { readonly lockId: string; readonly entities: readonly string[] } | undefined;
+  private lockRequest: { readonly lockId: string; readonly entities: readonly string[] } | undefined;
   /** Sequence numbers whose result has arrived (applied, or held while suspended): a second copy is dropped. */
   private readonly arrived = new Set<number>();
   /** Raised events nobody waited for yet, in arrival order (`order` restores it when an event is handed back). */
@@ -166,10 +185,24 @@ export class OrchestrationExecutor implements ContextHost {
 
   private readonly handlers: Handlers = {
     ExecutionStarted: (e) => this.onStarted(e),
-    TaskScheduled: (e) => this.confirm(e, e.seq, (a) => a.kind === 'activity' && a.name === e.name),
-    SubOrchestrationCreated: (e) =>
-      this.confirm(e, e.seq, (a) => a.kind === 'sub' && a.name === e.name && a.instanceId === e.instanceId),
-    TimerCreated: (e) => this.confirm(e, e.seq, (a) => a.kind === 'timer' && a.purpose === e.purpose),
+    TaskScheduled: (e) => this.confirm(e, e.seq),
+    SubOrchestrationCreated: (e) => this.confirm(e, e.seq),
+    TimerCreated: (e) => this.confirm(e, e.seq),
+    EntityCalled: (e) => this.confirm(e, e.seq),
+    EntitySignaled: (e) => this.confirm(e, e.seq),
+    EntityLockRequested: (e) => this.confirm(e, e.seq),
+    EntityResponded: (e) =>
+      this.settle(e, e.seq, 'entity-call', (call) => {
+        if (e.failure === undefined) return call.task.resolve(e.result);
+        const entity = call.action.kind === 'entity-call' ? call.action.entityId : '';
+        call.task.reject(new EntityOperationFailedError(entity, nameOf(call.action), e.failure));
+      }),
+    EntityLockGranted: (e) =>
+      this.settle(e, e.seq, 'entity-lock', (call) => {
+        if (call.action.kind !== 'entity-lock') return;
+        const section = this.enterCriticalSection(call.action.lockId, call.action.entities);
+        call.task.resolve(section);
+      }),
     TaskCompleted: (e) => this.settle(e, e.seq, 'activity', (call) => call.task.resolve(e.result)),
     TaskFailed: (e) =>
       this.settle(e, e.seq, 'activity', (call) =>
@@ -296,7 +329,7 @@ export class OrchestrationExecutor implements ContextHost {
       default: {
         if (body.generation !== this.generation || isTerminal(this.status) || between) return 'drop';
         const call = this.calls.get(body.seq);
-        const kind = body.type === 'TimerFired' ? 'timer' : body.type.startsWith('Task') ? 'activity' : 'sub';
+        const kind = REPLY_KINDS[body.type];
         const open = call && call.state === 'open' && !call.cancelled && !this.arrived.has(body.seq);
         return open && call.action.kind === kind ? 'accept' : 'drop';
       }
@@ -333,6 +366,16 @@ export class OrchestrationExecutor implements ContextHost {
         break;
       case 'TimerFired':
         event = events.timerFired(body.seq, body.fireAt, now);
+        break;
+      case 'EntityResponse':
+        event = events.entityResponded(
+          body.seq,
+          body.failure !== undefined ? { failure: body.failure } : { result: body.result },
+          now,
+        );
+        break;
+      case 'EntityLockGranted':
+        event = events.entityLockGranted(body.seq, now);
         break;
       case 'EventRaised':
         event = events.eventRaised(body.name, body.input, message.id, now);
@@ -397,6 +440,7 @@ export class OrchestrationExecutor implements ContextHost {
     this.started = true;
     this.name = e.name;
     this.generation = e.generation;
+    this.startedAt = e.at;
     this.input = e.input;
     this.parent = e.parent;
     this.status = 'Running';
@@ -436,9 +480,9 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   /** Replay: the history says the code asked for `seq`; check that it did, and that it asked for the same thing. */
-  private confirm(event: HistoryEvent, seq: number, matches: (a: Action) => boolean): void {
+  private confirm(event: HistoryEvent, seq: number): void {
     const call = this.calls.get(seq);
-    if (!call || call.state !== 'pending' || !matches(call.action)) {
+    if (!call || call.state !== 'pending' || !matches(call.action, event)) {
       throw new NonDeterminismError(
         this.instanceId,
         seq,
@@ -446,7 +490,7 @@ export class OrchestrationExecutor implements ContextHost {
         call ? describe(call.action) : 'nothing',
       );
     }
-    call.state = 'open';
+    call.state = call.action.kind === 'entity-signal' ? 'done' : 'open';
   }
 
   private settle(event: HistoryEvent, seq: number, kind: Action['kind'], apply: (call: Call) => void): void {
@@ -483,9 +527,9 @@ export class OrchestrationExecutor implements ContextHost {
     this.status = 'Terminated';
     this.failure = { name: 'Terminated', message: e.reason ?? 'Terminated', code: 'TERMINATED' };
     for (const call of this.calls.values()) if (call.state === 'pending') call.state = 'done';
-    if (this.turn && this.parent) {
-      this.turn.messages.push(this.replyToParent(this.parent, { ok: false, failure: this.failure }));
-    }
+    this.releaseLocks();
+    if (this.turn && this.parent)
+      this.turn.messages.push(replyToParent(this.parent, { ok: false, failure: this.failure }));
   }
 
   /** Replay only: the first run records completions itself, in `flush`. */
@@ -503,6 +547,8 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   private applyOutcome(outcome: Outcome): void {
+    // However the execution ends, its critical section ends with it.
+    this.releaseLocks();
     if ('continueAsNew' in outcome) {
       this.status = 'ContinuedAsNew';
       this.output = undefined;
@@ -523,65 +569,11 @@ export class OrchestrationExecutor implements ContextHost {
     if (!turn || this.status === 'Terminated') return;
     for (const call of this.calls.values()) {
       if (call.state !== 'pending') continue;
-      call.state = 'open';
-      const { seq, action } = call;
-      const at = this.currentTime;
-      switch (action.kind) {
-        case 'activity':
-          this.pushEvent(events.taskScheduled(seq, action.name, action.input, at));
-          turn.messages.push({
-            id: messageId(this.instanceId, this.generation, 'activity', seq),
-            queue: 'activities',
-            instanceId: this.instanceId,
-            body: {
-              type: 'ActivityRequest',
-              name: action.name,
-              input: action.input,
-              generation: this.generation,
-              seq,
-              attempt: action.attempt,
-              idempotencyKey: action.key,
-            },
-            priority: PRIORITY.work,
-          });
-          break;
-        case 'sub':
-          this.pushEvent(
-            events.subOrchestrationCreated(
-              { seq, name: action.name, instanceId: action.instanceId, input: action.input },
-              at,
-            ),
-          );
-          turn.messages.push({
-            id: messageId(action.instanceId, 0, 'start', 0),
-            queue: 'orchestrations',
-            instanceId: action.instanceId,
-            body: {
-              type: 'ExecutionStarted',
-              name: action.name,
-              input: action.input,
-              generation: 0,
-              parent: { instanceId: this.instanceId, generation: this.generation, seq },
-            },
-            priority: PRIORITY.control,
-          });
-          break;
-        case 'timer':
-          this.pushEvent(events.timerCreated(seq, action.fireAt, action.purpose, at));
-          // A timer cancelled before it was recorded still takes its place in history (replay creates it
-          // too), but nothing is sent: it can never wake the instance.
-          if (!call.cancelled) {
-            turn.messages.push({
-              id: messageId(this.instanceId, this.generation, 'timer', seq),
-              queue: 'orchestrations',
-              instanceId: this.instanceId,
-              body: { type: 'TimerFired', generation: this.generation, seq, fireAt: action.fireAt },
-              deliverAt: action.fireAt,
-              priority: PRIORITY.reply,
-            });
-          }
-          break;
-      }
+      call.state = call.action.kind === 'entity-signal' ? 'done' : 'open';
+      this.pushEvent(scheduledEvent(call.seq, call.action, this.currentTime));
+      // A timer cancelled before it was recorded still takes its place in history (replay creates it too),
+      // but nothing is sent: it can never wake the instance.
+      if (!call.cancelled) turn.messages.push(actionMessage(this, call.seq, call.action));
     }
     if (this.outcome && !this.completionRecorded) this.recordCompletion(this.outcome);
   }
@@ -600,53 +592,24 @@ export class OrchestrationExecutor implements ContextHost {
     if ('continueAsNew' in outcome) {
       this.pushEvent(events.executionCompleted({ status: 'ContinuedAsNew' }, at));
       const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.buffered.splice(0).map((b) => b.event) : [];
-      turn.messages.push({
-        id: messageId(this.instanceId, this.generation + 1, 'start', 0),
-        queue: 'orchestrations',
-        instanceId: this.instanceId,
-        body: {
-          type: 'ExecutionStarted',
-          name: this.name,
-          input: outcome.continueAsNew.input,
-          generation: this.generation + 1,
-          ...(this.parent ? { parent: this.parent } : {}),
-          ...(carried.length > 0 ? { carriedEvents: carried } : {}),
-        },
-        priority: PRIORITY.control,
-      });
+      const { input } = outcome.continueAsNew;
+      turn.messages.push(startMessage(this.instanceId, this.name, input, this.generation + 1, this.parent, carried));
       return;
     }
     if (outcome.ok) this.pushEvent(events.executionCompleted({ status: 'Completed', result: outcome.value }, at));
     else this.pushEvent(events.executionCompleted({ status: 'Failed', failure: this.failure }, at));
     if (this.parent) {
-      turn.messages.push(
-        this.replyToParent(
-          this.parent,
-          outcome.ok ? { ok: true, result: outcome.value } : { ok: false, failure: this.failure as FailureDetails },
-        ),
-      );
+      const reply = outcome.ok
+        ? { ok: true as const, result: outcome.value }
+        : { ok: false as const, failure: this.failure as FailureDetails };
+      turn.messages.push(replyToParent(this.parent, reply));
     }
-  }
-
-  private replyToParent(
-    parent: ParentRef,
-    reply: { ok: true; result: unknown } | { ok: false; failure: FailureDetails },
-  ): OrchestrationMessage {
-    return {
-      id: messageId(parent.instanceId, parent.generation, 'sub-result', parent.seq),
-      queue: 'orchestrations',
-      instanceId: parent.instanceId,
-      body: reply.ok
-        ? { type: 'SubOrchestrationCompleted', generation: parent.generation, seq: parent.seq, result: reply.result }
-        : { type: 'SubOrchestrationFailed', generation: parent.generation, seq: parent.seq, failure: reply.failure },
-      priority: PRIORITY.reply,
-    };
   }
 
   /** A second parent tried to start a child id that is taken: tell it, instead of leaving it waiting forever. */
   private rejectForeignStart(message: OrchestrationMessage, parent: ParentRef): void {
     this.turn?.messages.push(
-      this.replyToParent(parent, {
+      replyToParent(parent, {
         ok: false,
         failure: {
           name: 'InstanceExistsError',
@@ -757,6 +720,93 @@ export class OrchestrationExecutor implements ContextHost {
     return uuidFrom(this.random32);
   }
 
+  // ---- entities ---------------------------------------------------------------------------------
+
+  hasEntity(name: string): boolean {
+    return Object.hasOwn(this.app.entities ?? {}, name);
+  }
+
+  scheduleEntityCall(entityId: string, operation: string, input: unknown): DurableTask<unknown> {
+    const section = this.section;
+    if (section && !section.entities.includes(entityId)) {
+      throw new ValidationError(
+        `Inside a critical section only the locked entities (${section.entities.join(', ')}) may be called; ${entityId} is not one of them.`,
+        { entityId, locked: section.entities },
+        'LOCKING_RULES_VIOLATED',
+      );
+    }
+    return this.addCall({
+      kind: 'entity-call',
+      entityId,
+      operation,
+      input,
+      n: this.nextMessageNumber(entityId),
+      ...(section ? { lockId: section.lockId } : {}),
+    });
+  }
+
+  scheduleEntitySignal(entityId: string, operation: string, input: unknown, deliverAt: number | undefined): void {
+    // A scheduled signal is unordered: numbering it would hold back everything sent after it until it is due.
+    const order = deliverAt === undefined ? { n: this.nextMessageNumber(entityId) } : { deliverAt };
+    void this.addCall({ kind: 'entity-signal', entityId, operation, input, ...order });
+  }
+
+  requestLock(entityIds: readonly string[]): DurableTask<CriticalSection> {
+    if (this.section || this.lockRequest) {
+      throw new ValidationError(
+        'This orchestration already holds (or is acquiring) a critical section; sections cannot be nested.',
+        { held: (this.section ?? this.lockRequest)?.entities },
+        'LOCKING_RULES_VIOLATED',
+      );
+    }
+    // One global order (sorted ids) for every orchestration: two sections over the same entities always
+    // request them in the same order, so they cannot wait for each other in a cycle.
+    const entities = [...new Set(entityIds)].sort();
+    const first = entities[0];
+    if (first === undefined) throw new ValidationError('lock() needs at least one entity id.');
+    // The start time makes the id unique even if a purged instance id is used again.
+    const lockId = `${this.instanceId}/${this.generation}/${this.startedAt}/lock/${this.nextSeq}`;
+    this.lockRequest = { lockId, entities };
+    return this.addCall({ kind: 'entity-lock', lockId, entities, n: this.nextMessageNumber(first) });
+  }
+
+  get inCriticalSection(): boolean {
+    return this.section !== undefined;
+  }
+
+  private enterCriticalSection(lockId: string, entities: readonly string[]): CriticalSection {
+    this.lockRequest = undefined;
+    this.section = { lockId, entities };
+    return {
+      entities,
+      release: () => {
+        if (this.section?.lockId === lockId) this.releaseLocks();
+      },
+    };
+  }
+
+  /**
+   * Ends the critical section (or abandons a lock still being acquired): every entity gets an unlock. An
+   * entity that receives the unlock before the lock request itself remembers it and never takes that lock.
+   */
+  private releaseLocks(): void {
+    const held = this.section ?? this.lockRequest;
+    this.section = undefined;
+    this.lockRequest = undefined;
+    if (!held) return;
+    for (const entity of held.entities) {
+      const n = this.nextMessageNumber(entity);
+      this.turn?.messages.push(unlockMessage(this, held.lockId, entity, n));
+    }
+  }
+
+  /** Messages to one entity are numbered 1, 2, 3… per generation, so the entity applies them in order. */
+  private nextMessageNumber(entityId: string): number {
+    const n = (this.entityCounters.get(entityId) ?? 0) + 1;
+    this.entityCounters.set(entityId, n);
+    return n;
+  }
+
   private addCall<T>(action: Action, onCancel?: (seq: number) => void): DurableTask<T> {
     const seq = this.nextSeq++;
     const task = new DurableTask<T>(onCancel ? { onCancel: () => onCancel(seq) } : {});
@@ -795,34 +845,6 @@ function rank(message: OrchestrationMessage): number {
 
 function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {
   return b !== undefined && a.instanceId === b.instanceId && a.generation === b.generation && a.seq === b.seq;
-}
-
-function nameOf(action: Action): string {
-  return action.kind === 'timer' ? 'timer' : action.name;
-}
-
-function describe(action: Action): string {
-  switch (action.kind) {
-    case 'activity':
-      return `callActivity('${action.name}')`;
-    case 'sub':
-      return `callSubOrchestration('${action.name}', instance ${action.instanceId})`;
-    case 'timer':
-      return action.purpose === 'timer' ? 'createTimer()' : `a ${action.purpose} timer`;
-  }
-}
-
-function describeEvent(event: HistoryEvent): string {
-  switch (event.type) {
-    case 'TaskScheduled':
-      return `TaskScheduled('${event.name}')`;
-    case 'SubOrchestrationCreated':
-      return `SubOrchestrationCreated('${event.name}', instance ${event.instanceId})`;
-    case 'TimerCreated':
-      return `TimerCreated(${event.purpose})`;
-    default:
-      return event.type;
-  }
 }
 
 function outcomeStatus(outcome: Outcome): 'Completed' | 'Failed' | 'ContinuedAsNew' {

@@ -61,6 +61,40 @@ export type HistoryEvent =
     }
   | { readonly type: 'TimerFired'; readonly at: number; readonly seq: number; readonly fireAt: number }
   | {
+      readonly type: 'EntityCalled';
+      readonly at: number;
+      readonly seq: number;
+      readonly entityId: string;
+      readonly operation: string;
+      readonly input?: unknown;
+    }
+  | {
+      readonly type: 'EntitySignaled';
+      readonly at: number;
+      readonly seq: number;
+      readonly entityId: string;
+      readonly operation: string;
+      readonly input?: unknown;
+      /** Epoch ms of a scheduled signal. */
+      readonly deliverAt?: number;
+    }
+  | {
+      readonly type: 'EntityResponded';
+      readonly at: number;
+      readonly seq: number;
+      readonly result?: unknown;
+      readonly failure?: FailureDetails;
+    }
+  | {
+      readonly type: 'EntityLockRequested';
+      readonly at: number;
+      readonly seq: number;
+      readonly lockId: string;
+      /** In the global order the locks are taken in. */
+      readonly entities: readonly string[];
+    }
+  | { readonly type: 'EntityLockGranted'; readonly at: number; readonly seq: number }
+  | {
       readonly type: 'EventRaised';
       readonly at: number;
       readonly name: string;
@@ -153,6 +187,31 @@ export const events = {
     at,
     seq,
     fireAt,
+  }),
+  entityCalled: (f: Fields<'EntityCalled'>, at = 0): HistoryEventOf<'EntityCalled'> => ({
+    type: 'EntityCalled',
+    at,
+    ...f,
+  }),
+  entitySignaled: (f: Fields<'EntitySignaled'>, at = 0): HistoryEventOf<'EntitySignaled'> => ({
+    type: 'EntitySignaled',
+    at,
+    ...f,
+  }),
+  entityResponded: (
+    seq: number,
+    outcome: { result?: unknown; failure?: FailureDetails },
+    at = 0,
+  ): HistoryEventOf<'EntityResponded'> => ({ type: 'EntityResponded', at, seq, ...outcome }),
+  entityLockRequested: (f: Fields<'EntityLockRequested'>, at = 0): HistoryEventOf<'EntityLockRequested'> => ({
+    type: 'EntityLockRequested',
+    at,
+    ...f,
+  }),
+  entityLockGranted: (seq: number, at = 0): HistoryEventOf<'EntityLockGranted'> => ({
+    type: 'EntityLockGranted',
+    at,
+    seq,
   }),
   eventRaised: (name: string, input: unknown, messageId: string, at = 0): HistoryEventOf<'EventRaised'> => ({
     type: 'EventRaised',

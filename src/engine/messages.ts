@@ -36,10 +36,64 @@ export type OrchestrationMessageBody =
       readonly failure: FailureDetails;
     }
   | { readonly type: 'TimerFired'; readonly generation: number; readonly seq: number; readonly fireAt: number }
+  | {
+      readonly type: 'EntityResponse';
+      readonly generation: number;
+      readonly seq: number;
+      readonly result?: unknown;
+      readonly failure?: FailureDetails;
+    }
+  | { readonly type: 'EntityLockGranted'; readonly generation: number; readonly seq: number }
   | { readonly type: 'EventRaised'; readonly name: string; readonly input: unknown }
   | { readonly type: 'Suspend'; readonly reason?: string }
   | { readonly type: 'Resume'; readonly reason?: string }
   | { readonly type: 'Terminate'; readonly reason?: string };
+
+/**
+ * Who sent an entity message. Messages from one durable sender (an orchestration generation, an entity) carry
+ * `n`, consecutive per (sender, target entity): the entity applies them in that order, holds early ones back and
+ * drops repeats. Messages without `n` (from clients, scheduled signals) are unordered and deduplicated by id.
+ */
+export interface EntitySender {
+  /** `<orchestration id>/<generation>`, an entity id, or `client`. */
+  readonly id: string;
+  readonly n?: number;
+}
+
+/** Where an entity sends a response: the calling orchestration's call. */
+export interface ReplyTo {
+  readonly instanceId: string;
+  readonly generation: number;
+  readonly seq: number;
+}
+
+export type EntityMessageBody =
+  | {
+      readonly type: 'EntityOperation';
+      readonly operation: string;
+      readonly input?: unknown;
+      readonly sender: EntitySender;
+      /** Present for calls: the caller awaits the result. Absent for signals. */
+      readonly replyTo?: ReplyTo;
+      /** The critical section this call runs in, if any: it may run while the entity is locked by it. */
+      readonly lockId?: string;
+    }
+  | {
+      readonly type: 'EntityLock';
+      readonly lockId: string;
+      /** The orchestration taking the lock; the last entity tells it the lock is granted. */
+      readonly holder: ReplyTo;
+      /** Every entity of the section, in the global order locks are taken in. */
+      readonly entities: readonly string[];
+      /** This entity's position in `entities`. */
+      readonly index: number;
+      readonly sender: EntitySender;
+    }
+  | {
+      readonly type: 'EntityUnlock';
+      readonly lockId: string;
+      readonly sender: EntitySender;
+    };
 
 export interface ActivityRequest {
   readonly type: 'ActivityRequest';
@@ -67,8 +121,10 @@ interface Envelope<Q extends QueueName, B> {
 }
 
 export type OrchestrationMessage = Envelope<'orchestrations', OrchestrationMessageBody>;
+/** Entity messages travel on the orchestrations queue; `instanceId` is the entity id (`name@key`). */
+export type EntityMessage = Envelope<'orchestrations', EntityMessageBody>;
 export type ActivityMessage = Envelope<'activities', ActivityRequest>;
-export type Message = OrchestrationMessage | ActivityMessage;
+export type Message = OrchestrationMessage | EntityMessage | ActivityMessage;
 
 /** Priorities: replies and control first, then new work. */
 export const PRIORITY = { control: 0, reply: 10, work: 100 } as const;

@@ -7,6 +7,7 @@ export const LOG_EVENTS = {
   workerStopping: 'worker.stopping',
   workerStopped: 'worker.stopped',
   turnCommitted: 'orchestration.turn_committed',
+  entityTurnCommitted: 'entity.turn_committed',
   turnConflict: 'orchestration.version_conflict',
   turnFailed: 'orchestration.turn_failed',
   nonDeterminism: 'orchestration.non_determinism',

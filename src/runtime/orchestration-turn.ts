@@ -238,7 +238,11 @@ async function markStuck(deps: TurnDeps, record: InstanceRecord, stuck: FailureD
 }
 
 /** Dead-letters messages whose turns keep crashing workers, and notes why on the instance. */
-async function deadLetterPoison(deps: TurnDeps, instanceId: string, deliveries: Delivery[]): Promise<Delivery[]> {
+export async function deadLetterPoison(
+  deps: TurnDeps,
+  instanceId: string,
+  deliveries: Delivery[],
+): Promise<Delivery[]> {
   const live: Delivery[] = [];
   for (const d of deliveries) {
     if (d.attempt <= deps.maxDeliveries) {

@@ -16,7 +16,10 @@ import type { Store } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
+import { isEntityId } from '../engine/entity.js';
 import { runActivity } from './activity-runner.js';
+import type { EntityTurnDeps } from './entity-turn.js';
+import { runEntityTurn } from './entity-turn.js';
 import { ExecutorCache } from './executor-cache.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import { runOrchestrationTurn } from './orchestration-turn.js';
@@ -59,6 +62,7 @@ export class Worker {
   readonly workerId: string;
   private readonly logger: Logger;
   private readonly turnDeps: TurnDeps;
+  private readonly entityDeps: EntityTurnDeps;
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
   private busyTurns = 0;
@@ -85,6 +89,16 @@ export class Worker {
       },
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
+    };
+    this.entityDeps = {
+      app: options.app,
+      store: options.store,
+      queue: options.queue,
+      clock: options.clock,
+      logger,
+      options: {},
+      sent: new Map(),
+      turnDeps: this.turnDeps,
     };
   }
 
@@ -138,7 +152,7 @@ export class Worker {
 
   private async turn(instanceId: string, deliveries: Delivery[], ttlMs: number): Promise<void> {
     const { lock, queue } = this.options;
-    const key = `orchestration/${instanceId}`;
+    const key = `${isEntityId(instanceId) ? 'entity' : 'orchestration'}/${instanceId}`;
     try {
       if (!(await lock.acquire(key, this.workerId, ttlMs))) {
         this.logger.debug({ event: LOG_EVENTS.lockBusy, instanceId });
@@ -146,7 +160,8 @@ export class Worker {
         return;
       }
       try {
-        await runOrchestrationTurn(this.turnDeps, instanceId, deliveries);
+        if (isEntityId(instanceId)) await runEntityTurn(this.entityDeps, instanceId, deliveries);
+        else await runOrchestrationTurn(this.turnDeps, instanceId, deliveries);
       } finally {
         await lock.release(key, this.workerId);
       }

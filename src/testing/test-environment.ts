@@ -69,6 +69,7 @@ export class TestEnvironment {
       queue: this.queue,
       clock: this.clock,
       orchestrations: Object.keys(app.orchestrations),
+      entities: Object.keys(app.entities),
     });
   }
 

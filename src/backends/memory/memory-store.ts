@@ -172,6 +172,7 @@ export class MemoryStore implements Store {
       const matching = [...this.records.values()]
         .filter(
           (r) =>
+            (r.kind ?? 'orchestration') === (query.kind ?? 'orchestration') &&
             (statuses === undefined || statuses.includes(r.status)) &&
             (query.name === undefined || r.name === query.name) &&
             (query.createdFrom === undefined || r.createdAt >= query.createdFrom) &&

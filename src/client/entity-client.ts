@@ -1,0 +1,205 @@
+/**
+ * The client's entity operations: signal, read state, list, and clean storage. `DurableClient` exposes them;
+ * they live here to keep each file about one thing.
+ */
+import { randomUUID } from 'node:crypto';
+import { entityMessage } from '../engine/actions.js';
+import type { EntitySignalProxy } from '../engine/entity.js';
+import { entityId as makeEntityId, operationProxy, parseEntityId } from '../engine/entity.js';
+import { ValidationError } from '../engine/errors.js';
+import { isTerminal } from '../engine/status.js';
+import type { Clock } from '../backends/clock.js';
+import type { Queue } from '../backends/queue.js';
+import type { InstanceRecord, Store } from '../backends/store.js';
+import { nextRecord } from '../backends/store.js';
+
+export interface EntityClientOptions {
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  /** Entity names `signalEntity` accepts. Default: any (a worker answers unknown ones with an error). */
+  readonly entities?: readonly string[];
+}
+
+/** An entity's state as a client reads it. */
+export interface EntityState<S = unknown> {
+  readonly entityId: string;
+  readonly name: string;
+  readonly key: string;
+  readonly state: S;
+  readonly lastModified: Date;
+  /** The orchestration holding it in a critical section, if any. */
+  readonly lockedBy?: string;
+  /** Operations waiting for the lock to be released. */
+  readonly queued: number;
+}
+
+export interface ListEntitiesOptions {
+  readonly name?: string;
+  readonly limit?: number;
+  readonly cursor?: string;
+  /** Include entities without state (deleted, or never given one); default false. */
+  readonly includeDeleted?: boolean;
+}
+
+export interface CleanEntityStorageResult {
+  /** Entities without state, lock or pending work, removed. */
+  readonly removedEmpty: number;
+  /** Locks held by orchestrations that no longer exist or have ended, released. */
+  readonly releasedLocks: number;
+  /** Ordering records of senders that ended more than an hour ago, forgotten. */
+  readonly prunedSenders: number;
+}
+
+/** How long an ended orchestration's ordering record is kept (its last messages may still be in flight). */
+const SENDER_GRACE_MS = 3600_000;
+
+export class EntityClient {
+  private readonly known: ReadonlySet<string> | undefined;
+
+  constructor(private readonly options: EntityClientOptions) {
+    this.known = options.entities ? new Set(options.entities) : undefined;
+  }
+
+  async signalEntity(
+    id: string,
+    operation: string,
+    input?: unknown,
+    options: { at?: Date; signalId?: string } = {},
+  ): Promise<void> {
+    const { name, id: entityId } = parseEntityId(id);
+    if (this.known && !this.known.has(name)) {
+      throw new ValidationError(
+        `Unknown entity '${name}'.`,
+        { entity: name, known: [...this.known] },
+        'UNKNOWN_ENTITY',
+      );
+    }
+    if (typeof operation !== 'string' || operation.length === 0) {
+      throw new ValidationError('operation must be a non-empty string.', { operation });
+    }
+    try {
+      JSON.stringify(input);
+    } catch (error) {
+      throw new ValidationError(`input must be JSON-serialisable: ${(error as Error).message}`, { field: 'input' });
+    }
+    if (options.at !== undefined && (!(options.at instanceof Date) || Number.isNaN(options.at.getTime()))) {
+      throw new ValidationError('at must be a valid Date.', { at: String(options.at) });
+    }
+    if (options.signalId !== undefined && !/^[A-Za-z0-9_.:#~-]{1,200}$/.test(options.signalId)) {
+      throw new ValidationError('signalId must be 1-200 characters: letters, digits and _ . : # ~ -.', {
+        signalId: options.signalId,
+      });
+    }
+    const message = entityMessage(`${entityId}/signal/${options.signalId ?? randomUUID()}`, entityId, {
+      type: 'EntityOperation',
+      operation,
+      input,
+      sender: { id: 'client' },
+    });
+    await this.options.queue.send([options.at ? { ...message, deliverAt: options.at.getTime() } : message]);
+  }
+
+  /** A typed one-way proxy: `await client.entity<Counter>('counter', 'k').add(5)`. */
+  entity<T>(name: string, key: string): EntitySignalProxy<T, Promise<void>> {
+    const id = makeEntityId(name, key);
+    return operationProxy<EntitySignalProxy<T, Promise<void>>>((operation, input) =>
+      this.signalEntity(id, operation, input),
+    );
+  }
+
+  /** The entity's state, or `undefined` when it has none (never created, or deleted). */
+  async readEntityState<S = unknown>(id: string): Promise<EntityState<S> | undefined> {
+    const { id: entityId } = parseEntityId(id);
+    const record = await this.options.store.get(entityId);
+    if (!record?.entity?.exists) return undefined;
+    return toEntityState<S>(record);
+  }
+
+  async listEntities(options: ListEntitiesOptions = {}): Promise<{ items: EntityState[]; nextCursor?: string }> {
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('limit must be an integer from 1 to 1000.', { limit });
+    }
+    const page = await this.options.store.list({
+      kind: 'entity',
+      limit,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+    });
+    const items = page.items.filter((r) => options.includeDeleted || r.entity?.exists).map((r) => toEntityState(r));
+    return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /**
+   * Removes empty entities, releases locks whose holder no longer exists or has ended (for example after a purge),
+   * and forgets ordering records of senders that ended over an hour ago.
+   */
+  async cleanEntityStorage(): Promise<CleanEntityStorageResult> {
+    const { store, queue, clock } = this.options;
+    let removedEmpty = 0;
+    let releasedLocks = 0;
+    let prunedSenders = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ kind: 'entity', limit: 200, ...(cursor ? { cursor } : {}) });
+      for (const record of page.items) {
+        const data = record.entity;
+        if (!data) continue;
+        if (data.lock && (await this.hasEnded(data.lock.holder.instanceId, data.lock.holder.generation))) {
+          await queue.send([
+            entityMessage(`${data.lock.lockId}/release-orphaned`, record.instanceId, {
+              type: 'EntityUnlock',
+              lockId: data.lock.lockId,
+              sender: { id: 'client' },
+            }),
+          ]);
+          releasedLocks++;
+          continue;
+        }
+        const empty = !data.exists && !data.lock && data.queue.length === 0 && data.early.length === 0;
+        if (empty && record.outbox.length === 0) {
+          if (await store.purge(record.instanceId, record.version)) removedEmpty++;
+          continue;
+        }
+        const stale: string[] = [];
+        for (const sender of Object.keys(data.senders)) {
+          const slash = sender.lastIndexOf('/');
+          if (slash < 0) continue; // an entity: they live on, and so does their ordering
+          const generation = Number(sender.slice(slash + 1));
+          if (await this.hasEnded(sender.slice(0, slash), generation, clock.now() - SENDER_GRACE_MS))
+            stale.push(sender);
+        }
+        if (stale.length > 0) {
+          const senders = Object.fromEntries(Object.entries(data.senders).filter(([s]) => !stale.includes(s)));
+          const cas = await store.compareAndSet(nextRecord(record, { entity: { ...data, senders } }), record.version);
+          if (cas.ok) prunedSenders += stale.length;
+        }
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return { removedEmpty, releasedLocks, prunedSenders };
+  }
+
+  /** Whether that orchestration generation is over (and, with `endedBefore`, was over before that time). */
+  private async hasEnded(instanceId: string, generation: number, endedBefore = Infinity): Promise<boolean> {
+    const record = await this.options.store.get(instanceId);
+    if (!record) return true;
+    if (record.generation > generation) return record.updatedAt < endedBefore;
+    return isTerminal(record.status) && record.updatedAt < endedBefore;
+  }
+}
+
+function toEntityState<S>(record: InstanceRecord): EntityState<S> {
+  const data = record.entity;
+  const { name, key } = parseEntityId(record.instanceId);
+  return {
+    entityId: record.instanceId,
+    name,
+    key,
+    state: data?.state as S,
+    lastModified: new Date(data?.lastModified ?? record.updatedAt),
+    ...(data?.lock ? { lockedBy: data.lock.holder.instanceId } : {}),
+    queued: data?.queue.length ?? 0,
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * One entity turn: apply a batch of an entity's messages and commit the new data with one compare-and-set,
+ * then send the outbox and acknowledge. The same crash reasoning as an orchestration turn applies: before the
+ * commit nothing happened (messages come back), after it the outbox is re-sent by the next turn that finds it
+ * unsent, and receivers drop repeats.
+ */
+import type { App } from '../engine/app.js';
+import { parseEntityId } from '../engine/entity.js';
+import type { EntityExecutorOptions } from '../engine/entity-executor.js';
+import { executeEntityBatch } from '../engine/entity-executor.js';
+import type { EntityMessage } from '../engine/messages.js';
+import type { Clock } from '../backends/clock.js';
+import type { Delivery, Queue } from '../backends/queue.js';
+import type { InstanceRecord, Store } from '../backends/store.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
+import type { Logger } from '../observability/logger.js';
+import type { TurnDeps } from './orchestration-turn.js';
+import { deadLetterPoison } from './orchestration-turn.js';
+
+export interface EntityTurnDeps {
+  readonly app: App;
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly options: EntityExecutorOptions;
+  /** Versions this worker committed and whose outbox it sent: no need to send them again. */
+  readonly sent: Map<string, number>;
+  readonly turnDeps: TurnDeps;
+}
+
+export async function runEntityTurn(deps: EntityTurnDeps, entityId: string, deliveries: Delivery[]): Promise<void> {
+  const live = await deadLetterPoison(deps.turnDeps, entityId, deliveries);
+  if (live.length === 0) return;
+  const record = await deps.store.get(entityId);
+  if (record && record.outbox.length > 0 && deps.sent.get(entityId) !== record.version) {
+    // The last committer may have crashed before sending: send again (receivers drop repeats).
+    await deps.queue.send(record.outbox);
+    deps.sent.set(entityId, record.version);
+  }
+  const now = deps.clock.now();
+  const result = await executeEntityBatch(
+    entityId,
+    deps.app,
+    record?.entity,
+    live.map((d) => d.message as EntityMessage),
+    now,
+    deps.options,
+  );
+  if (!result.changed) {
+    await Promise.all(live.map((d) => deps.queue.ack(d)));
+    return;
+  }
+  const next: InstanceRecord = {
+    instanceId: entityId,
+    kind: 'entity',
+    version: (record?.version ?? 0) + 1,
+    name: parseEntityId(entityId).name,
+    generation: 0,
+    status: 'Running',
+    createdAt: record?.createdAt ?? now,
+    updatedAt: now,
+    historyLength: 0,
+    tail: { instanceId: entityId, generation: 0, fromIndex: 0, events: [] },
+    outbox: result.messages,
+    entity: result.data,
+  };
+  const cas = await deps.store.compareAndSet(next, record?.version ?? 0);
+  if (!cas.ok) {
+    deps.logger.warn({ event: LOG_EVENTS.turnConflict, instanceId: entityId, expectedVersion: record?.version ?? 0 });
+    await Promise.all(live.map((d) => deps.queue.release(d, 0)));
+    return;
+  }
+  if (result.messages.length > 0) await deps.queue.send(result.messages);
+  deps.sent.set(entityId, next.version);
+  if (deps.sent.size > 10_000) deps.sent.clear();
+  await Promise.all(live.map((d) => deps.queue.ack(d)));
+  deps.logger.debug({
+    event: LOG_EVENTS.entityTurnCommitted,
+    instanceId: entityId,
+    version: next.version,
+    messages: live.length,
+  });
+}
