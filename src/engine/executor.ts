@@ -39,52 +39,21 @@ import {
   NonDeterminismError,
   SubOrchestrationFailedError,
   toFailureDetails,
-  ValidationError,
 } from './errors.js';
 import type { HistoryEvent, HistoryEventOf, HistoryEventType, ParentRef, TimerPurpose } from './history.js';
 import { events } from './history.js';
 import type { Message, OrchestrationMessage } from './messages.js';
 import type { RuntimeStatus } from './status.js';
 import { isTerminal } from './status.js';
+import { EntityLocks } from './entity-locks.js';
+import { EventInbox } from './event-inbox.js';
+import { messageToEvent, REPLY_KINDS } from './intake.js';
+import type { ContinueAsNewRequest, Outcome } from './outcome.js';
+import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
 import { DurableTask, installRaceCancellation } from './task.js';
+import type { ExecutorOptions, OrchestrationSnapshot, StepResult } from './turn-result.js';
 
-/** One log line from orchestration code (never emitted during replay). */
-export interface OrchestrationLogRecord {
-  readonly level: LogLevel;
-  readonly message: string;
-  readonly fields?: Record<string, unknown>;
-  readonly instanceId: string;
-  readonly name: string;
-}
-
-export interface ExecutorOptions {
-  readonly logSink?: (record: OrchestrationLogRecord) => void;
-}
-
-/** The instance as the client sees it, derived from history. */
-export interface OrchestrationSnapshot {
-  readonly instanceId: string;
-  readonly name: string;
-  readonly generation: number;
-  readonly status: RuntimeStatus;
-  readonly input?: unknown;
-  readonly output?: unknown;
-  readonly failure?: FailureDetails;
-  readonly customStatus?: unknown;
-  readonly parent?: ParentRef;
-}
-
-export interface StepResult {
-  /** Events to append to history, in order. Empty when every message was a duplicate or deferred. */
-  readonly newEvents: HistoryEvent[];
-  /** The turn's outbox: send after the commit. */
-  readonly messages: Message[];
-  /** Messages that cannot apply yet (before the start, or between generations): release them for later. */
-  readonly deferred: OrchestrationMessage[];
-  /** Duplicates and messages for calls that are no longer open: acknowledge and forget them. */
-  readonly dropped: OrchestrationMessage[];
-  readonly snapshot: OrchestrationSnapshot;
-}
+export type { ExecutorOptions, OrchestrationLogRecord, OrchestrationSnapshot, StepResult } from './turn-result.js';
 
 interface Call {
   readonly seq: number;
@@ -95,38 +64,6 @@ interface Call {
   /** A cancelled timer sends no message (if still pending) and its firing is dropped. */
   cancelled: boolean;
 }
-
-interface Waiter {
-  readonly name: string;
-  readonly task: DurableTask<unknown>;
-  readonly timeoutSeq: number | undefined;
-}
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { continueAsNew: ContinueAsNewRequest };
-
-interface ContinueAsNewRequest {
-  readonly input: unknown;
-  readonly keepUnprocessedEvents: boolean;
-}
-
-/** Thrown by `ctx.continueAsNew` to unwind the orchestration; never exported. */
-class ContinueAsNewSignal extends Error {
-  constructor(readonly request: ContinueAsNewRequest) {
-    super('continueAsNew: this execution ends here and a new one starts.');
-    this.name = 'ContinueAsNew';
-  }
-}
-
-/** Which kind of call each reply message answers. */
-const REPLY_KINDS = {
-  TaskCompleted: 'activity',
-  TaskFailed: 'activity',
-  SubOrchestrationCompleted: 'sub',
-  SubOrchestrationFailed: 'sub',
-  TimerFired: 'timer',
-  EntityResponse: 'entity-call',
-  EntityLockGranted: 'entity-lock',
-} as const satisfies Record<string, Action['kind']>;
 
 const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
   'TaskCompleted',
@@ -161,17 +98,11 @@ export class OrchestrationExecutor implements ContextHost {
   private readonly history: HistoryEvent[] = [];
   private readonly calls = new Map<number, Call>();
   private nextSeq = 0;
-  private readonly seenEventIds = new Set<string>();
-  private readonly entityCounters = new Map<string, number>();
+  private readonly inbox = new EventInbox();
+  private readonly locks = new EntityLocks();
   private startedAt = 0;
-  private section: { readonly lockId: string; readonly entities: readonly string[] } | undefined;
-  private lockRequest: { readonly lockId: string; readonly entities: readonly string[] } | undefined;
   /** Sequence numbers whose result has arrived (applied, or held while suspended): a second copy is dropped. */
   private readonly arrived = new Set<number>();
-  /** Raised events nobody waited for yet, in arrival order (`order` restores it when an event is handed back). */
-  private readonly buffered: Array<{ readonly event: HistoryEventOf<'EventRaised'>; readonly order: number }> = [];
-  private arrivals = 0;
-  private readonly waiters: Waiter[] = [];
   /** Delivery events recorded while suspended; applied in order on resume. */
   private readonly held: HistoryEvent[] = [];
   private outcome: Outcome | undefined;
@@ -297,7 +228,7 @@ export class OrchestrationExecutor implements ContextHost {
         const verdict = this.classify(message);
         if (verdict === 'defer') deferred.push(message);
         else if (verdict === 'drop') dropped.push(message);
-        else await this.accept(message, now);
+        else await this.processNew(messageToEvent(message, now));
       }
     } finally {
       this.turn = undefined;
@@ -318,7 +249,7 @@ export class OrchestrationExecutor implements ContextHost {
     const between = this.status === 'ContinuedAsNew';
     switch (body.type) {
       case 'EventRaised':
-        if (this.seenEventIds.has(message.id)) return 'drop';
+        if (this.inbox.hasSeen(message.id)) return 'drop';
         return between ? 'defer' : isTerminal(this.status) ? 'drop' : 'accept';
       case 'Suspend':
         return between ? 'defer' : this.status === 'Running' ? 'accept' : 'drop';
@@ -334,63 +265,6 @@ export class OrchestrationExecutor implements ContextHost {
         return open && call.action.kind === kind ? 'accept' : 'drop';
       }
     }
-  }
-
-  private async accept(message: OrchestrationMessage, now: number): Promise<void> {
-    const body = message.body;
-    let event: HistoryEvent;
-    switch (body.type) {
-      case 'ExecutionStarted':
-        event = events.executionStarted(
-          {
-            name: body.name,
-            input: body.input,
-            generation: body.generation,
-            ...(body.parent ? { parent: body.parent } : {}),
-            ...(body.carriedEvents?.length ? { carriedEvents: body.carriedEvents } : {}),
-          },
-          now,
-        );
-        break;
-      case 'TaskCompleted':
-        event = events.taskCompleted(body.seq, body.result, now);
-        break;
-      case 'TaskFailed':
-        event = events.taskFailed(body.seq, body.failure, now);
-        break;
-      case 'SubOrchestrationCompleted':
-        event = events.subOrchestrationCompleted(body.seq, body.result, now);
-        break;
-      case 'SubOrchestrationFailed':
-        event = events.subOrchestrationFailed(body.seq, body.failure, now);
-        break;
-      case 'TimerFired':
-        event = events.timerFired(body.seq, body.fireAt, now);
-        break;
-      case 'EntityResponse':
-        event = events.entityResponded(
-          body.seq,
-          body.failure !== undefined ? { failure: body.failure } : { result: body.result },
-          now,
-        );
-        break;
-      case 'EntityLockGranted':
-        event = events.entityLockGranted(body.seq, now);
-        break;
-      case 'EventRaised':
-        event = events.eventRaised(body.name, body.input, message.id, now);
-        break;
-      case 'Suspend':
-        event = events.executionSuspended(body.reason, now);
-        break;
-      case 'Resume':
-        event = events.executionResumed(body.reason, now);
-        break;
-      case 'Terminate':
-        event = events.executionTerminated(body.reason, now);
-        break;
-    }
-    await this.processNew(event);
   }
 
   /** First run: record the event, apply it, drain, then record what the code asked for. */
@@ -410,7 +284,7 @@ export class OrchestrationExecutor implements ContextHost {
     this.history.push(event);
     this.currentTime = event.at;
     // Arrival is noted when the event is recorded, even if it is held: a duplicate must be dropped either way.
-    if (event.type === 'EventRaised') this.seenEventIds.add(event.messageId);
+    if (event.type === 'EventRaised') this.inbox.noteArrival(event);
     else if (DELIVERY_EVENTS.has(event.type) && 'seq' in event) this.arrived.add(event.seq);
     if (this.status === 'Suspended' && DELIVERY_EVENTS.has(event.type)) {
       this.held.push(event);
@@ -446,10 +320,7 @@ export class OrchestrationExecutor implements ContextHost {
     this.status = 'Running';
     this.random32 = seededUint32(`${this.instanceId}/${e.generation}`);
     // Events carried over by continue-as-new are waiting before the code starts, in their original order.
-    for (const carried of e.carriedEvents ?? []) {
-      this.seenEventIds.add(carried.messageId);
-      this.buffered.push({ event: carried, order: this.arrivals++ });
-    }
+    this.inbox.carryIn(e.carriedEvents ?? []);
     const fn = this.app.orchestrations[e.name];
     if (!fn) {
       this.outcome = {
@@ -511,16 +382,7 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   private onEventRaised(e: HistoryEventOf<'EventRaised'>): void {
-    const index = this.waiters.findIndex((w) => w.name === e.name);
-    if (index < 0) {
-      this.buffered.push({ event: e, order: this.arrivals++ });
-      return;
-    }
-    const [waiter] = this.waiters.splice(index, 1);
-    if (!waiter) return;
-    if (waiter.timeoutSeq !== undefined) this.cancelTimer(waiter.timeoutSeq);
-    this.needsDrain = true;
-    waiter.task.resolve(e.input);
+    if (this.inbox.deliver(e)) this.needsDrain = true;
   }
 
   private onTerminated(e: HistoryEventOf<'ExecutionTerminated'>): void {
@@ -591,7 +453,7 @@ export class OrchestrationExecutor implements ContextHost {
     const at = this.currentTime;
     if ('continueAsNew' in outcome) {
       this.pushEvent(events.executionCompleted({ status: 'ContinuedAsNew' }, at));
-      const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.buffered.splice(0).map((b) => b.event) : [];
+      const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.inbox.takeAll() : [];
       const { input } = outcome.continueAsNew;
       turn.messages.push(startMessage(this.instanceId, this.name, input, this.generation + 1, this.parent, carried));
       return;
@@ -652,42 +514,16 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   waitForEvent(name: string, timeoutAt: number | undefined): DurableTask<unknown> {
-    const index = this.buffered.findIndex((b) => b.event.name === name);
-    const taken = index >= 0 ? this.buffered.splice(index, 1)[0] : undefined;
-    if (taken) {
-      const ready = new DurableTask<unknown>({
-        // Lost a race before anyone used it: the event goes back, in its place, for a later wait.
-        onUnused: () => {
-          const at = this.buffered.findIndex((b) => b.order > taken.order);
-          this.buffered.splice(at < 0 ? this.buffered.length : at, 0, taken);
-        },
-      });
-      ready.resolve(taken.event.input);
-      return ready;
-    }
-    const timeoutSeq = timeoutAt === undefined ? undefined : this.nextSeq;
-    const task: DurableTask<unknown> = new DurableTask<unknown>({
-      onCancel: () => {
-        // Lost a race: stop waiting, so the next event with this name goes to a later wait.
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        if (timeoutSeq !== undefined) this.cancelTimer(timeoutSeq);
-      },
-    });
-    const waiter: Waiter = { name, task, timeoutSeq };
-    if (timeoutAt !== undefined) {
-      const timeoutMs = Math.max(0, timeoutAt - this.currentTime);
-      void this.scheduleTimer(timeoutAt, 'event-timeout').then(
-        () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i < 0) return;
-          this.waiters.splice(i, 1);
-          task.reject(new EventTimeoutError(name, timeoutMs));
-        },
-        () => undefined,
-      );
-    }
-    this.waiters.push(waiter);
+    // An event already here needs no timeout timer.
+    if (timeoutAt === undefined || this.inbox.hasBuffered(name)) return this.inbox.wait(name, () => undefined);
+    const timeoutMs = Math.max(0, timeoutAt - this.currentTime);
+    const timeoutSeq = this.nextSeq;
+    const timer = this.scheduleTimer(timeoutAt, 'event-timeout');
+    const task = this.inbox.wait(name, () => this.cancelTimer(timeoutSeq));
+    void timer.then(
+      () => this.inbox.expire(task, new EventTimeoutError(name, timeoutMs)),
+      () => undefined,
+    );
     return task;
   }
 
@@ -727,60 +563,34 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   scheduleEntityCall(entityId: string, operation: string, input: unknown): DurableTask<unknown> {
-    const section = this.section;
-    if (section && !section.entities.includes(entityId)) {
-      throw new ValidationError(
-        `Inside a critical section only the locked entities (${section.entities.join(', ')}) may be called; ${entityId} is not one of them.`,
-        { entityId, locked: section.entities },
-        'LOCKING_RULES_VIOLATED',
-      );
-    }
-    return this.addCall({
-      kind: 'entity-call',
-      entityId,
-      operation,
-      input,
-      n: this.nextMessageNumber(entityId),
-      ...(section ? { lockId: section.lockId } : {}),
-    });
+    const lockId = this.locks.lockIdForCall(entityId);
+    const n = this.locks.nextNumber(entityId);
+    return this.addCall({ kind: 'entity-call', entityId, operation, input, n, ...(lockId ? { lockId } : {}) });
   }
 
   scheduleEntitySignal(entityId: string, operation: string, input: unknown, deliverAt: number | undefined): void {
     // A scheduled signal is unordered: numbering it would hold back everything sent after it until it is due.
-    const order = deliverAt === undefined ? { n: this.nextMessageNumber(entityId) } : { deliverAt };
+    const order = deliverAt === undefined ? { n: this.locks.nextNumber(entityId) } : { deliverAt };
     void this.addCall({ kind: 'entity-signal', entityId, operation, input, ...order });
   }
 
   requestLock(entityIds: readonly string[]): DurableTask<CriticalSection> {
-    if (this.section || this.lockRequest) {
-      throw new ValidationError(
-        'This orchestration already holds (or is acquiring) a critical section; sections cannot be nested.',
-        { held: (this.section ?? this.lockRequest)?.entities },
-        'LOCKING_RULES_VIOLATED',
-      );
-    }
-    // One global order (sorted ids) for every orchestration: two sections over the same entities always
-    // request them in the same order, so they cannot wait for each other in a cycle.
-    const entities = [...new Set(entityIds)].sort();
-    const first = entities[0];
-    if (first === undefined) throw new ValidationError('lock() needs at least one entity id.');
     // The start time makes the id unique even if a purged instance id is used again.
     const lockId = `${this.instanceId}/${this.generation}/${this.startedAt}/lock/${this.nextSeq}`;
-    this.lockRequest = { lockId, entities };
-    return this.addCall({ kind: 'entity-lock', lockId, entities, n: this.nextMessageNumber(first) });
+    const { entities } = this.locks.request(lockId, entityIds);
+    return this.addCall({ kind: 'entity-lock', lockId, entities, n: this.locks.nextNumber(entities[0] as string) });
   }
 
   get inCriticalSection(): boolean {
-    return this.section !== undefined;
+    return this.locks.inSection;
   }
 
   private enterCriticalSection(lockId: string, entities: readonly string[]): CriticalSection {
-    this.lockRequest = undefined;
-    this.section = { lockId, entities };
+    this.locks.granted({ lockId, entities });
     return {
       entities,
       release: () => {
-        if (this.section?.lockId === lockId) this.releaseLocks();
+        if (this.locks.isHeld(lockId)) this.releaseLocks();
       },
     };
   }
@@ -790,21 +600,12 @@ export class OrchestrationExecutor implements ContextHost {
    * entity that receives the unlock before the lock request itself remembers it and never takes that lock.
    */
   private releaseLocks(): void {
-    const held = this.section ?? this.lockRequest;
-    this.section = undefined;
-    this.lockRequest = undefined;
-    if (!held) return;
-    for (const entity of held.entities) {
-      const n = this.nextMessageNumber(entity);
-      this.turn?.messages.push(unlockMessage(this, held.lockId, entity, n));
+    const section = this.locks.release();
+    if (!section) return;
+    for (const entity of section.entities) {
+      const n = this.locks.nextNumber(entity);
+      this.turn?.messages.push(unlockMessage(this, section.lockId, entity, n));
     }
-  }
-
-  /** Messages to one entity are numbered 1, 2, 3… per generation, so the entity applies them in order. */
-  private nextMessageNumber(entityId: string): number {
-    const n = (this.entityCounters.get(entityId) ?? 0) + 1;
-    this.entityCounters.set(entityId, n);
-    return n;
   }
 
   private addCall<T>(action: Action, onCancel?: (seq: number) => void): DurableTask<T> {
@@ -845,8 +646,4 @@ function rank(message: OrchestrationMessage): number {
 
 function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {
   return b !== undefined && a.instanceId === b.instanceId && a.generation === b.generation && a.seq === b.seq;
-}
-
-function outcomeStatus(outcome: Outcome): 'Completed' | 'Failed' | 'ContinuedAsNew' {
-  return 'continueAsNew' in outcome ? 'ContinuedAsNew' : outcome.ok ? 'Completed' : 'Failed';
 }

@@ -1,0 +1,46 @@
+/**
+ * What a turn of the orchestration executor returns, and what it is configured with.
+ */
+import type { LogLevel } from './context.js';
+import type { FailureDetails } from './errors.js';
+import type { HistoryEvent, ParentRef } from './history.js';
+import type { Message, OrchestrationMessage } from './messages.js';
+import type { RuntimeStatus } from './status.js';
+
+/** One log line from orchestration code (never emitted during replay). */
+export interface OrchestrationLogRecord {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields?: Record<string, unknown>;
+  readonly instanceId: string;
+  readonly name: string;
+}
+
+export interface ExecutorOptions {
+  readonly logSink?: (record: OrchestrationLogRecord) => void;
+}
+
+/** The instance as the client sees it, derived from history. */
+export interface OrchestrationSnapshot {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly generation: number;
+  readonly status: RuntimeStatus;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  readonly failure?: FailureDetails;
+  readonly customStatus?: unknown;
+  readonly parent?: ParentRef;
+}
+
+export interface StepResult {
+  /** Events to append to history, in order. Empty when every message was a duplicate or deferred. */
+  readonly newEvents: HistoryEvent[];
+  /** The turn's outbox: send after the commit. */
+  readonly messages: Message[];
+  /** Messages that cannot apply yet (before the start, or between generations): release them for later. */
+  readonly deferred: OrchestrationMessage[];
+  /** Duplicates and messages for calls that are no longer open: acknowledge and forget them. */
+  readonly dropped: OrchestrationMessage[];
+  readonly snapshot: OrchestrationSnapshot;
+}
