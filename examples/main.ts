@@ -6,7 +6,15 @@
 import type { InstanceStatus } from '../src/index.js';
 import { DurableClient, MemoryLock, MemoryQueue, MemoryStore, SystemClock, Worker } from '../src/index.js';
 import app from './app.js';
-import type { ApprovalResult, ChargeResult, MonitorResult } from './app.js';
+import type {
+  Account,
+  ApprovalResult,
+  ChargeResult,
+  Counter,
+  MonitorResult,
+  TransferInput,
+  TransferResult,
+} from './app.js';
 import { gateway, jobs, notifier } from './services.js';
 
 const clock = new SystemClock();
@@ -14,7 +22,13 @@ const store = new MemoryStore();
 const queue = new MemoryQueue({ clock });
 const lock = new MemoryLock({ clock });
 const worker = new Worker({ app, store, queue, lock, clock });
-const client = new DurableClient({ store, queue, clock, orchestrations: Object.keys(app.orchestrations) });
+const client = new DurableClient({
+  store,
+  queue,
+  clock,
+  orchestrations: Object.keys(app.orchestrations),
+  entities: Object.keys(app.entities),
+});
 
 /** The last finished instance's run time, from creation to its final commit (as the instance recorded it). */
 let lastRunMs = 0;
@@ -30,6 +44,23 @@ async function outcome<T>(id: string): Promise<T> {
 }
 
 /**
+ * Polls until `condition` holds (signals are one-way: a client learns they were applied by reading the state);
+ * throws after `timeoutMs`.
+ */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}.`);
+    await clock.sleep(5);
+  }
+}
+
+/** An entity's state as the client reads it (`undefined`: no state yet). */
+async function stateOf<S>(id: string): Promise<S | undefined> {
+  return (await client.readEntityState<S>(id))?.state;
+}
+
+/**
  * Runs one demo and prints `pattern  result  (elapsed)`. The elapsed time is the instance's own, from start to
  * completion; `waitForCompletion` polls, so the wall time seen by the caller can be up to ~250 ms longer.
  */
@@ -41,7 +72,7 @@ async function demo(pattern: string, run: () => Promise<string>): Promise<void> 
 async function main(): Promise<void> {
   worker.start();
   const totalStart = Date.now();
-  console.log('Durable examples: five patterns on in-memory backends\n');
+  console.log('Durable examples: seven patterns on in-memory backends\n');
 
   await demo('chaining', async () => {
     const id = await client.start('helloSequence', ['Tokyo', 'Seattle', 'London']);
@@ -99,6 +130,38 @@ async function main(): Promise<void> {
     const result = await outcome<ChargeResult>(id);
     const attempts = gateway.calls.filter((c) => c.orderId === 'order-2').length;
     return `order-2 ${result.status}${result.status === 'declined' ? `: ${result.reason}` : ''} (${attempts} attempt)`;
+  });
+
+  await demo('aggregation', async () => {
+    // 100 one-way signals from the client, sent concurrently; the counter applies them one at a time.
+    const home = client.entity<Counter>('counter', 'home');
+    await Promise.all(Array.from({ length: 100 }, () => home.add(1)));
+    await until('the counter applied every signal', async () => (await stateOf<number>('counter@home')) === 100);
+    // 5 more from an orchestration, which then reads the total through the typed proxy.
+    const total = await outcome<number>(await client.start('recordViews', { page: 'home', views: 5 }));
+    return `counter@home: ${total} views (100 signals from the client + 5 from an orchestration)`;
+  });
+
+  await demo('critical section', async () => {
+    const accounts = ['alice', 'bob', 'carol'];
+    await Promise.all(accounts.map((key) => client.entity<Account>('account', key).deposit(100)));
+    const balances = (): Promise<number[]> =>
+      Promise.all(accounts.map(async (key) => (await stateOf<number>(`account@${key}`)) ?? 0));
+    await until('every account is open', async () => (await balances()).every((b) => b === 100));
+    const before = (await balances()).reduce((a, b) => a + b, 0);
+    // 12 small transfers (no account sends more than 38 of its 100: all succeed in any order) and one too big.
+    const transfers: TransferInput[] = Array.from({ length: 12 }, (_, i) => ({
+      from: accounts[i % 3] as string,
+      to: accounts[(i + 1 + (i % 2)) % 3] as string,
+      amount: 5 + i,
+    }));
+    transfers.push({ from: 'alice', to: 'bob', amount: 1000 });
+    const ids = await Promise.all(transfers.map((t) => client.start('transfer', t)));
+    const results: TransferResult[] = [];
+    for (const id of ids) results.push(await outcome<TransferResult>(id));
+    const after = (await balances()).reduce((a, b) => a + b, 0);
+    const ok = results.filter((r) => r === 'ok').length;
+    return `${transfers.length} concurrent transfers among ${accounts.length} accounts: ${ok} ok, ${results.length - ok} insufficient funds; total ${before} before and ${after} after`;
   });
 
   console.log(`\nAll patterns done in ${Date.now() - totalStart} ms.`);

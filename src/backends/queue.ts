@@ -50,6 +50,11 @@ export interface QueueDepth {
   readonly dead: number;
 }
 
+export interface Release {
+  readonly delivery: Delivery;
+  readonly delayMs: number;
+}
+
 export interface DeadLetter {
   readonly message: Message;
   readonly reason: string;
@@ -61,6 +66,11 @@ export interface Queue {
   ack(delivery: Delivery): Promise<void>;
   release(delivery: Delivery, delayMs?: number): Promise<void>;
   deadLetter(delivery: Delivery, reason: string): Promise<void>;
+  /**
+   * Acknowledges and releases many deliveries at once (one durable write where the backend can). Each item obeys
+   * the rules of `ack` and `release`; stale receipts are skipped.
+   */
+  settle(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): Promise<void>;
   depth(queue: QueueName): Promise<QueueDepth>;
   deadLetters(queue: QueueName): Promise<DeadLetter[]>;
   /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */

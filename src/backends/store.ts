@@ -19,6 +19,8 @@
  *   and the new instance's own write must win. Empty tails are never written as chunks.
  * - Record invariants: `tail.instanceId` and `tail.generation` are the record's, and
  *   `historyLength = tail.fromIndex + tail.events.length`.
+ * - `commitMany` is the same thing for several instances at once (group commit): still one conditional write per
+ *   record, each decided on its own; a backend may put them in one transaction to share the durable write.
  * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail; it rejects if
  *   those chunks do not cover indexes `0 … tail.fromIndex - 1` without a gap.
  * - `list` filters by kind (orchestrations or entities, never mixed), status, name and creation time, newest
@@ -96,6 +98,13 @@ export interface ListPage {
 
 export type CasResult = { readonly ok: true } | { readonly ok: false; readonly current: InstanceRecord | undefined };
 
+/** One turn's commit: archive the previous tail (if any), then compare-and-set the record. */
+export interface TurnCommit {
+  readonly archive?: HistoryChunk;
+  readonly next: InstanceRecord;
+  readonly expectedVersion: number;
+}
+
 export interface Store {
   /** The record, or `undefined`. */
   get(instanceId: string): Promise<InstanceRecord | undefined>;
@@ -105,6 +114,14 @@ export interface Store {
    * record is returned.
    */
   compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult>;
+  /**
+   * Group commit: several turns (of different instances) at once. Each item is its own archive + compare-and-set,
+   * decided independently: one may conflict while the others succeed. Adapters that can make the whole batch one
+   * durable write (SQLite: one transaction, one fsync) should; others may loop. Results are in item order.
+   */
+  commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]>;
+  /** The records that exist among `instanceIds`. */
+  getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>>;
   /** Idempotent upsert of an immutable chunk keyed by (instanceId, generation, fromIndex). */
   putHistoryChunk(chunk: HistoryChunk): Promise<void>;
   /** The history of the record's current generation as committed (chunks below the tail, then the tail). */

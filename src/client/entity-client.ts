@@ -38,7 +38,8 @@ export interface ListEntitiesOptions {
   readonly name?: string;
   readonly limit?: number;
   readonly cursor?: string;
-  /** Include entities without state (deleted, or never given one); default false. */
+  /** Include entities without state (deleted, or never given one); default false. Without it a page may hold
+   * fewer than `limit` items (even none) and still have a `nextCursor`. */
   readonly includeDeleted?: boolean;
 }
 
@@ -158,7 +159,10 @@ export class EntityClient {
           continue;
         }
         const empty = !data.exists && !data.lock && data.queue.length === 0 && data.early.length === 0;
-        if (empty && record.outbox.length === 0) {
+        if (empty) {
+          // The last turn's messages may never have left (a crash after its commit): send them before the record
+          // that remembers them goes. Receivers drop them if they did arrive.
+          if (record.outbox.length > 0) await queue.send(record.outbox);
           if (await store.purge(record.instanceId, record.version)) removedEmpty++;
           continue;
         }

@@ -231,10 +231,11 @@ class EntityRun {
     }
     const opIndex = this.data.operations;
     try {
-      const result = await operation(this.context(body.operation, outgoing, opIndex), body.input);
+      const result = clone(await operation(this.context(body.operation, outgoing, opIndex), body.input));
       this.data.state = clone(this.data.state); // must be JSON: fail the operation now rather than the commit
+      // Only now, with state and result known to be storable, do the operation's effects leave.
       this.outbox.push(...outgoing);
-      this.respond(body.replyTo, { result: clone(result) });
+      this.respond(body.replyTo, { result });
     } catch (error) {
       this.data.exists = saved.exists;
       this.data.state = saved.state;
@@ -267,6 +268,9 @@ class EntityRun {
       const { id } = parseEntityId(target);
       if (typeof op !== 'string' || op.length === 0) throw new ValidationError('signalEntity needs an operation name.');
       const deliverAt = at === undefined ? undefined : at instanceof Date ? at.getTime() : now + at;
+      if (deliverAt !== undefined && !Number.isFinite(deliverAt)) {
+        throw new ValidationError(`signalEntity: 'at' must be a valid Date or a delay in ms, got ${String(at)}.`);
+      }
       const message = entityMessage(`${this.entityId}/${opIndex}/signal/${sends++}`, id, {
         type: 'EntityOperation',
         operation: op,

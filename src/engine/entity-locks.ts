@@ -39,6 +39,32 @@ export class EntityLocks {
   }
 
   /**
+   * Throws if a signal to `entityId` is not allowed now. Inside a section, the locked entities may only be
+   * called: a signal would wait for the unlock while later calls run at once, breaking the sender's order (the
+   * same rule as Durable Functions).
+   */
+  checkSignal(entityId: string): void {
+    if (this.held?.entities.includes(entityId)) {
+      throw new ValidationError(
+        `Inside a critical section the locked entity ${entityId} can be called, not signalled.`,
+        { entityId },
+        'LOCKING_RULES_VIOLATED',
+      );
+    }
+  }
+
+  /** Throws inside a section: a sub-orchestration could never take the locks the section holds. */
+  checkSubOrchestration(): void {
+    if (this.held) {
+      throw new ValidationError(
+        'Sub-orchestrations cannot be started inside a critical section.',
+        { locked: this.held.entities },
+        'LOCKING_RULES_VIOLATED',
+      );
+    }
+  }
+
+  /**
    * Starts acquiring a section over `entityIds`, returned in lock order. One global order (sorted ids) for every
    * orchestration means two sections over the same entities request them in the same order, so they can never
    * wait for each other in a cycle.

@@ -186,17 +186,34 @@ export function resolveOperation(
 ): ((ctx: EntityContext, input: unknown) => unknown) | undefined {
   if (typeof definition === 'function') {
     if (operation.startsWith('_') || operation === 'constructor' || operation === 'initial') return undefined;
-    const method: unknown = (definition.prototype as Record<string, unknown>)[operation];
-    if (typeof method !== 'function' || Object.hasOwn(Entity.prototype, operation)) return undefined;
+    const method = ownMethod(definition.prototype as object, operation);
+    if (!method) return undefined;
     return (ctx, input) => {
       const instance = new (definition as new () => Entity<any>)();
       instance.__ctx = ctx;
-      return (method as (input: unknown) => unknown).call(instance, input);
+      return method.call(instance, input);
     };
   }
   if (operation === 'initial' || !Object.hasOwn(definition, operation)) return undefined;
   const fn = definition[operation];
   return typeof fn === 'function' ? (fn as EntityOperationFn) : undefined;
+}
+
+/**
+ * A method declared by the entity class or a user-defined ancestor: found by descriptor (so getters never run),
+ * stopping at `Entity.prototype` (so base members and `Object.prototype` methods are not operations).
+ */
+function ownMethod(prototype: object | null, name: string): ((input: unknown) => unknown) | undefined {
+  for (
+    let p = prototype;
+    p && p !== Entity.prototype && p !== Object.prototype;
+    p = Object.getPrototypeOf(p) as object | null
+  ) {
+    const descriptor = Object.getOwnPropertyDescriptor(p, name);
+    if (descriptor)
+      return typeof descriptor.value === 'function' ? (descriptor.value as (input: unknown) => unknown) : undefined;
+  }
+  return undefined;
 }
 
 /** The state a new entity of this definition starts with. */

@@ -505,6 +505,7 @@ export class OrchestrationExecutor implements ContextHost {
     instanceId: string | undefined,
     attempt: number,
   ): DurableTask<unknown> {
+    this.locks.checkSubOrchestration();
     const base = instanceId ?? `${this.instanceId}:${this.nextSeq}`;
     return this.addCall({ kind: 'sub', name, input, instanceId: attempt > 1 ? `${base}#${attempt}` : base });
   }
@@ -569,6 +570,7 @@ export class OrchestrationExecutor implements ContextHost {
   }
 
   scheduleEntitySignal(entityId: string, operation: string, input: unknown, deliverAt: number | undefined): void {
+    this.locks.checkSignal(entityId);
     // A scheduled signal is unordered: numbering it would hold back everything sent after it until it is due.
     const order = deliverAt === undefined ? { n: this.locks.nextNumber(entityId) } : { deliverAt };
     void this.addCall({ kind: 'entity-signal', entityId, operation, input, ...order });

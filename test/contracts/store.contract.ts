@@ -4,6 +4,7 @@
  * so it also passes on a database shared with other tests.
  */
 import assert from 'node:assert/strict';
+import { EMPTY_ENTITY } from '../../src/engine/entity-executor.js';
 import { ValidationError } from '../../src/engine/errors.js';
 import type { HistoryEvent } from '../../src/engine/history.js';
 import { events } from '../../src/engine/history.js';
@@ -327,6 +328,71 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         );
         const page = await store.list({ name, limit: 5000 });
         assert.deepEqual(ids(page.items), ids(created));
+      });
+
+      /** Creates, under one name, orchestration records `o0…` and entity records `name@e0…`, interleaved in time. */
+      async function seedKinds(name: string, count: number): Promise<{ orchestrations: string[]; entities: string[] }> {
+        const orchestrations: string[] = [];
+        const entities: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const orchestration = newRecord(`${name}-o${i}`, { name, createdAt: T0 + 2 * i, updatedAt: T0 + 2 * i });
+          const entityId = `${name}@e${i}`;
+          const entity = newRecord(entityId, {
+            name,
+            kind: 'entity',
+            createdAt: T0 + 2 * i + 1,
+            updatedAt: T0 + 2 * i + 1,
+            tail: { instanceId: entityId, generation: 0, fromIndex: 0, events: [] },
+            entity: { ...EMPTY_ENTITY, exists: true, state: i, operations: 1 },
+          });
+          assert.deepEqual(await store.compareAndSet(orchestration, 0), { ok: true });
+          assert.deepEqual(await store.compareAndSet(entity, 0), { ok: true });
+          orchestrations.unshift(orchestration.instanceId);
+          entities.unshift(entityId);
+        }
+        return { orchestrations, entities };
+      }
+
+      it('lists entity records only when asked for entities, and orchestrations by default or when asked', async () => {
+        const name = uniqueId('kinds');
+        const { orchestrations, entities } = await seedKinds(name, 3);
+        assert.deepEqual(ids((await store.list({ name })).items), orchestrations);
+        assert.deepEqual(ids((await store.list({ name, kind: 'orchestration' })).items), orchestrations);
+        const listed = (await store.list({ name, kind: 'entity' })).items;
+        assert.deepEqual(ids(listed), entities);
+        assert.ok(listed.every((r) => r.kind === 'entity' && r.entity?.exists === true));
+        assert.deepEqual(
+          listed.map((r) => r.entity?.state),
+          [2, 1, 0],
+          'entity data is stored with the record',
+        );
+      });
+
+      it('never mixes kinds while paging or filtering by status and creation time', async () => {
+        const name = uniqueId('kinds-paging');
+        const { orchestrations, entities } = await seedKinds(name, 5);
+        for (const [kind, expected] of [
+          ['orchestration', orchestrations],
+          ['entity', entities],
+        ] as const) {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await store.list({ name, kind, limit: 2, ...(cursor !== undefined ? { cursor } : {}) });
+            seen.push(...ids(page.items));
+            cursor = page.nextCursor;
+            if (cursor === undefined) break;
+          }
+          assert.deepEqual(seen, expected, `paging ${kind}s`);
+          const filtered = await store.list({
+            name,
+            kind,
+            statuses: ['Running'],
+            createdFrom: T0 + 2,
+            createdTo: T0 + 6,
+          });
+          assert.deepEqual(ids(filtered.items), expected.slice(2, 4), `filtering ${kind}s`);
+        }
       });
 
       it('rejects a malformed cursor with a ValidationError', async () => {

@@ -35,6 +35,11 @@ describe('The examples program (npm start)', function () {
       ['human interaction (silence)', /no answer within 300 ms, escalated \(1 escalation sent\)/],
       ['idempotent side effects', /order-1 charged \(rcpt-1\) after 3 attempts, 1 charge/],
       ['idempotent side effects', /order-2 declined: Card 4000-0000-0000-0002 was declined\. \(1 attempt\)/],
+      ['aggregation', /counter@home: 105 views \(100 signals from the client \+ 5 from an orchestration\)/],
+      [
+        'critical section',
+        /13 concurrent transfers among 3 accounts: 12 ok, 1 insufficient funds; total 300 before and 300 after/,
+      ],
     ];
     for (const [pattern, result] of expected) {
       const line = stdout.split('\n').find((l) => l.startsWith(pattern) && result.test(l));

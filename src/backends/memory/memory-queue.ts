@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
-import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions } from '../queue.js';
+import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
 
 interface Entry {
   readonly queue: QueueName;
@@ -156,6 +156,11 @@ export class MemoryQueue implements Queue {
       this.wake(entry.queue);
     }
     return Promise.resolve();
+  }
+
+  async settle(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): Promise<void> {
+    for (const delivery of batch.ack ?? []) await this.ack(delivery);
+    for (const { delivery, delayMs } of batch.release ?? []) await this.release(delivery, delayMs);
   }
 
   deadLetter(delivery: Delivery, reason: string): Promise<void> {

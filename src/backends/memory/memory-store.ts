@@ -10,7 +10,7 @@
 import { Buffer } from 'node:buffer';
 import { ValidationError } from '../../engine/errors.js';
 import type { HistoryEvent } from '../../engine/history.js';
-import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store } from '../store.js';
+import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
 
 /** Page size when the query gives none, and the largest page served (bigger limits are clamped). */
 const DEFAULT_LIMIT = 50;
@@ -120,6 +120,25 @@ export class MemoryStore implements Store {
       this.records.set(next.instanceId, json(next));
       return { ok: true };
     });
+  }
+
+  async commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]> {
+    // No transaction to share: each item is its own chunk write and compare-and-set, as the contract allows.
+    const results: CasResult[] = [];
+    for (const c of commits) {
+      if (c.archive) await this.putHistoryChunk(c.archive);
+      results.push(await this.compareAndSet(c.next, c.expectedVersion));
+    }
+    return results;
+  }
+
+  async getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
+    const found = new Map<string, InstanceRecord>();
+    for (const id of instanceIds) {
+      const record = await this.get(id);
+      if (record) found.set(id, record);
+    }
+    return found;
   }
 
   putHistoryChunk(chunk: HistoryChunk): Promise<void> {

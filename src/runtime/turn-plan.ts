@@ -1,0 +1,66 @@
+/**
+ * Group commit. A worker plans the turns of every instance in a batch, then commits them together:
+ *   1. one `commitMany` (each turn its own archive + compare-and-set, decided independently);
+ *   2. one `send` of every committed turn's outbox;
+ *   3. one `settle` acknowledging what the committed turns consumed and releasing the rest.
+ * A message is acknowledged only after the commit that consumed it, so group commit gives up no durability;
+ * with SQLite it turns a hundred fsyncs into three.
+ */
+import type { Message } from '../engine/messages.js';
+import type { Delivery, Queue, Release } from '../backends/queue.js';
+import type { Store, TurnCommit } from '../backends/store.js';
+
+export interface TurnPlan {
+  readonly instanceId: string;
+  /** The state change to commit; absent when the turn changes nothing (duplicates, early messages). */
+  readonly commit?: TurnCommit;
+  /** Sent after a successful commit (or at once when there is nothing to commit). */
+  readonly messages: readonly Message[];
+  readonly ack: readonly Delivery[];
+  readonly release: readonly Release[];
+  /** Every delivery of the turn: released at once if the commit loses a version race. */
+  readonly deliveries: readonly Delivery[];
+  /** Told whether the commit won (cache the executor) or lost (forget it). */
+  readonly settled?: (committed: boolean) => void;
+  /** Best-effort work after everything is sent and acknowledged. */
+  readonly cleanup?: () => Promise<void>;
+}
+
+export interface PlanResult {
+  readonly committed: number;
+  readonly conflicts: string[];
+}
+
+/** Commits, sends and settles a batch of planned turns. */
+export async function commitPlans(store: Store, queue: Queue, plans: readonly TurnPlan[]): Promise<PlanResult> {
+  const writing = plans.filter((p) => p.commit !== undefined);
+  const results = writing.length > 0 ? await store.commitMany(writing.map((p) => p.commit as TurnCommit)) : [];
+  const won = new Set<TurnPlan>();
+  const conflicts: string[] = [];
+  writing.forEach((plan, i) => {
+    if (results[i]?.ok) won.add(plan);
+    else conflicts.push(plan.instanceId);
+  });
+
+  const messages: Message[] = [];
+  const ack: Delivery[] = [];
+  const release: Release[] = [];
+  for (const plan of plans) {
+    const ok = plan.commit === undefined || won.has(plan);
+    plan.settled?.(ok);
+    if (ok) {
+      messages.push(...plan.messages);
+      ack.push(...plan.ack);
+      release.push(...plan.release);
+    } else {
+      // Someone committed first (a worker whose lock we took over, a client start): our turn never happened.
+      release.push(...plan.deliveries.map((delivery) => ({ delivery, delayMs: 0 })));
+    }
+  }
+  if (messages.length > 0) await queue.send(messages);
+  if (ack.length > 0 || release.length > 0) await queue.settle({ ack, release });
+  for (const plan of plans) {
+    if (plan.cleanup && (plan.commit === undefined || won.has(plan))) await plan.cleanup();
+  }
+  return { committed: won.size, conflicts };
+}
