@@ -6,7 +6,7 @@
 import type { App } from '../engine/app.js';
 import type { FailureDetails } from '../engine/errors.js';
 import { toFailureDetails } from '../engine/errors.js';
-import type { ActivityMessage, OrchestrationMessage } from '../engine/messages.js';
+import type { ActivityMessage, Message, OrchestrationMessage } from '../engine/messages.js';
 import { messageId, PRIORITY } from '../engine/messages.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
@@ -18,6 +18,8 @@ export interface ActivityDeps {
   readonly logger: Logger;
   /** A request delivered more often than this (its runs keep crashing or timing out) fails the call for good. */
   readonly maxDeliveries: number;
+  /** Sends the result, then acknowledges the request (the worker batches these). */
+  readonly complete: (reply: Message, delivery: Delivery) => Promise<void>;
 }
 
 export async function runActivity(deps: ActivityDeps, delivery: Delivery): Promise<void> {
@@ -63,8 +65,10 @@ export async function runActivity(deps: ActivityDeps, delivery: Delivery): Promi
   }
   if (outcome.ok) deps.logger.debug({ event: LOG_EVENTS.activityCompleted, ...log });
   else deps.logger.warn({ event: LOG_EVENTS.activityFailed, ...log, error: outcome.failure.message });
-  await deps.queue.send([outcome.ok ? reply(message, undefined, outcome.result) : reply(message, outcome.failure)]);
-  await deps.queue.ack(delivery);
+  await deps.complete(
+    outcome.ok ? reply(message, undefined, outcome.result) : reply(message, outcome.failure),
+    delivery,
+  );
 }
 
 function reply(request: ActivityMessage, failure: FailureDetails | undefined, result?: unknown): OrchestrationMessage {

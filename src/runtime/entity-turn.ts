@@ -1,8 +1,8 @@
 /**
- * One entity turn: apply a batch of an entity's messages and commit the new data with one compare-and-set,
- * then send the outbox and acknowledge. The same crash reasoning as an orchestration turn applies: before the
- * commit nothing happened (messages come back), after it the outbox is re-sent by the next turn that finds it
- * unsent, and receivers drop repeats.
+ * One entity turn: apply a batch of an entity's messages; the new data is committed with one compare-and-set
+ * (grouped with the batch's other turns), then the outbox is sent and the messages acknowledged. The same crash
+ * reasoning as an orchestration turn applies: before the commit nothing happened (messages come back), after it
+ * the outbox is re-sent by the next turn that finds it unsent, and receivers drop repeats.
  */
 import type { App } from '../engine/app.js';
 import { parseEntityId } from '../engine/entity.js';
@@ -15,6 +15,7 @@ import type { InstanceRecord, Store } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import type { TurnDeps } from './orchestration-turn.js';
+import type { TurnPlan } from './turn-plan.js';
 import { deadLetterPoison } from './orchestration-turn.js';
 
 export interface EntityTurnDeps {
@@ -29,15 +30,16 @@ export interface EntityTurnDeps {
   readonly turnDeps: TurnDeps;
 }
 
-export async function runEntityTurn(deps: EntityTurnDeps, entityId: string, deliveries: Delivery[]): Promise<void> {
+/** Plans one entity turn (see `commitPlans`); `undefined` when the deliveries were already dealt with. */
+export async function planEntityTurn(
+  deps: EntityTurnDeps,
+  entityId: string,
+  record: InstanceRecord | undefined,
+  deliveries: Delivery[],
+): Promise<TurnPlan | undefined> {
   const live = await deadLetterPoison(deps.turnDeps, entityId, deliveries);
-  if (live.length === 0) return;
-  const record = await deps.store.get(entityId);
-  if (record && record.outbox.length > 0 && deps.sent.get(entityId) !== record.version) {
-    // The last committer may have crashed before sending: send again (receivers drop repeats).
-    await deps.queue.send(record.outbox);
-    deps.sent.set(entityId, record.version);
-  }
+  if (live.length === 0) return undefined;
+  const resend = record && record.outbox.length > 0 && deps.sent.get(entityId) !== record.version ? record.outbox : [];
   const now = deps.clock.now();
   const result = await executeEntityBatch(
     entityId,
@@ -48,8 +50,8 @@ export async function runEntityTurn(deps: EntityTurnDeps, entityId: string, deli
     deps.options,
   );
   if (!result.changed) {
-    await Promise.all(live.map((d) => deps.queue.ack(d)));
-    return;
+    // The last committer may have crashed before sending: send again (receivers drop repeats).
+    return { instanceId: entityId, messages: resend, ack: live, release: [], deliveries: live };
   }
   const next: InstanceRecord = {
     instanceId: entityId,
@@ -65,20 +67,30 @@ export async function runEntityTurn(deps: EntityTurnDeps, entityId: string, deli
     outbox: result.messages,
     entity: result.data,
   };
-  const cas = await deps.store.compareAndSet(next, record?.version ?? 0);
-  if (!cas.ok) {
-    deps.logger.warn({ event: LOG_EVENTS.turnConflict, instanceId: entityId, expectedVersion: record?.version ?? 0 });
-    await Promise.all(live.map((d) => deps.queue.release(d, 0)));
-    return;
-  }
-  if (result.messages.length > 0) await deps.queue.send(result.messages);
-  deps.sent.set(entityId, next.version);
-  if (deps.sent.size > 10_000) deps.sent.clear();
-  await Promise.all(live.map((d) => deps.queue.ack(d)));
-  deps.logger.debug({
-    event: LOG_EVENTS.entityTurnCommitted,
+  return {
     instanceId: entityId,
-    version: next.version,
-    messages: live.length,
-  });
+    commit: { next, expectedVersion: record?.version ?? 0 },
+    messages: [...resend, ...result.messages],
+    ack: live,
+    release: [],
+    deliveries: live,
+    settled: (committed) => {
+      if (committed) {
+        deps.sent.set(entityId, next.version);
+        if (deps.sent.size > 10_000) deps.sent.clear();
+        deps.logger.debug({
+          event: LOG_EVENTS.entityTurnCommitted,
+          instanceId: entityId,
+          version: next.version,
+          messages: live.length,
+        });
+      } else {
+        deps.logger.warn({
+          event: LOG_EVENTS.turnConflict,
+          instanceId: entityId,
+          expectedVersion: record?.version ?? 0,
+        });
+      }
+    },
+  };
 }

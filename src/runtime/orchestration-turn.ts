@@ -24,6 +24,7 @@ import type { Delivery, Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
 import { nextRecord } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
+import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { ExecutorCache } from './executor-cache.js';
 
@@ -44,16 +45,25 @@ export interface TurnDeps {
 /** Upper bound of the back-off for instances that cannot make progress (nondeterminism, failing loads). */
 const MAX_BACKOFF_MS = 60_000;
 
-/** Runs one turn for `instanceId` over `deliveries` (all addressed to it). Never throws for instance problems. */
-export async function runOrchestrationTurn(deps: TurnDeps, instanceId: string, deliveries: Delivery[]): Promise<void> {
+/**
+ * Plans one turn for `instanceId` over `deliveries` (all addressed to it): replays or takes the cached executor,
+ * applies the messages, and returns what to commit, send and settle; `commitPlans` does that for the whole batch.
+ * Returns `undefined` when the deliveries were already dealt with (dead-lettered, orphaned, backed off).
+ * Never throws for instance problems.
+ */
+export async function planOrchestrationTurn(
+  deps: TurnDeps,
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  deliveries: Delivery[],
+): Promise<TurnPlan | undefined> {
   const live = await deadLetterPoison(deps, instanceId, deliveries);
-  if (live.length === 0) return;
-  const record = await deps.store.get(instanceId);
+  if (live.length === 0) return undefined;
   const messages = live.map((d) => d.message as OrchestrationMessage);
 
-  const plan = await prepare(deps, instanceId, record, messages, live);
-  if (!plan) return;
-  const { executor, fresh, stale } = plan;
+  const prepared = await prepare(deps, instanceId, record, messages, live);
+  if (!prepared) return undefined;
+  const { executor, fresh, stale } = prepared;
 
   let result: StepResult;
   try {
@@ -64,49 +74,58 @@ export async function runOrchestrationTurn(deps: TurnDeps, instanceId: string, d
   } catch (error) {
     deps.cache.delete(instanceId);
     await backOff(deps, instanceId, record, live, error);
-    return;
+    return undefined;
   }
   const deferred = new Set(result.deferred);
-  const consumed = live.filter((d) => !deferred.has(d.message as OrchestrationMessage));
-  const later = live.filter((d) => deferred.has(d.message as OrchestrationMessage));
+  const ack = live.filter((d) => !deferred.has(d.message as OrchestrationMessage));
+  const release = live
+    .filter((d) => deferred.has(d.message as OrchestrationMessage))
+    .map((delivery) => ({ delivery, delayMs: deps.deferDelayMs }));
 
   if (result.newEvents.length === 0) {
     // Nothing to commit: every message was a duplicate, stale or early. Replies that need no state change
     // (a refused sub-orchestration start) are deterministic, so sending them without a commit is safe.
-    if (result.messages.length > 0) await deps.queue.send(result.messages);
     if (record && !fresh) deps.cache.put(instanceId, record.version, executor);
-    await settle(deps, consumed, later);
-    return;
+    return { instanceId, messages: result.messages, ack, release, deliveries: live };
   }
 
   const next = buildRecord(instanceId, record, fresh, result, deps.clock.now());
-  if (record && !fresh && record.generation === next.generation && record.tail.events.length > 0) {
-    await deps.store.putHistoryChunk(record.tail);
-  }
-  const cas = await deps.store.compareAndSet(next, record?.version ?? 0);
-  if (!cas.ok) {
-    // Someone committed first (a worker whose lock we took over, or a client start). Our turn never happened:
-    // forget the executor and let the messages come back to whoever holds the instance now.
-    deps.cache.delete(instanceId);
-    deps.logger.warn({ event: LOG_EVENTS.turnConflict, instanceId, expectedVersion: record?.version ?? 0 });
-    await Promise.all(live.map((d) => deps.queue.release(d, 0)));
-    return;
-  }
-  deps.cache.put(instanceId, next.version, executor);
-  if (result.messages.length > 0) await deps.queue.send(result.messages);
-  await settle(deps, consumed, later);
-  deps.logger.debug({
-    event: LOG_EVENTS.turnCommitted,
+  const archive =
+    record && !fresh && record.generation === next.generation && record.tail.events.length > 0
+      ? record.tail
+      : undefined;
+  return {
     instanceId,
-    version: next.version,
-    status: next.status,
-    events: result.newEvents.length,
-    messages: result.messages.length,
-  });
-  if (record && next.generation > record.generation) {
-    // Chunks of earlier generations are garbage now; losing this cleanup to a crash only wastes space.
-    await deps.store.deleteHistory(instanceId, next.generation).catch(() => undefined);
-  }
+    commit: { next, expectedVersion: record?.version ?? 0, ...(archive ? { archive } : {}) },
+    messages: result.messages,
+    ack,
+    release,
+    deliveries: live,
+    settled: (committed) => {
+      if (committed) {
+        deps.cache.put(instanceId, next.version, executor);
+        deps.logger.debug({
+          event: LOG_EVENTS.turnCommitted,
+          instanceId,
+          version: next.version,
+          status: next.status,
+          events: result.newEvents.length,
+          messages: result.messages.length,
+        });
+      } else {
+        // Someone committed first (a worker whose lock we took over, or a client start): forget the executor,
+        // the messages come back to whoever holds the instance now.
+        deps.cache.delete(instanceId);
+        deps.logger.warn({ event: LOG_EVENTS.turnConflict, instanceId, expectedVersion: record?.version ?? 0 });
+      }
+    },
+    ...(record && next.generation > record.generation
+      ? {
+          // Chunks of earlier generations are garbage now; losing this cleanup to a crash only wastes space.
+          cleanup: () => deps.store.deleteHistory(instanceId, next.generation).catch(() => undefined),
+        }
+      : {}),
+  };
 }
 
 interface Plan {
@@ -197,13 +216,6 @@ function buildRecord(
     tail: { instanceId, generation: s.generation, fromIndex: base, events: result.newEvents },
     outbox: result.messages,
   });
-}
-
-async function settle(deps: TurnDeps, consumed: Delivery[], later: Delivery[]): Promise<void> {
-  await Promise.all([
-    ...consumed.map((d) => deps.queue.ack(d)),
-    ...later.map((d) => deps.queue.release(d, deps.deferDelayMs)),
-  ]);
 }
 
 /**

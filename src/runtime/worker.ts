@@ -11,18 +11,22 @@ import type { App } from '../engine/app.js';
 import type { OrchestrationLogRecord } from '../engine/executor.js';
 import type { Clock } from '../backends/clock.js';
 import type { Lock } from '../backends/lock.js';
-import type { Delivery, Queue } from '../backends/queue.js';
+import type { Delivery, Queue, Release } from '../backends/queue.js';
 import type { Store } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { isEntityId } from '../engine/entity.js';
+import type { ActivityDeps } from './activity-runner.js';
 import { runActivity } from './activity-runner.js';
+import { ReplyBatcher } from './reply-batcher.js';
 import type { EntityTurnDeps } from './entity-turn.js';
-import { runEntityTurn } from './entity-turn.js';
+import { planEntityTurn } from './entity-turn.js';
 import { ExecutorCache } from './executor-cache.js';
 import type { TurnDeps } from './orchestration-turn.js';
-import { runOrchestrationTurn } from './orchestration-turn.js';
+import { planOrchestrationTurn } from './orchestration-turn.js';
+import type { TurnPlan } from './turn-plan.js';
+import { commitPlans } from './turn-plan.js';
 
 export interface WorkerOptions {
   readonly app: App;
@@ -140,35 +144,56 @@ export class Worker {
       if (deliveries.length === 0) continue;
       this.busyTurns++;
       try {
-        const groups = groupByInstance(deliveries);
-        await forEachLimited([...groups], this.options.orchestrationConcurrency ?? 16, ([instanceId, group]) =>
-          this.turn(instanceId, group, turnTimeoutMs),
-        );
+        await this.runBatch(groupByInstance(deliveries), turnTimeoutMs);
       } finally {
         this.busyTurns--;
       }
     }
   }
 
-  private async turn(instanceId: string, deliveries: Delivery[], ttlMs: number): Promise<void> {
-    const { lock, queue } = this.options;
-    const key = `${isEntityId(instanceId) ? 'entity' : 'orchestration'}/${instanceId}`;
+  /**
+   * One batch: lock every instance, load their records in one read, plan every turn, then commit them together
+   * (group commit), send every outbox in one write and settle every message in one write.
+   */
+  private async runBatch(groups: Map<string, Delivery[]>, ttlMs: number): Promise<void> {
+    const { lock, queue, store } = this.options;
+    const keyOf = (id: string): string => `${isEntityId(id) ? 'entity' : 'orchestration'}/${id}`;
+    const locked: Array<[string, Delivery[]]> = [];
+    const busy: Release[] = [];
+    await Promise.all(
+      [...groups].map(async ([id, deliveries]) => {
+        if (await lock.acquire(keyOf(id), this.workerId, ttlMs)) locked.push([id, deliveries]);
+        else busy.push(...deliveries.map((delivery) => ({ delivery, delayMs: 50 })));
+      }),
+    );
     try {
-      if (!(await lock.acquire(key, this.workerId, ttlMs))) {
-        this.logger.debug({ event: LOG_EVENTS.lockBusy, instanceId });
-        await Promise.all(deliveries.map((d) => queue.release(d, 50)));
-        return;
+      if (busy.length > 0) {
+        this.logger.debug({ event: LOG_EVENTS.lockBusy, messages: busy.length });
+        await queue.settle({ release: busy });
       }
-      try {
-        if (isEntityId(instanceId)) await runEntityTurn(this.entityDeps, instanceId, deliveries);
-        else await runOrchestrationTurn(this.turnDeps, instanceId, deliveries);
-      } finally {
-        await lock.release(key, this.workerId);
-      }
+      const records = await store.getMany(locked.map(([id]) => id));
+      const plans: TurnPlan[] = [];
+      await forEachLimited(locked, this.options.orchestrationConcurrency ?? 16, async ([id, deliveries]) => {
+        try {
+          const record = records.get(id);
+          const plan = isEntityId(id)
+            ? await planEntityTurn(this.entityDeps, id, record, deliveries)
+            : await planOrchestrationTurn(this.turnDeps, id, record, deliveries);
+          if (plan) plans.push(plan);
+        } catch (error) {
+          // Its messages come back after their reservation; the other turns of the batch go on.
+          this.turnDeps.cache.delete(id);
+          this.logger.error({ event: LOG_EVENTS.turnFailed, instanceId: id, error: String(error) });
+        }
+      });
+      await commitPlans(store, queue, plans);
     } catch (error) {
-      // A backend failed mid-turn. Nothing is lost: unacknowledged messages come back after their reservation.
-      this.turnDeps.cache.delete(instanceId);
-      this.logger.error({ event: LOG_EVENTS.turnFailed, instanceId, error: String(error) });
+      // A backend failed mid-batch. Nothing is lost: unacknowledged messages come back after their reservation,
+      // and a committed turn's outbox is re-sent by whoever loads the instance next.
+      for (const [id] of locked) this.turnDeps.cache.delete(id);
+      this.logger.error({ event: LOG_EVENTS.turnFailed, error: String(error) });
+    } finally {
+      await Promise.all(locked.map(([id]) => lock.release(keyOf(id), this.workerId).catch(() => undefined)));
     }
   }
 
@@ -176,6 +201,14 @@ export class Worker {
     const { queue } = this.options;
     const limit = this.options.activityConcurrency ?? 16;
     const running = new Set<Promise<void>>();
+    const batcher = new ReplyBatcher(queue);
+    const activityDeps: ActivityDeps = {
+      app: this.options.app,
+      queue,
+      logger: this.logger,
+      maxDeliveries: this.turnDeps.maxDeliveries,
+      complete: (reply, delivery) => batcher.complete(reply, delivery),
+    };
     while (!this.stopping) {
       if (running.size >= limit) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
@@ -190,10 +223,7 @@ export class Worker {
       );
       for (const delivery of deliveries) {
         this.busyActivities++;
-        const run: Promise<void> = runActivity(
-          { app: this.options.app, queue, logger: this.logger, maxDeliveries: this.turnDeps.maxDeliveries },
-          delivery,
-        )
+        const run: Promise<void> = runActivity(activityDeps, delivery)
           .catch((error: unknown) => {
             this.logger.error({
               event: LOG_EVENTS.activityFailed,
