@@ -1,5 +1,6 @@
 /**
- * One orchestration turn: load the instance, apply a batch of its messages, commit, then send and acknowledge.
+ * One orchestration turn: take the replayed executor (or replay), apply a batch of the instance's messages, and
+ * plan the commit; `commitPlans` (turn-plan.ts) then commits the whole batch's turns together.
  *
  * The order is what makes a crash anywhere safe:
  *   1. archive the previous tail as a history chunk (already-committed data under a deterministic key);
