@@ -95,7 +95,10 @@ export class OrchestrationExecutor implements ContextHost {
   private customStatus: unknown;
   private parent: ParentRef | undefined;
 
-  private readonly history: HistoryEvent[] = [];
+  /** Events applied or recorded; the history itself lives in the store (the executor needs only its effects). */
+  private eventCount = 0;
+  /** Calls the code made since the last flush, in sequence order: flushing costs what the turn asked, not the history. */
+  private pending: Call[] = [];
   private readonly calls = new Map<number, Call>();
   private nextSeq = 0;
   private readonly inbox = new EventInbox();
@@ -167,7 +170,7 @@ export class OrchestrationExecutor implements ContextHost {
 
   /** The number of events applied (this generation's history length). */
   get historyLength(): number {
-    return this.history.length;
+    return this.eventCount;
   }
 
   get snapshot(): OrchestrationSnapshot {
@@ -192,7 +195,8 @@ export class OrchestrationExecutor implements ContextHost {
     this.isReplaying = true;
     try {
       for (const event of history) await this.process(event);
-      const unconfirmed = [...this.calls.values()].find((c) => c.state === 'pending');
+      const unconfirmed = this.pending.find((c) => c.state === 'pending');
+      this.pending = [];
       if (unconfirmed) {
         throw new NonDeterminismError(
           this.instanceId,
@@ -281,7 +285,7 @@ export class OrchestrationExecutor implements ContextHost {
   // ---- applying events (first run and replay) -----------------------------------------------------
 
   private async process(event: HistoryEvent): Promise<void> {
-    this.history.push(event);
+    this.eventCount++;
     this.currentTime = event.at;
     // Arrival is noted when the event is recorded, even if it is held: a duplicate must be dropped either way.
     if (event.type === 'EventRaised') this.inbox.noteArrival(event);
@@ -361,7 +365,13 @@ export class OrchestrationExecutor implements ContextHost {
         call ? describe(call.action) : 'nothing',
       );
     }
+    this.markScheduled(call);
+  }
+
+  /** A call now in history: open until its result arrives (a signal expects none: done at once). */
+  private markScheduled(call: Call): void {
     call.state = call.action.kind === 'entity-signal' ? 'done' : 'open';
+    if (call.state === 'done') this.calls.delete(call.seq);
   }
 
   private settle(event: HistoryEvent, seq: number, kind: Action['kind'], apply: (call: Call) => void): void {
@@ -376,6 +386,8 @@ export class OrchestrationExecutor implements ContextHost {
       );
     }
     call.state = 'done';
+    // Done calls are forgotten: a late copy of their result finds no open call and is dropped.
+    this.calls.delete(seq);
     if (call.cancelled) return;
     if (call.task.hasSubscribers) this.needsDrain = true;
     apply(call);
@@ -429,9 +441,9 @@ export class OrchestrationExecutor implements ContextHost {
   private flush(): void {
     const turn = this.turn;
     if (!turn || this.status === 'Terminated') return;
-    for (const call of this.calls.values()) {
+    for (const call of this.pending.splice(0)) {
       if (call.state !== 'pending') continue;
-      call.state = call.action.kind === 'entity-signal' ? 'done' : 'open';
+      this.markScheduled(call);
       this.pushEvent(scheduledEvent(call.seq, call.action, this.currentTime));
       // A timer cancelled before it was recorded still takes its place in history (replay creates it too),
       // but nothing is sent: it can never wake the instance.
@@ -442,7 +454,7 @@ export class OrchestrationExecutor implements ContextHost {
 
   private pushEvent(event: HistoryEvent): void {
     this.turn?.events.push(event);
-    this.history.push(event);
+    this.eventCount++;
   }
 
   private recordCompletion(outcome: Outcome): void {
@@ -613,7 +625,9 @@ export class OrchestrationExecutor implements ContextHost {
   private addCall<T>(action: Action, onCancel?: (seq: number) => void): DurableTask<T> {
     const seq = this.nextSeq++;
     const task = new DurableTask<T>(onCancel ? { onCancel: () => onCancel(seq) } : {});
-    this.calls.set(seq, { seq, action, task, state: 'pending', cancelled: false });
+    const call: Call = { seq, action, task, state: 'pending', cancelled: false };
+    this.calls.set(seq, call);
+    this.pending.push(call);
     return task;
   }
 
