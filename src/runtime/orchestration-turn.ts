@@ -19,7 +19,8 @@ import type { FailureDetails } from '../engine/errors.js';
 import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
-import type { OrchestrationMessage } from '../engine/messages.js';
+import type { Message, OrchestrationMessage } from '../engine/messages.js';
+import { messageId } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
@@ -175,15 +176,40 @@ async function prepare(
   try {
     const executor = newExecutor(deps, instanceId);
     await executor.load(await deps.store.readHistory(record));
-    if (record.outbox.length > 0) {
-      // We may be taking over after a crash between commit and send: send the last turn's messages again.
-      await deps.queue.send(record.outbox);
-      deps.logger.debug({ event: LOG_EVENTS.outboxResent, instanceId, messages: record.outbox.length });
+    // We may be taking over after a crash between commit and send: send the last turn's messages again, except
+    // those whose answer is in this very batch (they obviously arrived; re-sending would only run them twice).
+    const answered = new Set(messages.map((m) => m.id));
+    const resend = record.outbox.filter((m) => !answered.has(answerId(m)));
+    if (resend.length > 0) {
+      await deps.queue.send(resend);
+      deps.logger.debug({ event: LOG_EVENTS.outboxResent, instanceId, messages: resend.length });
     }
     return { executor, fresh: false, stale };
   } catch (error) {
     await backOff(deps, instanceId, record, live, error);
     return undefined;
+  }
+}
+
+/** The id of the message that answers `message` (a timer is its own answer). */
+function answerId(message: Message): string {
+  const body = message.body;
+  switch (body.type) {
+    case 'ActivityRequest':
+      return messageId(message.instanceId, body.generation, 'activity-result', body.seq);
+    case 'EntityOperation':
+    case 'EntityLock':
+      return 'replyTo' in body && body.replyTo
+        ? messageId(body.replyTo.instanceId, body.replyTo.generation, 'entity-result', body.replyTo.seq)
+        : 'holder' in body
+          ? messageId(body.holder.instanceId, body.holder.generation, 'entity-result', body.holder.seq)
+          : message.id;
+    case 'ExecutionStarted':
+      return body.parent
+        ? messageId(body.parent.instanceId, body.parent.generation, 'sub-result', body.parent.seq)
+        : message.id;
+    default:
+      return message.id;
   }
 }
 

@@ -1,0 +1,65 @@
+/**
+ * Builds the backends named by the configuration. Drivers are imported lazily, so a process never loads a
+ * driver it does not use.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DurableConfig } from '../config/config.js';
+import type { Clock } from './clock.js';
+import type { Lock } from './lock.js';
+import type { Queue } from './queue.js';
+import type { Store } from './store.js';
+
+export interface Backends {
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly lock: Lock;
+  /** Closes all three. */
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const backends = await openBackends(loadConfig(), new SystemClock());
+ */
+export async function openBackends(config: DurableConfig, clock: Clock): Promise<Backends> {
+  if (config.backend === 'memory') {
+    const { MemoryStore } = await import('./memory/memory-store.js');
+    const { MemoryQueue } = await import('./memory/memory-queue.js');
+    const { MemoryLock } = await import('./memory/memory-lock.js');
+    return assemble(new MemoryStore(), new MemoryQueue({ clock }), new MemoryLock({ clock }));
+  }
+  const { SqliteDatabase } = await import('./sqlite/sqlite-database.js');
+  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+  const { SqliteQueue } = await import('./sqlite/sqlite-queue.js');
+  mkdirSync(dirname(config.sqlite.path), { recursive: true });
+  const database = SqliteDatabase.open({ path: config.sqlite.path, durability: config.sqlite.durability });
+  try {
+    const store = new SqliteStore({ database });
+    const queue = new SqliteQueue({ database, clock });
+    let lock: Lock;
+    if (config.lock === 'sqlite') {
+      const { SqliteLock } = await import('./sqlite/sqlite-lock.js');
+      lock = new SqliteLock({ database, clock });
+    } else {
+      const { MemoryLock } = await import('./memory/memory-lock.js');
+      lock = new MemoryLock({ clock });
+    }
+    return assemble(store, queue, lock);
+  } finally {
+    database.close(); // the adapters hold their own references
+  }
+}
+
+function assemble(store: Store, queue: Queue, lock: Lock): Backends {
+  return {
+    store,
+    queue,
+    lock,
+    close: async () => {
+      await queue.close();
+      await lock.close();
+      await store.close();
+    },
+  };
+}

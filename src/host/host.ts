@@ -1,0 +1,76 @@
+/**
+ * A Durable process: configuration, backends, a worker and a client, wired together. What `npm start`, the
+ * benchmarks and the crash test run (and, later, `durable dev` and `durable worker`).
+ */
+import type { App } from '../engine/app.js';
+import type { Clock } from '../backends/clock.js';
+import { SystemClock } from '../backends/clock.js';
+import type { Backends } from '../backends/factory.js';
+import { openBackends } from '../backends/factory.js';
+import { DurableClient } from '../client/client.js';
+import type { DurableConfig } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import type { WorkerOptions } from '../runtime/worker.js';
+import { Worker } from '../runtime/worker.js';
+
+export interface HostOptions {
+  readonly app: App;
+  readonly config: DurableConfig;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Worker tuning beyond the configuration. */
+  readonly worker?: Partial<Omit<WorkerOptions, 'app' | 'store' | 'queue' | 'lock' | 'clock' | 'logger'>>;
+  /** Start the worker (default true); a client-only host leaves it off. */
+  readonly runWorker?: boolean;
+}
+
+export interface Host {
+  readonly backends: Backends;
+  readonly client: DurableClient;
+  readonly worker: Worker | undefined;
+  /** Drains the worker (running turns and activities finish) and closes the backends. */
+  stop(): Promise<void>;
+}
+
+/**
+ * @example
+ * const host = await startHost({ app, config: loadConfig() });
+ * const id = await host.client.start('helloSequence', ['Tokyo']);
+ * await host.client.waitForCompletion(id);
+ * await host.stop();
+ */
+export async function startHost(options: HostOptions): Promise<Host> {
+  const clock = options.clock ?? new SystemClock();
+  const backends = await openBackends(options.config, clock);
+  const { store, queue, lock } = backends;
+  const client = new DurableClient({
+    store,
+    queue,
+    clock,
+    orchestrations: Object.keys(options.app.orchestrations),
+    entities: Object.keys(options.app.entities),
+  });
+  let worker: Worker | undefined;
+  if (options.runWorker !== false) {
+    worker = new Worker({
+      app: options.app,
+      store,
+      queue,
+      lock,
+      clock,
+      activityConcurrency: options.config.activityConcurrency,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...options.worker,
+    });
+    worker.start();
+  }
+  return {
+    backends,
+    client,
+    worker,
+    stop: async () => {
+      await worker?.stop();
+      await backends.close();
+    },
+  };
+}
