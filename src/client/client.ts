@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { FailureDetails } from '../engine/errors.js';
 import { DurableError, TimeoutError, ValidationError } from '../engine/errors.js';
 import type { HistoryEvent } from '../engine/history.js';
-import type { OrchestrationMessage, OrchestrationMessageBody } from '../engine/messages.js';
-import { messageId, PRIORITY } from '../engine/messages.js';
+import type { OrchestrationMessageBody } from '../engine/messages.js';
+import { PRIORITY } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
@@ -20,6 +20,8 @@ import type { InstanceRecord, Store } from '../backends/store.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
 import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from './entity-client.js';
 import { EntityClient } from './entity-client.js';
+import type { ReusePolicy } from './start-batcher.js';
+import { StartBatcher } from './start-batcher.js';
 
 /**
  * What `start` does when the instance id is already taken:
@@ -27,7 +29,7 @@ import { EntityClient } from './entity-client.js';
  * - `'allow-failed'`: restart it only if it Failed or was Terminated.
  * - `'reject'`: never reuse an id.
  */
-export type ReusePolicy = 'allow-terminal' | 'allow-failed' | 'reject';
+export type { ReusePolicy };
 
 export const REUSE_POLICIES: readonly ReusePolicy[] = ['allow-terminal', 'allow-failed', 'reject'];
 
@@ -96,10 +98,12 @@ const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
 export class DurableClient {
   private readonly known: ReadonlySet<string> | undefined;
   private readonly entities: EntityClient;
+  private readonly starts: StartBatcher;
 
   constructor(private readonly options: ClientOptions) {
     this.known = options.orchestrations ? new Set(options.orchestrations) : undefined;
     this.entities = new EntityClient(options);
+    this.starts = new StartBatcher(options.store, options.queue, options.clock);
   }
 
   /**
@@ -155,46 +159,7 @@ export class DurableClient {
     }
     requireJson(input, 'input');
 
-    const { store, queue, clock } = this.options;
-    const existing = await store.get(instanceId);
-    if (existing && isRetryOfPendingStart(existing, name, input)) {
-      // The same start again, before a worker took it (the first caller may have died before sending it):
-      // send the start message again. Same deterministic id, so a second copy is dropped.
-      await queue.send([startMessage(instanceId, name, input, existing.generation)]);
-      return instanceId;
-    }
-    if (existing && !mayReuse(existing.status, reuse)) {
-      throw new ValidationError(
-        `Instance ${instanceId} already exists (${existing.status}); the '${reuse}' policy does not allow reusing it.`,
-        { instanceId, status: existing.status, reuse },
-        'INSTANCE_EXISTS',
-      );
-    }
-    const now = clock.now();
-    const generation = existing ? existing.generation + 1 : 0;
-    const start = startMessage(instanceId, name, input, generation);
-    const record: InstanceRecord = JSON.parse(
-      JSON.stringify({
-        instanceId,
-        version: (existing?.version ?? 0) + 1,
-        name,
-        generation,
-        status: 'Pending',
-        input,
-        createdAt: now,
-        updatedAt: now,
-        historyLength: 0,
-        tail: { instanceId, generation, fromIndex: 0, events: [] },
-        // The client sends the start itself, right after this commit; a worker re-sending it on its first
-        // load would only produce a duplicate.
-        outbox: [],
-      }),
-    );
-    const cas = await store.compareAndSet(record, existing?.version ?? 0);
-    if (!cas.ok) {
-      throw new ValidationError(`Instance ${instanceId} was created concurrently.`, { instanceId }, 'INSTANCE_EXISTS');
-    }
-    await queue.send([start]);
+    await this.starts.submit({ instanceId, name, input, reuse });
     return instanceId;
   }
 
@@ -351,31 +316,6 @@ export function toStatus(record: InstanceRecord): InstanceStatus {
     lastUpdatedAt: new Date(record.updatedAt),
     historyLength: record.historyLength,
   };
-}
-
-function startMessage(instanceId: string, name: string, input: unknown, generation: number): OrchestrationMessage {
-  return {
-    id: messageId(instanceId, generation, 'start', 0),
-    queue: 'orchestrations',
-    instanceId,
-    body: { type: 'ExecutionStarted', name, input, generation },
-    priority: PRIORITY.control,
-  };
-}
-
-function isRetryOfPendingStart(record: InstanceRecord, name: string, input: unknown): boolean {
-  return (
-    record.status === 'Pending' &&
-    record.historyLength === 0 &&
-    record.name === name &&
-    JSON.stringify(record.input) === JSON.stringify(input)
-  );
-}
-
-function mayReuse(status: RuntimeStatus, reuse: ReusePolicy): boolean {
-  if (reuse === 'reject') return false;
-  if (reuse === 'allow-failed') return status === 'Failed' || status === 'Terminated';
-  return isTerminal(status);
 }
 
 function describe(body: OrchestrationMessageBody): string {
