@@ -1,159 +1,75 @@
 /**
- * Benchmarks: `npm run bench`. Figures depend on the machine; compare them as ratios between runs on one
- * machine, never as absolute promises. Nothing here is asserted by tests.
+ * `npm run bench`: runs each workload in its own process (so peak RSS is the workload's), on SQLite with both
+ * durability settings, and prints a Markdown table (the one in docs/benchmarks.md). Not a test: nothing here is
+ * asserted. Figures depend on the machine; the header says which one.
+ *
+ * Workloads: (a) `hello` 1,000 HelloCities orchestrations (5 sequential activities each) started at once;
+ * `latency` HelloCities started one every 10 ms (not saturated); (b) `fanout` one fan-out/fan-in of 1,000
+ * activities; (c) `scaling` one chain of BENCH_STEPS (default 10,000) activities, time per step early vs late.
  */
-import { availableParallelism, cpus } from 'node:os';
-import type { App } from '../src/index.js';
-import {
-  defineApp,
-  DurableClient,
-  MemoryLock,
-  MemoryQueue,
-  MemoryStore,
-  OrchestrationExecutor,
-  SystemClock,
-  TestEnvironment,
-  Worker,
-} from '../src/index.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 
-const activities = {
-  async work(n: number) {
-    return n + 1;
-  },
-};
+const workloads = (process.env.BENCH_WORKLOADS ?? 'hello,latency,fanout,scaling').split(',');
+const durabilities = (process.env.BENCH_DURABILITY ?? 'full,normal').split(',');
+const backend = process.env.BENCH_BACKEND ?? 'sqlite';
 
-const app = defineApp({
-  activities,
-  orchestrations: {
-    async chain(ctx, steps: number) {
-      let n = 0;
-      for (let i = 0; i < steps; i++) n = await ctx.callActivity('work', n);
-      return n;
-    },
-    async fanOut(ctx, width: number) {
-      const results = await Promise.all(Array.from({ length: width }, (_, i) => ctx.callActivity('work', i)));
-      return results.length;
-    },
-    async monitor(ctx, checksLeft: number) {
-      if (checksLeft === 0) return 'done';
-      await ctx.createTimer(3_600_000);
-      return ctx.continueAsNew(checksLeft - 1);
-    },
-  },
-});
-
-interface Row {
-  readonly scenario: string;
-  readonly work: string;
-  readonly ms: number;
-  readonly rate: string;
-}
-
-async function withWorker<T>(fn: (client: DurableClient) => Promise<T>, bench: App = app): Promise<T> {
-  const clock = new SystemClock();
-  const store = new MemoryStore();
-  const queue = new MemoryQueue({ clock });
-  const worker = new Worker({
-    app: bench,
-    store,
-    queue,
-    lock: new MemoryLock({ clock }),
-    clock,
-    activityConcurrency: 64,
-  });
-  worker.start();
+function disk(): string {
   try {
-    return await fn(new DurableClient({ store, queue, clock }));
-  } finally {
-    await worker.stop();
+    return (
+      execFileSync('df', ['-h', '--output=source,fstype,size', process.cwd()], { encoding: 'utf8' })
+        .split('\n')[1]
+        ?.trim() ?? '?'
+    );
+  } catch {
+    return '?';
   }
 }
 
-function progress(label: string, done: number, total: number): void {
-  if (!process.stdout.isTTY) return;
-  process.stdout.write(`\r  ${label}: ${done}/${total}   `);
-  if (done === total) process.stdout.write('\r' + ' '.repeat(60) + '\r');
-}
-
-async function chain(instances: number, steps: number): Promise<Row> {
-  return withWorker(async (client) => {
-    const t0 = performance.now();
-    const ids = await Promise.all(Array.from({ length: instances }, () => client.start('chain', steps)));
-    let done = 0;
-    await Promise.all(
-      ids.map(async (id) => {
-        await client.waitForCompletion(id);
-        progress('chain', ++done, instances);
-      }),
-    );
-    const ms = performance.now() - t0;
-    const turns = instances * (steps + 1);
-    return {
-      scenario: 'chaining',
-      work: `${instances} instances x ${steps} activities`,
-      ms,
-      rate: `${Math.round((turns / ms) * 1000)} turns/s, ${Math.round((instances * steps * 1000) / ms)} activities/s`,
-    };
-  });
-}
-
-async function fanOut(width: number): Promise<Row> {
-  return withWorker(async (client) => {
-    const t0 = performance.now();
-    const id = await client.start('fanOut', width);
-    await client.waitForCompletion(id);
-    const ms = performance.now() - t0;
-    return {
-      scenario: 'fan-out/fan-in',
-      work: `1 instance x ${width} activities`,
-      ms,
-      rate: `${Math.round((width * 1000) / ms)} activities/s`,
-    };
-  });
-}
-
-async function replay(steps: number): Promise<Row> {
-  const env = TestEnvironment.start(app);
-  const id = await env.client.start('chain', steps);
-  await env.waitForCompletion(id);
-  const history = await env.client.getHistory(id);
-  await env.close();
-  const rounds = 20;
-  const t0 = performance.now();
-  for (let i = 0; i < rounds; i++) await new OrchestrationExecutor(id, app).load(history);
-  const ms = (performance.now() - t0) / rounds;
-  return {
-    scenario: 'replay (cache miss)',
-    work: `${history.length} events`,
-    ms,
-    rate: `${Math.round((history.length * 1000) / ms)} events/s`,
-  };
-}
-
-async function monitor(checks: number): Promise<Row> {
-  const env = TestEnvironment.start(app);
-  const t0 = performance.now();
-  const id = await env.client.start('monitor', checks);
-  await env.waitForCompletion(id);
-  const ms = performance.now() - t0;
-  await env.close();
-  return {
-    scenario: 'time skipping',
-    work: `${checks} hourly timers + continue-as-new (${Math.round(checks / 24)} days)`,
-    ms,
-    rate: `${Math.round((checks * 1000) / ms)} generations/s`,
-  };
-}
-
-const rows: Row[] = [];
 console.log(
-  `Durable benchmarks — Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'})`,
+  `Durable benchmarks: Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB, disk ${disk()}, backend ${backend}\n`,
 );
-console.log('Backends: memory (in-process). Compare runs on the same machine.\n');
-rows.push(await chain(200, 10));
-rows.push(await fanOut(2000));
-rows.push(await replay(500));
-rows.push(await monitor(720));
-console.table(
-  rows.map((r) => ({ scenario: r.scenario, work: r.work, 'time (ms)': Math.round(r.ms * 10) / 10, rate: r.rate })),
-);
+const rows: Record<string, unknown>[] = [];
+let step = 0;
+const total = workloads.length * durabilities.length;
+for (const durability of durabilities) {
+  for (const workload of workloads) {
+    process.stderr.write(`[${++step}/${total}] ${workload} (${durability})…\n`);
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'workload.ts'), workload, backend, durability],
+      {
+        encoding: 'utf8',
+        env: process.env,
+      },
+    );
+    const line = run.stdout.trim().split('\n').at(-1) ?? '';
+    if (run.status !== 0 || !line.startsWith('{')) {
+      console.error(`${workload} (${durability}) failed:\n${run.stderr}`);
+      process.exitCode = 1;
+      continue;
+    }
+    rows.push(JSON.parse(line) as Record<string, unknown>);
+  }
+}
+
+const show = (r: Record<string, unknown>): string => {
+  switch (r.workload) {
+    case 'hello':
+      return `${String(r.orchestrationsPerSecond)} orch/s, ${String(r.eventsPerSecond)} events/s, p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms`;
+    case 'latency':
+      return `p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms`;
+    case 'fanout':
+      return `${String(r.seconds)} s, ${String(r.activitiesPerSecond)} activities/s`;
+    case 'scaling':
+      return `${String(r.msPerStepAt10)} ms/step at step 10, ${String(r.msPerStepAt10000)} ms/step at step ${String(r.steps)} (ratio ${String(r.ratio)})`;
+    default:
+      return JSON.stringify(r);
+  }
+};
+console.log('| workload | durability | result | peak RSS |');
+console.log('|---|---|---|---|');
+for (const r of rows)
+  console.log(`| ${String(r.workload)} | ${String(r.durability)} | ${show(r)} | ${String(r.peakRssMb)} MB |`);

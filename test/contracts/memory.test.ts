@@ -7,12 +7,16 @@ import { MemoryQueue } from '../../src/backends/memory/memory-queue.js';
 import { MemoryStore } from '../../src/backends/memory/memory-store.js';
 import { events } from '../../src/engine/history.js';
 import { lockContract } from './lock.contract.js';
+import { queueBatchContract } from './queue-batch.contract.js';
 import { queueContract } from './queue.contract.js';
+import { storeBatchContract } from './store-batch.contract.js';
 import { storeContract } from './store.contract.js';
 
 storeContract('MemoryStore', () => Promise.resolve({ store: new MemoryStore() }));
 queueContract('MemoryQueue', (clock) => Promise.resolve({ queue: new MemoryQueue({ clock }) }));
 lockContract('MemoryLock', (clock) => Promise.resolve({ lock: new MemoryLock({ clock }) }));
+storeBatchContract('MemoryStore', () => Promise.resolve({ store: new MemoryStore() }));
+queueBatchContract('MemoryQueue', (clock) => Promise.resolve({ queue: new MemoryQueue({ clock }) }));
 
 describe('MemoryStore (beyond the contract)', () => {
   const started = events.executionStarted({ name: 'test', input: null, generation: 0 });

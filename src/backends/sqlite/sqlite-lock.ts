@@ -1,0 +1,90 @@
+/**
+ * The SQLite lock: the lock contract on one local file, shared by every process that opens it.
+ *
+ * One row per key (`locks`: key, owner, expires_at on the injected clock). A key is held by `owner` while
+ * `now < expires_at`; an expired row is simply free and is overwritten by the next acquire, so nothing sweeps.
+ * Each operation is one conditional statement, atomic across processes. Like every lock it is an efficiency
+ * device only: the store's compare-and-set is what keeps a paused worker from committing.
+ */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../clock.js';
+import type { Lock } from '../lock.js';
+import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
+import { asPromise, holdDatabase } from './sqlite-database.js';
+
+export interface SqliteLockOptions {
+  readonly database: DatabaseSource;
+  /** Expiry is judged on this clock; every process sharing the file must use the same time base. */
+  readonly clock: Clock;
+}
+
+/**
+ * A {@link Lock} in a SQLite file, with expiry judged on an injected {@link Clock}.
+ * @example
+ * const lock = new SqliteLock({ database: { path: 'durable.db' }, clock: new SystemClock() });
+ * if (await lock.acquire('instance:42', 'worker-1', 30_000)) {
+ *   try { await runTurn(); } finally { await lock.release('instance:42', 'worker-1'); }
+ * }
+ */
+export class SqliteLock implements Lock {
+  private readonly database: SqliteDatabase;
+  private readonly releaseDatabase: () => void;
+  private readonly clock: Clock;
+  private readonly statements: ReturnType<typeof prepare>;
+
+  constructor(options: SqliteLockOptions) {
+    this.clock = options.clock;
+    ({ database: this.database, release: this.releaseDatabase } = holdDatabase(options.database));
+    this.statements = prepare(this.database.connection);
+  }
+
+  acquire(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return asPromise(() => {
+      checkTtl('acquire', ttlMs);
+      const now = this.clock.now();
+      // Free, expired, or ours already (then this is a renewal): one upsert whose update is conditional.
+      return this.statements.acquire.run({ key, owner, expiresAt: now + ttlMs, now }).changes === 1;
+    });
+  }
+
+  renew(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return asPromise(() => {
+      checkTtl('renew', ttlMs);
+      const now = this.clock.now();
+      // Only a lock still held: once the TTL has passed the owner has lost it, even if nobody took it since.
+      return this.statements.renew.run({ key, owner, expiresAt: now + ttlMs, now }).changes === 1;
+    });
+  }
+
+  release(key: string, owner: string): Promise<void> {
+    return asPromise(() => {
+      // Only the owner's row (even an expired one, which is free anyway); never someone else's.
+      this.statements.release.run(key, owner);
+    });
+  }
+
+  /** Gives back this adapter's reference to the database (a second close does nothing). */
+  close(): Promise<void> {
+    return asPromise(() => this.releaseDatabase());
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    acquire: db.prepare(
+      `INSERT INTO locks (key, owner, expires_at) VALUES (@key, @owner, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE locks.owner = excluded.owner OR locks.expires_at <= @now`,
+    ),
+    renew: db.prepare(
+      `UPDATE locks SET expires_at = @expiresAt WHERE key = @key AND owner = @owner AND expires_at > @now`,
+    ),
+    release: db.prepare('DELETE FROM locks WHERE key = ? AND owner = ?'),
+  };
+}
+
+function checkTtl(operation: string, ttlMs: number): void {
+  if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {
+    throw new Error(`Lock ${operation}: ttlMs must be a positive finite number, got ${ttlMs}.`);
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The SQLite store: the store contract on one local file (see sqlite-database.ts for the tables).
+ *
+ * A record is one row whose `record` column is the whole document as JSON; `version` sits beside it so that
+ * compare-and-set is one conditional statement (`UPDATE … WHERE version = ?`, or an INSERT that does nothing if
+ * the id exists). SQLite could do more (transactions across records); the store promises no more than the
+ * contract does, except that `commitMany` puts its whole batch in one transaction: one fsync for many turns.
+ * Values are stored as JSON and parsed on every read, exactly like the memory store's copies.
+ */
+import { Buffer } from 'node:buffer';
+import type Database from 'better-sqlite3';
+import { ValidationError } from '../../engine/errors.js';
+import type { HistoryEvent } from '../../engine/history.js';
+import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
+import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
+import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
+
+/** Page size when the query gives none, and the largest page served (bigger limits are clamped). */
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+
+/** What a cursor encodes: the sort key of the last item of the previous page. */
+interface CursorPosition {
+  readonly createdAt: number;
+  readonly instanceId: string;
+}
+
+/** A record ready to write: validated, serialized, and its indexed columns extracted. */
+interface RowWrite {
+  readonly instanceId: string;
+  readonly version: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly status: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly json: string;
+  readonly expectedVersion: number;
+}
+
+interface ChunkWrite {
+  readonly instanceId: string;
+  readonly generation: number;
+  readonly fromIndex: number;
+  readonly events: string;
+}
+
+/** Same format as the memory store's cursor (opaque to callers either way). */
+function encodeCursor(position: CursorPosition): string {
+  const plain: CursorPosition = { createdAt: position.createdAt, instanceId: position.instanceId };
+  return Buffer.from(JSON.stringify(plain), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorPosition {
+  const invalid = (): ValidationError => new ValidationError('Malformed list cursor.', { field: 'cursor' });
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw invalid();
+  const { createdAt, instanceId } = parsed as Record<string, unknown>;
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || typeof instanceId !== 'string') throw invalid();
+  return { createdAt, instanceId };
+}
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new ValidationError(`List limit must be a positive integer, got ${limit}.`, { field: 'limit' });
+  }
+  return Math.min(limit, MAX_LIMIT);
+}
+
+/** Checks a compare-and-set like the memory store does (programming errors, not conflicts) and serializes it. */
+function prepareWrite(next: InstanceRecord, expectedVersion: number): RowWrite {
+  if (next.version !== expectedVersion + 1) {
+    throw new Error(
+      `compareAndSet(${next.instanceId}): next.version must be expectedVersion + 1 ` +
+        `(${expectedVersion + 1}), got ${next.version}.`,
+    );
+  }
+  if (next.tail.instanceId !== next.instanceId) {
+    throw new Error(
+      `compareAndSet(${next.instanceId}): the tail belongs to instance ${next.tail.instanceId}, not to the record.`,
+    );
+  }
+  return {
+    instanceId: next.instanceId,
+    version: next.version,
+    kind: next.kind ?? 'orchestration',
+    name: next.name,
+    status: next.status,
+    createdAt: next.createdAt,
+    updatedAt: next.updatedAt,
+    json: JSON.stringify(next), // throws on values JSON cannot carry (BigInt, cycles): a rejection, nothing written
+    expectedVersion,
+  };
+}
+
+function prepareChunk(chunk: HistoryChunk): ChunkWrite {
+  return {
+    instanceId: chunk.instanceId,
+    generation: chunk.generation,
+    fromIndex: chunk.fromIndex,
+    events: JSON.stringify(chunk.events),
+  };
+}
+
+/**
+ * A {@link Store} in a SQLite file. Several processes may share the file; the version check in the
+ * conditional write keeps them from overwriting each other's commits.
+ * @example
+ * const store = new SqliteStore({ database: { path: 'durable.db' } }); // or { database: sharedHandle }
+ * const result = await store.compareAndSet(record, 0);
+ * if (!result.ok) console.log('someone else created it', result.current);
+ * await store.close();
+ */
+export class SqliteStore implements Store {
+  private readonly database: SqliteDatabase;
+  private readonly releaseDatabase: () => void;
+  private readonly statements: ReturnType<typeof prepare>;
+  /** List statements by shape (which filters are present, how many statuses): a handful, prepared once each. */
+  private readonly listStatements = new Map<string, Database.Statement>();
+  private readonly commitBatch: (writes: readonly { chunk?: ChunkWrite; row: RowWrite }[]) => CasResult[];
+  private readonly purgeRecord: (instanceId: string, expectedVersion: number) => boolean;
+
+  constructor(options: { readonly database: DatabaseSource }) {
+    ({ database: this.database, release: this.releaseDatabase } = holdDatabase(options.database));
+    const db = this.database.connection;
+    const s = (this.statements = prepare(db));
+    this.commitBatch = writeTransaction(db, (writes) =>
+      writes.map(({ chunk, row }) => {
+        if (chunk !== undefined) s.putChunk.run(chunk);
+        return this.casRow(row);
+      }),
+    );
+    this.purgeRecord = writeTransaction(db, (instanceId, expectedVersion) => {
+      if (s.deleteRecord.run(instanceId, expectedVersion).changes === 0) return false;
+      s.deleteChunks.run(instanceId);
+      return true;
+    });
+  }
+
+  get(instanceId: string): Promise<InstanceRecord | undefined> {
+    return asPromise(() => this.read(instanceId));
+  }
+
+  compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult> {
+    return asPromise(() => {
+      const row = prepareWrite(next, expectedVersion);
+      // One statement is atomic on its own; only a conflict needs a second (read-only) one.
+      return this.casRow(row);
+    });
+  }
+
+  commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]> {
+    return asPromise(() => {
+      // Everything is validated and serialized before the transaction: a bad item rejects the whole call and
+      // writes nothing (the memory store, having no transaction, keeps the items before it).
+      const writes = commits.map((c) => ({
+        ...(c.archive !== undefined ? { chunk: prepareChunk(c.archive) } : {}),
+        row: prepareWrite(c.next, c.expectedVersion),
+      }));
+      return writes.length === 0 ? [] : this.commitBatch(writes);
+    });
+  }
+
+  getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
+    return asPromise(() => {
+      const rows = this.statements.getMany.all(JSON.stringify(instanceIds)) as {
+        instance_id: string;
+        record: string;
+      }[];
+      const byId = new Map(rows.map((r) => [r.instance_id, r.record]));
+      // In the order asked for, like the memory store; each record parsed once.
+      const found = new Map<string, InstanceRecord>();
+      for (const id of instanceIds) {
+        const json = byId.get(id);
+        if (json !== undefined && !found.has(id)) found.set(id, JSON.parse(json) as InstanceRecord);
+      }
+      return found;
+    });
+  }
+
+  putHistoryChunk(chunk: HistoryChunk): Promise<void> {
+    return asPromise(() => {
+      // An upsert that replaces: after a purge and re-creation, the new instance's chunk must win.
+      this.statements.putChunk.run(prepareChunk(chunk));
+    });
+  }
+
+  readHistory(record: InstanceRecord): Promise<HistoryEvent[]> {
+    return asPromise(() => {
+      const { instanceId, generation, tail } = record;
+      // Only chunks strictly below the tail count: anything at or above it was written by a turn that never
+      // committed (a crash between the chunk write and the compare-and-set).
+      const chunks = this.statements.readChunks.all(instanceId, generation, tail.fromIndex) as {
+        from_index: number;
+        events: string;
+      }[];
+      // Chunks must tile [0, tail.fromIndex) exactly: a hole means lost history, and replaying it would run the
+      // orchestration against the wrong past.
+      const history: HistoryEvent[] = [];
+      for (const chunk of chunks) {
+        if (chunk.from_index !== history.length) throw gap(instanceId, generation, history.length);
+        history.push(...(JSON.parse(chunk.events) as HistoryEvent[]));
+      }
+      if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
+      history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
+      return history;
+    });
+  }
+
+  deleteHistory(instanceId: string, belowGeneration: number): Promise<void> {
+    return asPromise(() => {
+      this.statements.deleteOldChunks.run(instanceId, belowGeneration);
+    });
+  }
+
+  list(query: ListQuery): Promise<ListPage> {
+    return asPromise(() => {
+      const limit = pageSize(query.limit);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      // An empty status list is read as "no status filter", like an absent one.
+      const statuses = query.statuses === undefined || query.statuses.length === 0 ? undefined : query.statuses;
+      const where = ['kind = ?'];
+      const params: unknown[] = [query.kind ?? 'orchestration'];
+      if (query.name !== undefined) {
+        where.push('name = ?');
+        params.push(query.name);
+      }
+      if (statuses !== undefined) {
+        where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+        params.push(...statuses);
+      }
+      if (query.createdFrom !== undefined) {
+        where.push('created_at >= ?');
+        params.push(query.createdFrom);
+      }
+      if (query.createdTo !== undefined) {
+        where.push('created_at < ?');
+        params.push(query.createdTo);
+      }
+      if (after !== undefined) {
+        // Strictly after the previous page's last item in (created_at DESC, instance_id DESC) order: a position,
+        // not an offset, so records created or purged between pages neither repeat nor skip others.
+        where.push('(created_at < ? OR (created_at = ? AND instance_id < ?))');
+        params.push(after.createdAt, after.createdAt, after.instanceId);
+      }
+      const sql =
+        `SELECT record FROM records WHERE ${where.join(' AND ')} ` +
+        'ORDER BY created_at DESC, instance_id DESC LIMIT ?';
+      const rows = this.listStatement(sql).all(...params, limit + 1) as { record: string }[];
+      const items = rows.slice(0, limit).map((r) => JSON.parse(r.record) as InstanceRecord);
+      const last = items[items.length - 1];
+      return rows.length > limit && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
+    });
+  }
+
+  purge(instanceId: string, expectedVersion: number): Promise<boolean> {
+    return asPromise(() => this.purgeRecord(instanceId, expectedVersion));
+  }
+
+  /** Gives back this adapter's reference to the database (a second close does nothing). */
+  close(): Promise<void> {
+    return asPromise(() => this.releaseDatabase());
+  }
+
+  private read(instanceId: string): InstanceRecord | undefined {
+    const json = this.statements.get.get(instanceId) as string | undefined;
+    return json === undefined ? undefined : (JSON.parse(json) as InstanceRecord);
+  }
+
+  /** The conditional write of one record: succeeds iff the stored version is `expectedVersion` (0: absent). */
+  private casRow(row: RowWrite): CasResult {
+    const s = this.statements;
+    const written = row.expectedVersion === 0 ? s.insert.run(row) : s.update.run(row);
+    if (written.changes === 1) return { ok: true };
+    return { ok: false, current: this.read(row.instanceId) };
+  }
+
+  private listStatement(sql: string): Database.Statement {
+    let statement = this.listStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.database.connection.prepare(sql);
+      this.listStatements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+/** The store's fixed statements, prepared once per store. */
+function prepare(db: Database.Database) {
+  return {
+    get: db.prepare('SELECT record FROM records WHERE instance_id = ?').pluck(),
+    getMany: db.prepare(
+      'SELECT instance_id, record FROM records WHERE instance_id IN (SELECT value FROM json_each(?))',
+    ),
+    // Creation: does nothing if the id exists (the caller then reads the current record as the conflict).
+    insert: db.prepare(
+      `INSERT INTO records (instance_id, version, kind, name, status, created_at, updated_at, record)
+       VALUES (@instanceId, @version, @kind, @name, @status, @createdAt, @updatedAt, @json)
+       ON CONFLICT (instance_id) DO NOTHING`,
+    ),
+    update: db.prepare(
+      `UPDATE records SET version = @version, kind = @kind, name = @name, status = @status,
+         created_at = @createdAt, updated_at = @updatedAt, record = @json
+       WHERE instance_id = @instanceId AND version = @expectedVersion`,
+    ),
+    deleteRecord: db.prepare('DELETE FROM records WHERE instance_id = ? AND version = ?'),
+    putChunk: db.prepare(
+      `INSERT INTO history_chunks (instance_id, generation, from_index, events)
+       VALUES (@instanceId, @generation, @fromIndex, @events)
+       ON CONFLICT (instance_id, generation, from_index) DO UPDATE SET events = excluded.events`,
+    ),
+    readChunks: db.prepare(
+      `SELECT from_index, events FROM history_chunks
+       WHERE instance_id = ? AND generation = ? AND from_index < ? ORDER BY from_index`,
+    ),
+    deleteChunks: db.prepare('DELETE FROM history_chunks WHERE instance_id = ?'),
+    deleteOldChunks: db.prepare('DELETE FROM history_chunks WHERE instance_id = ? AND generation < ?'),
+  };
+}
+
+function gap(instanceId: string, generation: number, index: number): Error {
+  return new Error(
+    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
+  );
+}
