@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DurableConfig } from '../config/config.js';
 import type { Clock } from './clock.js';
+import type { GroupCommit } from './group-commit.js';
 import type { Lock } from './lock.js';
 import type { Queue } from './queue.js';
 import type { Store } from './store.js';
@@ -14,6 +15,8 @@ export interface Backends {
   readonly store: Store;
   readonly queue: Queue;
   readonly lock: Lock;
+  /** Present when the store and the queue share one transactional database (SQLite). */
+  readonly groupCommit?: GroupCommit;
   /** Closes all three. */
   close(): Promise<void>;
 }
@@ -45,17 +48,19 @@ export async function openBackends(config: DurableConfig, clock: Clock): Promise
       const { MemoryLock } = await import('./memory/memory-lock.js');
       lock = new MemoryLock({ clock });
     }
-    return assemble(store, queue, lock);
+    const { SqliteGroupCommit } = await import('./sqlite/sqlite-group-commit.js');
+    return assemble(store, queue, lock, new SqliteGroupCommit(database, store, queue));
   } finally {
     database.close(); // the adapters hold their own references
   }
 }
 
-function assemble(store: Store, queue: Queue, lock: Lock): Backends {
+function assemble(store: Store, queue: Queue, lock: Lock, groupCommit?: GroupCommit): Backends {
   return {
     store,
     queue,
     lock,
+    ...(groupCommit ? { groupCommit } : {}),
     close: async () => {
       await queue.close();
       await lock.close();

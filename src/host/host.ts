@@ -58,6 +58,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       queue,
       lock,
       clock,
+      ...(backends.groupCommit ? { groupCommit: backends.groupCommit } : {}),
       activityConcurrency: options.config.activityConcurrency,
       ...(options.logger ? { logger: options.logger } : {}),
       ...options.worker,

@@ -4,6 +4,7 @@
  * between runs the activity again (at least once) and the orchestration drops the second result.
  */
 import type { Message } from '../engine/messages.js';
+import type { GroupCommit } from '../backends/group-commit.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 
 interface Pending {
@@ -17,7 +18,10 @@ export class ReplyBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly queue: Queue) {}
+  constructor(
+    private readonly queue: Queue,
+    private readonly groupCommit?: GroupCommit,
+  ) {}
 
   /** Sends `reply` and then acknowledges `delivery`, together with whatever else completes in this tick. */
   complete(reply: Message, delivery: Delivery): Promise<void> {
@@ -34,8 +38,14 @@ export class ReplyBatcher {
     const batch = this.pending;
     this.pending = [];
     try {
-      await this.queue.send(batch.map((p) => p.reply));
-      await this.queue.settle({ ack: batch.map((p) => p.delivery) });
+      const send = batch.map((p) => p.reply);
+      const ack = batch.map((p) => p.delivery);
+      if (this.groupCommit) {
+        await this.groupCommit.write({ send, ack, release: [] });
+      } else {
+        await this.queue.send(send);
+        await this.queue.settle({ ack });
+      }
       for (const p of batch) p.resolve();
     } catch (error) {
       for (const p of batch) p.reject(error);

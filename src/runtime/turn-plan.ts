@@ -8,7 +8,8 @@
  */
 import type { Message } from '../engine/messages.js';
 import type { Delivery, Queue, Release } from '../backends/queue.js';
-import type { Store, TurnCommit } from '../backends/store.js';
+import type { GroupCommit, QueueWrites } from '../backends/group-commit.js';
+import type { CasResult, Store, TurnCommit } from '../backends/store.js';
 
 export interface TurnPlan {
   readonly instanceId: string;
@@ -31,25 +32,48 @@ export interface PlanResult {
   readonly conflicts: string[];
 }
 
-/** Commits, sends and settles a batch of planned turns. */
-export async function commitPlans(store: Store, queue: Queue, plans: readonly TurnPlan[]): Promise<PlanResult> {
+/**
+ * Commits, sends and settles a batch of planned turns: with `groupCommit`, all in one atomic write; otherwise in
+ * three (commitMany, send, settle).
+ */
+export async function commitPlans(
+  store: Store,
+  queue: Queue,
+  plans: readonly TurnPlan[],
+  groupCommit?: GroupCommit,
+): Promise<PlanResult> {
   const writing = plans.filter((p) => p.commit !== undefined);
-  const results = writing.length > 0 ? await store.commitMany(writing.map((p) => p.commit as TurnCommit)) : [];
+  const commits = writing.map((p) => p.commit as TurnCommit);
   const won = new Set<TurnPlan>();
   const conflicts: string[] = [];
-  writing.forEach((plan, i) => {
-    if (results[i]?.ok) won.add(plan);
-    else conflicts.push(plan.instanceId);
-  });
+  const decide = (results: readonly CasResult[]): QueueWrites => {
+    writing.forEach((plan, i) => {
+      if (results[i]?.ok) won.add(plan);
+      else conflicts.push(plan.instanceId);
+    });
+    return queueWrites(plans, won);
+  };
+  if (groupCommit) {
+    await groupCommit.commit(commits, decide);
+  } else {
+    const writes = decide(commits.length > 0 ? await store.commitMany(commits) : []);
+    if (writes.send.length > 0) await queue.send(writes.send);
+    if (writes.ack.length > 0 || writes.release.length > 0) await queue.settle(writes);
+  }
+  for (const plan of plans) plan.settled?.(plan.commit === undefined || won.has(plan));
+  for (const plan of plans) {
+    if (plan.cleanup && (plan.commit === undefined || won.has(plan))) await plan.cleanup();
+  }
+  return { committed: won.size, conflicts };
+}
 
-  const messages: Message[] = [];
+function queueWrites(plans: readonly TurnPlan[], won: ReadonlySet<TurnPlan>): QueueWrites {
+  const send: Message[] = [];
   const ack: Delivery[] = [];
   const release: Release[] = [];
   for (const plan of plans) {
-    const ok = plan.commit === undefined || won.has(plan);
-    plan.settled?.(ok);
-    if (ok) {
-      messages.push(...plan.messages);
+    if (plan.commit === undefined || won.has(plan)) {
+      send.push(...plan.messages);
       ack.push(...plan.ack);
       release.push(...plan.release);
     } else {
@@ -57,10 +81,5 @@ export async function commitPlans(store: Store, queue: Queue, plans: readonly Tu
       release.push(...plan.deliveries.map((delivery) => ({ delivery, delayMs: 0 })));
     }
   }
-  if (messages.length > 0) await queue.send(messages);
-  if (ack.length > 0 || release.length > 0) await queue.settle({ ack, release });
-  for (const plan of plans) {
-    if (plan.cleanup && (plan.commit === undefined || won.has(plan))) await plan.cleanup();
-  }
-  return { committed: won.size, conflicts };
+  return { send, ack, release };
 }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { App } from '../engine/app.js';
 import type { OrchestrationLogRecord } from '../engine/executor.js';
 import type { Clock } from '../backends/clock.js';
+import type { GroupCommit } from '../backends/group-commit.js';
 import type { Lock } from '../backends/lock.js';
 import type { Delivery, Queue, Release } from '../backends/queue.js';
 import type { Store } from '../backends/store.js';
@@ -34,6 +35,8 @@ export interface WorkerOptions {
   readonly queue: Queue;
   readonly lock: Lock;
   readonly clock: Clock;
+  /** One atomic write per batch, when the backends offer it (SQLite). */
+  readonly groupCommit?: GroupCommit;
   readonly logger?: Logger;
   /** Unique per process; names the lock owner. Default: a random id. */
   readonly workerId?: string;
@@ -186,7 +189,7 @@ export class Worker {
           this.logger.error({ event: LOG_EVENTS.turnFailed, instanceId: id, error: String(error) });
         }
       });
-      await commitPlans(store, queue, plans);
+      await commitPlans(store, queue, plans, this.options.groupCommit);
     } catch (error) {
       // A backend failed mid-batch. Nothing is lost: unacknowledged messages come back after their reservation,
       // and a committed turn's outbox is re-sent by whoever loads the instance next.
@@ -201,7 +204,7 @@ export class Worker {
     const { queue } = this.options;
     const limit = this.options.activityConcurrency ?? 16;
     const running = new Set<Promise<void>>();
-    const batcher = new ReplyBatcher(queue);
+    const batcher = new ReplyBatcher(queue, this.options.groupCommit);
     const activityDeps: ActivityDeps = {
       app: this.options.app,
       queue,

@@ -128,30 +128,36 @@ export class SqliteQueue implements Queue {
   }
 
   send(messages: readonly Message[]): Promise<void> {
-    return asPromise(() => {
-      const now = this.clock.now();
-      // Validate and serialize everything before writing anything: a send is all or nothing.
-      const rows = messages.map((m): SendRow => {
-        if (!QUEUE_NAMES.includes(m.queue)) throw new Error(`Unknown queue '${String(m.queue)}' on message ${m.id}.`);
-        const body = JSON.stringify(m); // throws on values JSON cannot carry (BigInt, cycles)
-        const message = JSON.parse(body) as Message;
-        const priority =
-          typeof message.priority === 'number' && Number.isFinite(message.priority) ? message.priority : PRIORITY.work;
-        const visibleAt = typeof message.deliverAt === 'number' ? message.deliverAt : now;
-        return {
-          queue: message.queue,
-          messageId: String(message.id),
-          instanceId: String(message.instanceId),
-          priority,
-          state: visibleAt > now ? 'delayed' : 'ready',
-          visibleAt,
-          body,
-        };
-      });
-      if (rows.length === 0) return;
-      this.sendRows(rows);
-      for (const queue of new Set(rows.map((r) => r.queue))) this.wake(queue);
+    return asPromise(() => this.sendNow(messages));
+  }
+
+  /**
+   * @internal The synchronous body of `send`, for {@link SqliteGroupCommit}: inside its transaction, this
+   * write becomes part of the same atomic commit.
+   */
+  sendNow(messages: readonly Message[]): void {
+    const now = this.clock.now();
+    // Validate and serialize everything before writing anything: a send is all or nothing.
+    const rows = messages.map((m): SendRow => {
+      if (!QUEUE_NAMES.includes(m.queue)) throw new Error(`Unknown queue '${String(m.queue)}' on message ${m.id}.`);
+      const body = JSON.stringify(m); // throws on values JSON cannot carry (BigInt, cycles)
+      const message = JSON.parse(body) as Message;
+      const priority =
+        typeof message.priority === 'number' && Number.isFinite(message.priority) ? message.priority : PRIORITY.work;
+      const visibleAt = typeof message.deliverAt === 'number' ? message.deliverAt : now;
+      return {
+        queue: message.queue,
+        messageId: String(message.id),
+        instanceId: String(message.instanceId),
+        priority,
+        state: visibleAt > now ? 'delayed' : 'ready',
+        visibleAt,
+        body,
+      };
     });
+    if (rows.length === 0) return;
+    this.sendRows(rows);
+    for (const queue of new Set(rows.map((r) => r.queue))) this.wake(queue);
   }
 
   async receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]> {
@@ -182,19 +188,22 @@ export class SqliteQueue implements Queue {
   }
 
   settle(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): Promise<void> {
-    return asPromise(() => {
-      const acks = (batch.ack ?? []).map((d) => d.receipt);
-      const now = this.clock.now();
-      const releases = (batch.release ?? []).map(({ delivery, delayMs }): ReleaseRow => ({
-        receipt: delivery.receipt,
-        visibleAt: now + (Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs)),
-        now,
-      }));
-      if (acks.length === 0 && releases.length === 0) return;
-      // Acks first, then releases, as the memory queue does; stale receipts match no row and are skipped.
-      const released = this.settleRows(acks, releases);
-      for (const queue of new Set(released)) this.wake(queue);
-    });
+    return asPromise(() => this.settleNow(batch));
+  }
+
+  /** @internal The synchronous body of `settle`, for {@link SqliteGroupCommit}. */
+  settleNow(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): void {
+    const acks = (batch.ack ?? []).map((d) => d.receipt);
+    const now = this.clock.now();
+    const releases = (batch.release ?? []).map(({ delivery, delayMs }): ReleaseRow => ({
+      receipt: delivery.receipt,
+      visibleAt: now + (Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs)),
+      now,
+    }));
+    if (acks.length === 0 && releases.length === 0) return;
+    // Acks first, then releases, as the memory queue does; stale receipts match no row and are skipped.
+    const released = this.settleRows(acks, releases);
+    for (const queue of new Set(released)) this.wake(queue);
   }
 
   deadLetter(delivery: Delivery, reason: string): Promise<void> {

@@ -157,15 +157,18 @@ export class SqliteStore implements Store {
   }
 
   commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]> {
-    return asPromise(() => {
-      // Everything is validated and serialized before the transaction: a bad item rejects the whole call and
-      // writes nothing (the memory store, having no transaction, keeps the items before it).
-      const writes = commits.map((c) => ({
-        ...(c.archive !== undefined ? { chunk: prepareChunk(c.archive) } : {}),
-        row: prepareWrite(c.next, c.expectedVersion),
-      }));
-      return writes.length === 0 ? [] : this.commitBatch(writes);
-    });
+    return asPromise(() => this.commitManyNow(commits));
+  }
+
+  /** @internal The synchronous body of `commitMany`, for {@link SqliteGroupCommit}. */
+  commitManyNow(commits: readonly TurnCommit[]): CasResult[] {
+    // Everything is validated and serialized before the transaction: a bad item rejects the whole call and
+    // writes nothing (the memory store, having no transaction, keeps the items before it).
+    const writes = commits.map((c) => ({
+      ...(c.archive !== undefined ? { chunk: prepareChunk(c.archive) } : {}),
+      row: prepareWrite(c.next, c.expectedVersion),
+    }));
+    return writes.length === 0 ? [] : this.commitBatch(writes);
   }
 
   getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
