@@ -47,9 +47,9 @@ const config = loadConfig({
   DURABLE_BACKEND: backend,
   DURABLE_SQLITE_PATH: join(dir, 'bench.db'),
   DURABLE_DURABILITY: durability,
-  DURABLE_ACTIVITY_CONCURRENCY: '64',
+  DURABLE_ACTIVITY_CONCURRENCY: process.env.BENCH_ACTIVITY_CONCURRENCY ?? '256',
 });
-const host = await startHost({ app, config, worker: { pollMs: 20, batchSize: 200, orchestrationConcurrency: 32 } });
+const host = await startHost({ app, config, worker: { pollMs: 20, batchSize: Number(process.env.BENCH_BATCH ?? 500), orchestrationConcurrency: 64 } });
 const client = host.client;
 
 async function waitAll(ids: string[]): Promise<void> {

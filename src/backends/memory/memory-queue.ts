@@ -43,6 +43,10 @@ interface QueueState {
   readonly waiters: Set<AbortController>;
 }
 
+/** The reason a waiter is woken: a constant, because `abort()` without one builds a DOMException (with a
+ * stack trace) per wake-up, which showed up at several percent of CPU under load. */
+const WAKE = 'wake';
+
 const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
 /** Inserts `entry` into `list`, kept sorted by `before`, after any equal elements (stable, FIFO). */
@@ -286,7 +290,7 @@ export class MemoryQueue implements Queue {
   private async sleep(queue: QueueName, ms: number, signal: AbortSignal | undefined): Promise<void> {
     const waiters = this.state(queue).waiters;
     const waiter = new AbortController();
-    const onAbort = (): void => waiter.abort();
+    const onAbort = (): void => waiter.abort(WAKE);
     waiters.add(waiter);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -300,7 +304,7 @@ export class MemoryQueue implements Queue {
   /** Wakes every receive waiting on `queue`, to look again. */
   private wake(queue: QueueName): void {
     const waiters = this.state(queue).waiters;
-    for (const waiter of [...waiters]) waiter.abort();
+    for (const waiter of [...waiters]) waiter.abort(WAKE);
     waiters.clear();
   }
 }
