@@ -1,10 +1,16 @@
 /**
- * `npm start`: runs each example pattern for real, on in-memory backends and the wall clock, with demo-sized
- * times (timers of 100-300 ms), prints one line per pattern with its result and how long it took, then stops
- * the worker. Exits 1 with a message if anything goes wrong.
+ * `npm start`: runs each example pattern for real, on the embedded default (SQLite, durability `full`) and the
+ * wall clock, with demo-sized times (timers of 100-300 ms), prints one line per pattern with its result and how
+ * long it took, then stops the worker. Exits 1 with a message if anything goes wrong.
+ *
+ * The demo keeps its data in `.durable/examples.db`, which it starts afresh each run (so the entity totals it
+ * prints are the same every time). Set DURABLE_SQLITE_PATH (or DURABLE_BACKEND=memory) to run it elsewhere.
  */
 import type { InstanceStatus } from '../src/index.js';
-import { DurableClient, MemoryLock, MemoryQueue, MemoryStore, SystemClock, Worker } from '../src/index.js';
+import { rmSync } from 'node:fs';
+import { loadConfig } from '../src/config/config.js';
+import { startHost } from '../src/host/host.js';
+import { SystemClock, Worker } from '../src/index.js';
 import app from './app.js';
 import type {
   Account,
@@ -17,18 +23,20 @@ import type {
 } from './app.js';
 import { gateway, jobs, notifier } from './services.js';
 
+const DEMO_DB = '.durable/examples.db';
 const clock = new SystemClock();
-const store = new MemoryStore();
-const queue = new MemoryQueue({ clock });
-const lock = new MemoryLock({ clock });
-const worker = new Worker({ app, store, queue, lock, clock });
-const client = new DurableClient({
-  store,
-  queue,
-  clock,
-  orchestrations: Object.keys(app.orchestrations),
-  entities: Object.keys(app.entities),
-});
+const config = loadConfig(process.env, { sqlitePath: process.env.DURABLE_SQLITE_PATH ?? DEMO_DB });
+if (config.backend === 'sqlite' && config.sqlite.path === DEMO_DB) {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DB}${suffix}`, { force: true });
+}
+const host = await startHost({ app, config, clock, runWorker: false });
+const { client } = host;
+const { store, queue, lock, groupCommit } = host.backends;
+const worker = new Worker({ app, store, queue, lock, clock, ...(groupCommit ? { groupCommit } : {}) });
+const where =
+  config.backend === 'sqlite'
+    ? `SQLite (${config.sqlite.path}, durability ${config.sqlite.durability})`
+    : 'in-memory backends';
 
 /** The last finished instance's run time, from creation to its final commit (as the instance recorded it). */
 let lastRunMs = 0;
@@ -72,7 +80,7 @@ async function demo(pattern: string, run: () => Promise<string>): Promise<void> 
 async function main(): Promise<void> {
   worker.start();
   const totalStart = Date.now();
-  console.log('Durable examples: seven patterns on in-memory backends\n');
+  console.log(`Durable examples: seven patterns on ${where}\n`);
 
   await demo('chaining', async () => {
     const id = await client.start('helloSequence', ['Tokyo', 'Seattle', 'London']);
@@ -170,7 +178,7 @@ async function main(): Promise<void> {
 /** Stops the worker and releases the backends. */
 async function shutdown(): Promise<void> {
   await worker.stop();
-  await Promise.all([queue.close(), store.close(), lock.close()]);
+  await host.stop();
 }
 
 try {

@@ -4,14 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs a command to its end and collects its exit code and output. */
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -24,8 +31,13 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
 describe('The examples program (npm start)', function () {
   this.timeout(15_000);
 
-  it('runs every pattern, prints each result and exits 0', async () => {
-    const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/main.ts']);
+  it('runs every pattern on SQLite, prints each result and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'durable-main-'));
+    const env = { ...process.env, DURABLE_SQLITE_PATH: join(dir, 'examples.db') };
+    const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/main.ts'], env).finally(
+      () => rmSync(dir, { recursive: true, force: true }),
+    );
+    assert.match(stdout, /on SQLite \(.*durability full\)/);
     assert.equal(code, 0, `exit code ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
     const expected: Array<[string, RegExp]> = [
       ['chaining', /Hello Tokyo! Hello Seattle! Hello London!/],
