@@ -100,7 +100,7 @@ export class SqliteQueue implements Queue {
       for (const row of rows) s.insert.run(row);
     });
 
-    this.take = writeTransaction(db, (queue: QueueName, max: number, visibilityTimeoutMs: number) => {
+    const reserve = writeTransaction(db, (queue: QueueName, max: number, visibilityTimeoutMs: number) => {
       const now = this.clock.now();
       s.refresh.run(queue, now);
       const heads = s.heads.all(queue, max) as { seq: number; body: string; attempt: number }[];
@@ -112,6 +112,19 @@ export class SqliteQueue implements Queue {
         return { message: JSON.parse(body) as Message, receipt, attempt };
       });
     });
+    // A reservation need not survive power loss: lost, the message is simply visible again (delivery is at least
+    // once anyway). So reserving skips the fsync; the next durable commit's fsync flushes it with everything else
+    // in the WAL. This halves the fsyncs of a turn under durability `full`.
+    const durable = this.database.durability === 'full';
+    this.take = (queue, max, visibilityTimeoutMs) => {
+      if (!durable) return reserve(queue, max, visibilityTimeoutMs);
+      db.pragma('synchronous = NORMAL');
+      try {
+        return reserve(queue, max, visibilityTimeoutMs);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    };
 
     this.settleRows = writeTransaction(db, (acks: readonly string[], releases: readonly ReleaseRow[]) => {
       for (const receipt of acks) s.ack.run(receipt);
