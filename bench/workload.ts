@@ -49,7 +49,11 @@ const config = loadConfig({
   DURABLE_DURABILITY: durability,
   DURABLE_ACTIVITY_CONCURRENCY: process.env.BENCH_ACTIVITY_CONCURRENCY ?? '256',
 });
-const host = await startHost({ app, config, worker: { pollMs: 20, batchSize: Number(process.env.BENCH_BATCH ?? 500), orchestrationConcurrency: 64 } });
+const host = await startHost({
+  app,
+  config,
+  worker: { pollMs: 20, batchSize: Number(process.env.BENCH_BATCH ?? 500), orchestrationConcurrency: 64 },
+});
 const client = host.client;
 
 async function waitAll(ids: string[]): Promise<void> {
