@@ -13,6 +13,7 @@ import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import { sleepUnlessWoken, wakeAll } from '../wake.js';
 
 interface Entry {
   readonly queue: QueueName;
@@ -42,10 +43,6 @@ interface QueueState {
   /** One controller per sleeping receive; aborting it wakes that receive to look again. */
   readonly waiters: Set<AbortController>;
 }
-
-/** The reason a waiter is woken: a constant, because `abort()` without one builds a DOMException (with a
- * stack trace) per wake-up, which showed up at several percent of CPU under load. */
-const WAKE = 'wake';
 
 const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
@@ -287,24 +284,14 @@ export class MemoryQueue implements Queue {
   }
 
   /** Sleeps on the clock for `ms`, waking early on `wake(queue)` or when `signal` aborts. */
-  private async sleep(queue: QueueName, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const waiters = this.state(queue).waiters;
-    const waiter = new AbortController();
-    const onAbort = (): void => waiter.abort(WAKE);
-    waiters.add(waiter);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await this.clock.sleep(ms, waiter.signal);
-    } finally {
-      waiters.delete(waiter);
-      signal?.removeEventListener('abort', onAbort);
-    }
+  private sleep(queue: QueueName, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return sleepUnlessWoken(this.clock, this.state(queue).waiters, ms, signal);
   }
 
   /** Wakes every receive waiting on `queue`, to look again. */
   private wake(queue: QueueName): void {
     const waiters = this.state(queue).waiters;
-    for (const waiter of [...waiters]) waiter.abort(WAKE);
+    wakeAll(waiters);
     waiters.clear();
   }
 }

@@ -7,20 +7,9 @@
  * Every value is stored and returned as a JSON copy, so no caller can rely on object identity, on mutating a
  * stored object, or on values JSON cannot carry (`undefined` fields, class instances, dates).
  */
-import { Buffer } from 'node:buffer';
-import { ValidationError } from '../../engine/errors.js';
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-
-/** Page size when the query gives none, and the largest page served (bigger limits are clamped). */
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 1000;
-
-/** What a cursor encodes: the sort key of the last item of the previous page. */
-interface CursorPosition {
-  readonly createdAt: number;
-  readonly instanceId: string;
-}
+import { compareNewestFirst, decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
 function settle<T>(step: () => T): Promise<T> {
@@ -39,41 +28,6 @@ function json<T>(value: T): T {
 /** The key of a chunk within one instance: chunks are immutable and addressed by generation and start index. */
 function chunkKey(generation: number, fromIndex: number): string {
   return `${generation}:${fromIndex}`;
-}
-
-/** Newest first: `createdAt` descending, then `instanceId` descending (a total order, so paging is stable). */
-function compareNewestFirst(a: CursorPosition, b: CursorPosition): number {
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  if (a.instanceId === b.instanceId) return 0;
-  return a.instanceId < b.instanceId ? 1 : -1;
-}
-
-function encodeCursor(position: CursorPosition): string {
-  const plain: CursorPosition = { createdAt: position.createdAt, instanceId: position.instanceId };
-  return Buffer.from(JSON.stringify(plain), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorPosition {
-  const invalid = (): ValidationError => new ValidationError('Malformed list cursor.', { field: 'cursor' });
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw invalid();
-  const { createdAt, instanceId } = parsed as Record<string, unknown>;
-  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || typeof instanceId !== 'string') throw invalid();
-  return { createdAt, instanceId };
-}
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new ValidationError(`List limit must be a positive integer, got ${limit}.`, { field: 'limit' });
-  }
-  return Math.min(limit, MAX_LIMIT);
 }
 
 /**

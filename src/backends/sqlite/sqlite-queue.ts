@@ -21,10 +21,7 @@ import type { Clock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
-
-/** The reason a waiter is woken: a constant, because `abort()` without one builds a DOMException (with a
- * stack trace) per wake-up, which showed up at several percent of CPU under load. */
-const WAKE = 'wake';
+import { sleepUnlessWoken, wakeAll } from '../wake.js';
 
 const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
@@ -285,16 +282,10 @@ export class SqliteQueue implements Queue {
       waiters = new Set();
       waitingByFile.set(key, waiters);
     }
-    const waiter = new AbortController();
-    const onAbort = (): void => waiter.abort(WAKE);
-    waiters.add(waiter);
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.clock.sleep(ms, waiter.signal);
+      await sleepUnlessWoken(this.clock, waiters, ms, signal);
     } finally {
-      waiters.delete(waiter);
       if (waiters.size === 0 && waitingByFile.get(key) === waiters) waitingByFile.delete(key);
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -304,7 +295,7 @@ export class SqliteQueue implements Queue {
     const waiters = waitingByFile.get(key);
     if (waiters === undefined) return;
     waitingByFile.delete(key);
-    for (const waiter of waiters) waiter.abort(WAKE);
+    wakeAll(waiters);
   }
 
   private waitKey(queue: QueueName): string {

@@ -7,23 +7,12 @@
  * contract does, except that `commitMany` puts its whole batch in one transaction: one fsync for many turns.
  * Values are stored as JSON and parsed on every read, exactly like the memory store's copies.
  */
-import { Buffer } from 'node:buffer';
 import type Database from 'better-sqlite3';
-import { ValidationError } from '../../engine/errors.js';
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
-
-/** Page size when the query gives none, and the largest page served (bigger limits are clamped). */
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 1000;
-
-/** What a cursor encodes: the sort key of the last item of the previous page. */
-interface CursorPosition {
-  readonly createdAt: number;
-  readonly instanceId: string;
-}
+import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** A record ready to write: validated, serialized, and its indexed columns extracted. */
 interface RowWrite {
@@ -43,35 +32,6 @@ interface ChunkWrite {
   readonly generation: number;
   readonly fromIndex: number;
   readonly events: string;
-}
-
-/** Same format as the memory store's cursor (opaque to callers either way). */
-function encodeCursor(position: CursorPosition): string {
-  const plain: CursorPosition = { createdAt: position.createdAt, instanceId: position.instanceId };
-  return Buffer.from(JSON.stringify(plain), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorPosition {
-  const invalid = (): ValidationError => new ValidationError('Malformed list cursor.', { field: 'cursor' });
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw invalid();
-  const { createdAt, instanceId } = parsed as Record<string, unknown>;
-  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || typeof instanceId !== 'string') throw invalid();
-  return { createdAt, instanceId };
-}
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new ValidationError(`List limit must be a positive integer, got ${limit}.`, { field: 'limit' });
-  }
-  return Math.min(limit, MAX_LIMIT);
 }
 
 /** Checks a compare-and-set like the memory store does (programming errors, not conflicts) and serializes it. */
