@@ -42,5 +42,5 @@ export default tseslint.config(
     // Activities are written `async` whether or not they await, as users write them.
     rules: { 'no-console': 'off', '@typescript-eslint/require-await': 'off' },
   },
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'bin/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

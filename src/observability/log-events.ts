@@ -18,6 +18,8 @@ export const LOG_EVENTS = {
   activityCompleted: 'activity.completed',
   activityFailed: 'activity.failed',
   orchestrationLog: 'orchestration.log',
+  httpRequest: 'http.request',
+  httpInternalError: 'http.internal_error',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -1,0 +1,122 @@
+/**
+ * `durable dev <app>`: the whole of Durable in one process on embedded SQLite, with the HTTP API on loopback.
+ */
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { App } from '../engine/app.js';
+import { loadConfig } from '../config/config.js';
+import { startHost } from '../host/host.js';
+import { authRequiredFor } from '../http/auth.js';
+import { createHttpApi } from '../http/http-api.js';
+import { CliError } from './api-client.js';
+import type { Flags } from './commands.js';
+
+/** Loads an app module (TypeScript or JavaScript): its default export, or an export named `app`. */
+export async function loadApp(path: string): Promise<App> {
+  const absolute = resolve(path);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(`Cannot load ${path}: ${(error as Error).message}`, 'BAD_APP');
+  }
+  const app = (module.default ?? module.app) as Partial<App> | undefined;
+  if (!app || typeof app !== 'object' || typeof app.orchestrations !== 'object') {
+    throw new CliError(`${path} must export an app (export default defineApp({...})).`, 'BAD_APP');
+  }
+  return {
+    orchestrations: app.orchestrations ?? {},
+    activities: app.activities ?? {},
+    entities: app.entities ?? {},
+  };
+}
+
+export async function dev(args: readonly string[], flags: Flags, out: (text: string) => void): Promise<void> {
+  const appPath = args[0];
+  if (!appPath)
+    throw new CliError(
+      'Usage: durable dev <app module> [--port 8080] [--host 127.0.0.1] [--data-dir .durable] [--watch]',
+      'USAGE',
+    );
+  if (flags.watch === true) return devWatch(appPath);
+
+  const port = Number(typeof flags.port === 'string' ? flags.port : (process.env.DURABLE_PORT ?? 8080));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535.`, 'USAGE');
+  const host = typeof flags.host === 'string' ? flags.host : (process.env.DURABLE_HOST ?? '127.0.0.1');
+  const dataDir =
+    typeof flags['data-dir'] === 'string' ? flags['data-dir'] : (process.env.DURABLE_DATA_DIR ?? '.durable');
+  const token = process.env.DURABLE_TOKEN;
+  const required = authRequiredFor(host);
+  if (required && !token) {
+    throw new CliError(
+      `Binding to ${host} (not loopback) needs a token: set DURABLE_TOKEN (at least 16 characters).`,
+      'USAGE',
+    );
+  }
+
+  const app = await loadApp(appPath);
+  const config = loadConfig(process.env, {
+    sqlitePath: process.env.DURABLE_SQLITE_PATH ?? join(dataDir, 'durable.db'),
+  });
+  const durable = await startHost({ app, config });
+  const orchestrations = Object.keys(app.orchestrations);
+  const entities = Object.keys(app.entities);
+  const api = createHttpApi(durable.client, {
+    orchestrations,
+    entities,
+    ...(token ? { auth: { required, tokens: [{ token, scopes: ['read', 'write', 'admin'] }] } } : {}),
+  });
+  const address = await api.listen({ host, port });
+  out(
+    [
+      `Durable dev — ${address}`,
+      `  data           ${config.backend === 'sqlite' ? `${config.sqlite.path} (durability ${config.sqlite.durability})` : 'in memory'}`,
+      `  orchestrations ${orchestrations.join(', ') || '(none)'}`,
+      `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
+      `  entities       ${entities.join(', ') || '(none)'}`,
+      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,
+      '  Ctrl-C stops (running turns finish; nothing is lost).',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    out('stopping…');
+    void api
+      .close()
+      .then(() => durable.stop())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** `--watch`: runs `durable dev` in a child process and restarts it when a file next to the app changes. */
+async function devWatch(appPath: string): Promise<void> {
+  const argv = process.argv.slice(1).filter((a) => a !== '--watch');
+  let child = spawn(process.execPath, argv, { stdio: 'inherit' });
+  let timer: NodeJS.Timeout | undefined;
+  const restart = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      process.stdout.write('change detected: restarting…\n');
+      const old = child;
+      old.once('exit', () => (child = spawn(process.execPath, argv, { stdio: 'inherit' })));
+      old.kill('SIGTERM');
+    }, 150);
+  };
+  const watcher = watch(dirname(resolve(appPath)), { recursive: true }, (_event, file) => {
+    if (file && /\.(ts|js|mts|mjs|json)$/.test(file)) restart();
+  });
+  await new Promise<void>((done) => {
+    process.once('SIGINT', () => {
+      watcher.close();
+      child.once('exit', () => done());
+      child.kill('SIGINT');
+    });
+  });
+}

@@ -1,0 +1,24 @@
+/** Human-readable output for the CLI: aligned tables and short values. */
+
+/** Renders rows as an aligned table with a header. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** A value in one line, cut to `max` characters. */
+export function short(value: unknown, max = 60): string {
+  if (value === undefined) return '';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** An ISO time without milliseconds, or '' . */
+export function time(value: unknown): string {
+  return typeof value === 'string' ? value.replace(/\.\d{3}Z$/, 'Z') : '';
+}

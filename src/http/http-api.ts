@@ -1,0 +1,210 @@
+/**
+ * The HTTP management API: a Fastify instance over a {@link DurableClient}, covering everything the client does.
+ *
+ * Request handling, in order: authentication (`onRequest`, before the body is even read), body parsing (JSON only,
+ * bounded in size and depth, no prototype-polluting keys), schema validation of params, query and body, then one
+ * client call. Everything that can go wrong before the client call happens before anything is queued or stored,
+ * and every error leaves as problem details (`errors.ts`). The instance is returned unstarted: the caller decides
+ * where it listens (`authRequiredFor(host)` says whether that host needs tokens).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
+import AjvCompiler from '@fastify/ajv-compiler';
+import type { DurableClient } from '../client/client.js';
+import { ValidationError } from '../engine/errors.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/logger.js';
+import type { AuthOptions, RouteAccess } from './auth.js';
+import { TokenAuthenticator } from './auth.js';
+import { entityRoutes } from './entity-routes.js';
+import { HttpError, toProblem } from './errors.js';
+import { instanceRoutes } from './instance-routes.js';
+import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
+import { buildOpenApi } from './openapi.js';
+import type { ApiRoute, RouteContext } from './route.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
+
+/** The default body limit: 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface HttpApiOptions {
+  /** Largest accepted request body, in bytes (default 1 MiB); larger ones get 413. */
+  readonly bodyLimit?: number;
+  /** Bearer tokens and whether they are required. Without it, every request is allowed (loopback development). */
+  readonly auth?: AuthOptions;
+  /** Orchestration names the app registers; starts of other names get 422. Default: any name. */
+  readonly orchestrations?: readonly string[];
+  /** Entity names the app registers; other names get 422. Default: any name. */
+  readonly entities?: readonly string[];
+  /** Receives one line per request (method, path, status, duration) and internal errors. Never headers. */
+  readonly logger?: Logger;
+  /** Deepest JSON nesting accepted in a body (default 64). */
+  readonly maxJsonDepth?: number;
+}
+
+/** Every route of the API (the OpenAPI document and the server are built from this one list). */
+export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes];
+
+interface RouteConfig {
+  readonly access?: RouteAccess;
+  readonly emptyBodyIsObject?: boolean;
+}
+
+/**
+ * Builds the API (not listening).
+ * @example
+ * const api = createHttpApi(client, {
+ *   orchestrations: Object.keys(app.orchestrations),
+ *   entities: Object.keys(app.entities),
+ *   auth: { required: authRequiredFor(host), tokens: [{ token: process.env.DURABLE_TOKEN!, scopes: ['read', 'write'] }] },
+ * });
+ * await api.listen({ host, port: 8080 });
+ */
+export function createHttpApi(client: DurableClient, options: HttpApiOptions = {}): FastifyInstance {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
+    throw new ValidationError('bodyLimit must be a positive integer (bytes).', { bodyLimit });
+  }
+  const maxDepth = options.maxJsonDepth ?? MAX_JSON_DEPTH;
+  const logger = options.logger ?? silentLogger;
+  const auth = new TokenAuthenticator(options.auth);
+  const context: RouteContext = {
+    client,
+    orchestrations: options.orchestrations ? new Set(options.orchestrations) : undefined,
+    entities: options.entities ? new Set(options.entities) : undefined,
+  };
+
+  const app = Fastify({
+    bodyLimit,
+    logger: false,
+    // Ids are bounded by the schemas (which answer 400); the router's own limit would answer 404 instead.
+    routerOptions: { maxParamLength: 8192 },
+    frameworkErrors: (error, _request, reply) => void sendProblem(reply, error),
+  });
+
+  installValidators(app);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, maxDepth));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const config = request.routeOptions.config as RouteConfig;
+    try {
+      auth.authorize(request.headers.authorization, config.access ?? 'public');
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    const config = request.routeOptions.config as RouteConfig;
+    if (config.emptyBodyIsObject && request.body === undefined) request.body = {};
+    done();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    logger.info({
+      event: LOG_EVENTS.httpRequest,
+      method: request.method,
+      // The path only: query strings are the caller's and may hold anything.
+      path: request.url.split('?')[0],
+      route: request.routeOptions.url,
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime),
+    });
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status } = toProblem(error);
+    if (status >= 500) {
+      const e = error as Partial<Error>;
+      logger.error(
+        {
+          event: LOG_EVENTS.httpInternalError,
+          method: request.method,
+          name: e.name,
+          message: e.message,
+          stack: e.stack,
+        },
+        'HTTP request failed',
+      );
+    }
+    return sendProblem(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new HttpError('NOT_FOUND', `No route ${request.method} ${truncate(request.url.split('?')[0])}.`),
+    ),
+  );
+
+  for (const route of API_ROUTES) {
+    const config: RouteConfig = { access: route.access, emptyBodyIsObject: route.emptyBodyIsObject ?? false };
+    app.route({
+      method: route.method,
+      url: route.url,
+      schema: route.schema,
+      config,
+      handler: (request: FastifyRequest, reply: FastifyReply) => route.handler(request, reply, context),
+    });
+  }
+  const openApi = buildOpenApi(API_ROUTES, { title: 'Durable management API', version: '1' });
+  app.get('/openapi.json', { config: { access: 'public' } satisfies RouteConfig }, (_request, reply) => {
+    void reply.send(openApi);
+  });
+  return app;
+}
+
+/**
+ * Query strings and path parameters arrive as strings and are coerced to the schema's types; JSON bodies are
+ * not (a body whose `instanceId` is a number is malformed, not "123"). Unknown fields are refused, not dropped.
+ */
+function installValidators(app: FastifyInstance): void {
+  const factory = AjvCompiler();
+  const strict = factory({}, { customOptions: { coerceTypes: false, removeAdditional: false } });
+  const coercing = factory({}, { customOptions: { coerceTypes: 'array', removeAdditional: false } });
+  app.setValidatorCompiler((definition) => {
+    if (definition.httpPart === 'body') return strict(definition);
+    const validate = coercing(definition);
+    const properties = ((definition.schema as { properties?: Record<string, { type?: unknown }> }).properties ??
+      {}) as Record<string, { type?: unknown }>;
+    const integers = Object.keys(properties).filter((key) => properties[key]?.type === 'integer');
+    // Ajv's coercion takes anything `Number()` reads: "0x10", "1e3", and "1e400", which becomes Infinity and
+    // passes its integer and maximum checks. Integers in a URL are written in plain decimal digits.
+    const check = (data: unknown): boolean | { error: Error } => {
+      const raw = data as Record<string, unknown>;
+      for (const key of integers) {
+        const value = raw[key];
+        if (typeof value === 'string' && !/^-?[0-9]{1,15}$/.test(value)) {
+          return {
+            error: new ValidationError(`${definition.httpPart}/${key} must be a whole number in decimal digits.`, {
+              [key]: value.slice(0, 40),
+            }),
+          };
+        }
+      }
+      const ok = validate(data);
+      check.errors = validate.errors;
+      return ok === true;
+    };
+    check.errors = validate.errors;
+    return check;
+  });
+}
+
+function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
+  const { status, problem } = toProblem(error);
+  if (problem.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="durable"');
+  if (problem.code === 'FORBIDDEN')
+    reply.header('www-authenticate', 'Bearer realm="durable", error="insufficient_scope"');
+  return reply.code(status).type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+}
+
+function truncate(text: string | undefined, max = 200): string {
+  const value = text ?? '';
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}

@@ -1,0 +1,36 @@
+/**
+ * One API route as data: method, URL, the scope it needs, its request schemas, its documented responses and its
+ * handler. The server registers these with Fastify and the OpenAPI document is built from the same list.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DurableClient } from '../client/client.js';
+import type { RouteAccess } from './auth.js';
+import type { JsonSchema } from './schemas.js';
+
+/** What handlers can use besides the request. */
+export interface RouteContext {
+  readonly client: DurableClient;
+  /** Orchestration names the app registers, if known (unknown ones are refused with 422). */
+  readonly orchestrations: ReadonlySet<string> | undefined;
+  /** Entity names the app registers, if known. */
+  readonly entities: ReadonlySet<string> | undefined;
+}
+
+export interface ApiRoute {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Fastify syntax: `/api/instances/:id`. */
+  readonly url: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly access: RouteAccess;
+  readonly schema: {
+    readonly params?: JsonSchema;
+    readonly querystring?: JsonSchema;
+    readonly body?: JsonSchema;
+  };
+  /** A request without a body is taken as `{}` (routes whose body fields are all optional). */
+  readonly emptyBodyIsObject?: boolean;
+  /** Documented responses: status → description. Errors are problem details. */
+  readonly responses: Readonly<Record<number, string>>;
+  readonly handler: (request: FastifyRequest, reply: FastifyReply, context: RouteContext) => Promise<unknown>;
+}

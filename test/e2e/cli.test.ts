@@ -1,0 +1,124 @@
+/**
+ * `durable dev` as a child process, driven by the `durable` CLI over HTTP: the way a person uses Durable.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(repoRoot, 'bin', 'durable.mjs');
+
+function durable(args: string[], url: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args, '--url', url], { cwd: repoRoot }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('durable dev and the CLI', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let server: ChildProcess;
+  let url = '';
+  let banner = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'durable-cli-'));
+    server = spawn(process.execPath, [bin, 'dev', 'examples/app.ts', '--port', '0', '--data-dir', dir], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.stdout?.on('data', (chunk: Buffer) => {
+        banner += chunk.toString();
+        const match = /Durable dev — (http:\/\/[^\s]+)/.exec(banner);
+        if (match?.[1] && banner.includes('Ctrl-C')) {
+          url = match[1];
+          resolve();
+        }
+      });
+      server.once('exit', (code) => reject(new Error(`durable dev exited with ${code}`)));
+    });
+  });
+
+  after(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints a banner with the URL, the data directory and the registered names', () => {
+    assert.match(banner, /http:\/\/127\.0\.0\.1:\d+/);
+    assert.ok(banner.includes(join(dir, 'durable.db')), banner);
+    assert.match(banner, /orchestrations .*helloSequence/);
+    assert.match(banner, /activities .*sayHello/);
+    assert.match(banner, /entities .*counter/);
+  });
+
+  it('starts an orchestration, follows it to the end and shows its output, list entry and history', async () => {
+    const started = await durable(['start', 'helloSequence', '["Tokyo","Oslo"]', '--id', 'cli-hello'], url);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout, /started cli-hello/);
+    const status = await durable(['status', 'cli-hello', '--wait'], url);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /status\s+Completed/);
+    assert.match(status.stdout, /Hello Tokyo!/);
+    const json = await durable(['status', 'cli-hello', '--json'], url);
+    assert.deepEqual((JSON.parse(json.stdout) as { output: string[] }).output, ['Hello Tokyo!', 'Hello Oslo!']);
+    const list = await durable(['list', '--name', 'helloSequence'], url);
+    assert.match(list.stdout, /cli-hello\s+helloSequence\s+Completed/);
+    const history = await durable(['history', 'cli-hello'], url);
+    assert.match(history.stdout, /ExecutionStarted/);
+    assert.match(history.stdout, /ExecutionCompleted/);
+  });
+
+  it('raises an event that an approval is waiting for', async () => {
+    await durable(
+      ['start', 'approval', '{"requestId":"r1","amount":5,"timeoutMs":60000}', '--id', 'cli-approval'],
+      url,
+    );
+    const raised = await durable(['raise', 'cli-approval', 'approval', '{"approved":true,"by":"cli"}'], url);
+    assert.equal(raised.code, 0, raised.stderr);
+    const status = await durable(['status', 'cli-approval', '--wait', '--json'], url);
+    assert.equal((JSON.parse(status.stdout) as { output: { by: string } }).output.by, 'cli');
+  });
+
+  it('signals an entity and reads its state', async () => {
+    const signalled = await durable(['signal', 'counter@cli', 'add', '5'], url);
+    assert.equal(signalled.code, 0, signalled.stderr);
+    let state = '';
+    for (let i = 0; i < 50 && !state.includes('5'); i++) {
+      state = (await durable(['entity', 'get', 'counter@cli'], url)).stdout;
+      if (!state.includes('5')) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(state, /counter@cli\s+5/);
+  });
+
+  it('prints one clear line and exits non-zero on errors', async () => {
+    const missing = await durable(['status', 'no-such-instance'], url);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+    assert.match(missing.stderr, /^durable: .*no-such-instance/);
+    const unknown = await durable(['start', 'noSuchOrchestration'], url);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /noSuchOrchestration/);
+    const usage = await durable(['frobnicate'], url);
+    assert.equal(usage.code, 2);
+    const badJson = await durable(['start', 'helloSequence', '{not json'], url);
+    assert.equal(badJson.code, 2);
+    assert.match(badJson.stderr, /must be JSON/);
+  });
+
+  it('stops cleanly on Ctrl-C', async () => {
+    const exited = once(server, 'exit');
+    server.kill('SIGINT');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0);
+  });
+});
