@@ -1,5 +1,5 @@
 /**
- * `npm start`: runs each example pattern for real, on the embedded default (SQLite, durability `full`) and the
+ * `npm run demo`: runs each example pattern for real, on the embedded default (SQLite, durability `full`) and the
  * wall clock, with demo-sized times (timers of 100-300 ms), prints one line per pattern with its result and how
  * long it took, then stops the worker. Exits 1 with a message if anything goes wrong.
  *

@@ -1,6 +1,7 @@
 /**
  * `durable dev <app>`: the whole of Durable in one process on embedded SQLite, with the HTTP API on loopback.
  */
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -95,26 +96,47 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   process.once('SIGTERM', stop);
 }
 
-/** `--watch`: runs `durable dev` in a child process and restarts it when a file next to the app changes. */
+/**
+ * `--watch`: runs `durable dev` in a child process and restarts it when a file next to the app changes. A child
+ * that exits on its own (the app failed to load) is started again on the next change.
+ */
 async function devWatch(appPath: string): Promise<void> {
   const argv = process.argv.slice(1).filter((a) => a !== '--watch');
-  let child = spawn(process.execPath, argv, { stdio: 'inherit' });
+  const run = (): ChildProcess => {
+    const proc = spawn(process.execPath, argv, { stdio: 'inherit' });
+    proc.once('exit', (code, signal) => {
+      if (proc === child && !restarting && !stopping)
+        process.stdout.write(`app exited (${signal ?? code}); waiting for a change…\n`);
+    });
+    return proc;
+  };
+  let child = run();
+  let restarting = false;
+  let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const restart = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       process.stdout.write('change detected: restarting…\n');
-      const old = child;
-      old.once('exit', () => (child = spawn(process.execPath, argv, { stdio: 'inherit' })));
-      old.kill('SIGTERM');
+      restarting = true;
+      const start = (): void => {
+        restarting = false;
+        child = run();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return start();
+      child.once('exit', start);
+      child.kill('SIGTERM');
     }, 150);
   };
   const watcher = watch(dirname(resolve(appPath)), { recursive: true }, (_event, file) => {
-    if (file && /\.(ts|js|mts|mjs|json)$/.test(file)) restart();
+    if (file && /\.(ts|js|mts|mjs|json)$/.test(file) && !file.includes('node_modules')) restart();
   });
   await new Promise<void>((done) => {
     process.once('SIGINT', () => {
+      stopping = true;
       watcher.close();
+      clearTimeout(timer);
+      if (child.exitCode !== null || child.signalCode !== null) return done();
       child.once('exit', () => done());
       child.kill('SIGINT');
     });

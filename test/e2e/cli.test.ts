@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,5 +120,60 @@ describe('durable dev and the CLI', function () {
     server.kill('SIGINT');
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0);
+  });
+});
+
+describe('durable dev --watch', function () {
+  this.timeout(60_000);
+
+  it('reloads the app when its file changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'durable-watch-'));
+    const appFile = join(dir, 'app.ts');
+    const index = join(repoRoot, 'src', 'index.ts');
+    const write = (name: string): void =>
+      writeFileSync(
+        appFile,
+        `import { defineApp } from ${JSON.stringify(index)};\n` +
+          `export default defineApp({ orchestrations: { async ${name}() { return '${name}'; } } });\n`,
+      );
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    write('firstVersion');
+    const server = spawn(
+      process.execPath,
+      [bin, 'dev', appFile, '--watch', '--port', '0', '--data-dir', join(dir, 'data')],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let output = '';
+    const seen = (pattern: RegExp): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${String(pattern)} in:\n${output}`)), 30_000);
+        const check = (): void => {
+          if (!pattern.test(output)) return;
+          clearTimeout(timer);
+          server.stdout?.off('data', onData);
+          resolve();
+        };
+        const onData = (chunk: Buffer): void => {
+          output += chunk.toString();
+          check();
+        };
+        server.stdout?.on('data', onData);
+        check();
+      });
+    try {
+      await seen(/orchestrations firstVersion/);
+      write('secondVersion');
+      await seen(/change detected: restarting/);
+      await seen(/orchestrations secondVersion/);
+      const exited = once(server, 'exit');
+      server.kill('SIGINT');
+      await exited;
+    } finally {
+      if (server.exitCode === null) server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `npm start` end to end: the example program runs every pattern on the wall clock and exits 0.
+ * `npm run demo` end to end: the example program runs every pattern on the wall clock and exits 0.
  * This is the one e2e test that takes real time (about a second and a half).
  */
 import assert from 'node:assert/strict';
@@ -28,7 +28,7 @@ function run(
   });
 }
 
-describe('The examples program (npm start)', function () {
+describe('The examples program (npm run demo)', function () {
   this.timeout(15_000);
 
   it('runs every pattern on SQLite, prints each result and exits 0', async () => {
