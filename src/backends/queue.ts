@@ -77,3 +77,10 @@ export interface Queue {
   nextVisibleAt(queue: QueueName): Promise<number | undefined>;
   close(): Promise<void>;
 }
+
+/** Throws on receive arguments that break the contract (shared by the adapters). */
+export function assertReceiveArguments(max: number, options: ReceiveOptions): void {
+  if (!Number.isInteger(max) || max < 1) throw new Error(`receive: max must be a positive integer, got ${max}.`);
+  if (!(options.visibilityTimeoutMs >= 0))
+    throw new Error(`receive: bad visibilityTimeoutMs ${options.visibilityTimeoutMs}.`);
+}

@@ -141,3 +141,21 @@ export function nextRecord(
 ): InstanceRecord {
   return { ...current, ...changes, version: current.version + 1 };
 }
+
+/**
+ * Throws on a compare-and-set that breaks the contract's rules (a programming error, not a conflict: a conflict
+ * is a race the caller handles; these are bugs it must see). Shared by the adapters.
+ */
+export function assertCasArguments(next: InstanceRecord, expectedVersion: number): void {
+  if (next.version !== expectedVersion + 1) {
+    throw new Error(
+      `compareAndSet(${next.instanceId}): next.version must be expectedVersion + 1 ` +
+        `(${expectedVersion + 1}), got ${next.version}.`,
+    );
+  }
+  if (next.tail.instanceId !== next.instanceId) {
+    throw new Error(
+      `compareAndSet(${next.instanceId}): the tail belongs to instance ${next.tail.instanceId}, not to the record.`,
+    );
+  }
+}

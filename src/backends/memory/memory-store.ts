@@ -9,6 +9,7 @@
  */
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
+import { assertCasArguments } from '../store.js';
 import { compareNewestFirst, decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
@@ -54,18 +55,7 @@ export class MemoryStore implements Store {
 
   compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult> {
     return settle(() => {
-      // Programming errors, not conflicts: a conflict is a race the caller handles, these are bugs it must see.
-      if (next.version !== expectedVersion + 1) {
-        throw new Error(
-          `compareAndSet(${next.instanceId}): next.version must be expectedVersion + 1 ` +
-            `(${expectedVersion + 1}), got ${next.version}.`,
-        );
-      }
-      if (next.tail.instanceId !== next.instanceId) {
-        throw new Error(
-          `compareAndSet(${next.instanceId}): the tail belongs to instance ${next.tail.instanceId}, not to the record.`,
-        );
-      }
+      assertCasArguments(next, expectedVersion);
       // Check and write in one synchronous step: no other call can interleave, so this is atomic on the record.
       const current = this.records.get(next.instanceId);
       if ((current?.version ?? 0) !== expectedVersion) {

@@ -19,6 +19,7 @@ import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import { assertReceiveArguments } from '../queue.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
@@ -175,9 +176,8 @@ export class SqliteQueue implements Queue {
   }
 
   async receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]> {
-    if (!Number.isInteger(max) || max < 1) throw new Error(`receive: max must be a positive integer, got ${max}.`);
+    assertReceiveArguments(max, options);
     const { visibilityTimeoutMs, signal } = options;
-    if (!(visibilityTimeoutMs >= 0)) throw new Error(`receive: bad visibilityTimeoutMs ${visibilityTimeoutMs}.`);
     const deadline = this.clock.now() + Math.max(0, options.waitMs ?? 0);
     for (;;) {
       if (this.closed) return [];

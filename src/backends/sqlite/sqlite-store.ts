@@ -10,6 +10,7 @@
 import type Database from 'better-sqlite3';
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
+import { assertCasArguments } from '../store.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
 import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
@@ -36,17 +37,7 @@ interface ChunkWrite {
 
 /** Checks a compare-and-set like the memory store does (programming errors, not conflicts) and serializes it. */
 function prepareWrite(next: InstanceRecord, expectedVersion: number): RowWrite {
-  if (next.version !== expectedVersion + 1) {
-    throw new Error(
-      `compareAndSet(${next.instanceId}): next.version must be expectedVersion + 1 ` +
-        `(${expectedVersion + 1}), got ${next.version}.`,
-    );
-  }
-  if (next.tail.instanceId !== next.instanceId) {
-    throw new Error(
-      `compareAndSet(${next.instanceId}): the tail belongs to instance ${next.tail.instanceId}, not to the record.`,
-    );
-  }
+  assertCasArguments(next, expectedVersion);
   return {
     instanceId: next.instanceId,
     version: next.version,
