@@ -1,0 +1,342 @@
+/**
+ * The queue contract on beanstalkd.
+ *
+ * Tubes: `<namespace>.orchestrations` and `<namespace>.activities`; dead-letter reasons in
+ * `<namespace>.<queue>.dead-reasons`. Each queue has its own connection that `use`s and `watch`es only its tube,
+ * so a reserve can never return a job of the other queue.
+ *
+ * How the contract maps:
+ * - priority → job priority (same order: lower first; ties by job id, i.e. send order).
+ * - `deliverAt` → `put` delay in whole seconds rounded **up**. A job reserved before its `deliverAt` (rounding,
+ *   or clocks of different machines) is released again for the remaining time instead of being delivered.
+ * - visibility → the job's TTR, fixed by beanstalkd when the job is **put**: it comes from the `ttrMs` option
+ *   per queue (default 30 s orchestrations, 300 s activities), not from `receive`'s `visibilityTimeoutMs`,
+ *   which beanstalkd cannot change per reservation.
+ * - attempt = `reserves - releases` from `stats-job`: 1 on first delivery, +1 for each reservation that ended
+ *   without a release (TTR expired, or the holder's connection dropped: a worker died), kept by `release`.
+ * - ack = `delete`, release = `release` with delay, deadLetter = `bury` plus a reason record (buried jobs carry
+ *   no text): `{ job, reason }` put in the reasons tube *before* the bury, so a buried job never lacks a reason.
+ *   `deadLetters` reserves every record, peeks each buried job, releases the records again, and deletes
+ *   records whose job is no longer buried (kicked or deleted).
+ * - depth from `stats-tube`. `nextVisibleAt` is always undefined: beanstalkd does not tell when the next
+ *   delayed job is due without walking the jobs, and its clock is its own (no time skipping).
+ * - Waiting: `receive` polls with `reserve-with-timeout 0` (never blocking, so acks pipelined on the same
+ *   connection are never stuck behind a waiting reserve) and sleeps on the clock between polls, woken at once
+ *   by sends and releases of this process; messages from other processes are seen within `pollIntervalMs`.
+ * - Receipts are `<jobId>:<epoch>:<token>`. beanstalkd only checks that the job is reserved by this connection,
+ *   and this one connection serves all receives of the process, so a local token per reservation tells a stale
+ *   receipt from the current one; after a reconnection (new epoch) all earlier receipts are stale, since
+ *   beanstalkd released their jobs when the old connection closed.
+ * - Payloads over `maxJobBytes` go through the claim store (see claim-store.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Message, QueueName } from '../../engine/messages.js';
+import { PRIORITY } from '../../engine/messages.js';
+import type { Clock } from '../clock.js';
+import { SystemClock } from '../clock.js';
+import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import { sleepUnlessWoken, wakeAll } from '../wake.js';
+import type { Reply } from './beanstalkd-connection.js';
+import { BeanstalkdConnection } from './beanstalkd-connection.js';
+import { parseStats, secondsUp, toBeanstalkdPriority, unexpected } from './beanstalkd-protocol.js';
+import type { ClaimStore } from './claim-store.js';
+
+export interface BeanstalkdQueueOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Tube prefix. Default `durable`. */
+  readonly namespace?: string;
+  /** TTR of the jobs put on each queue. */
+  readonly ttrMs?: Partial<Record<QueueName, number>>;
+  /** Used for `deliverAt` and for waiting. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Where bodies over `maxJobBytes` go; without it such a send rejects. */
+  readonly claimStore?: ClaimStore;
+  /** beanstalkd's `-z` (default 65 535). */
+  readonly maxJobBytes?: number;
+  /** How often a waiting receive looks for messages sent by other processes. Default 50 ms. */
+  readonly pollIntervalMs?: number;
+  /** How long commands wait for a lost connection to come back. Default 10 s. */
+  readonly reconnectTimeoutMs?: number;
+}
+
+const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
+const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 30_000, activities: 300_000 };
+
+/** A reservation this process holds. */
+interface Held {
+  readonly token: string;
+  readonly epoch: number;
+  readonly priority: number;
+  /** The claim-check key when the body lives in the claim store. */
+  readonly claim: string | undefined;
+}
+
+interface Lane {
+  readonly tube: string;
+  readonly work: BeanstalkdConnection;
+  readonly reasons: BeanstalkdConnection;
+  readonly held: Map<string, Held>;
+  readonly waiters: Set<AbortController>;
+}
+
+/**
+ * A {@link Queue} on a beanstalkd server.
+ * @example
+ * const queue = new BeanstalkdQueue({ host: '127.0.0.1', port: 11300, namespace: 'shop' });
+ * await queue.send([message]);
+ * const [delivery] = await queue.receive('activities', 10, { visibilityTimeoutMs: 300_000, waitMs: 5000 });
+ * if (delivery) await queue.ack(delivery);
+ * await queue.close();
+ */
+export class BeanstalkdQueue implements Queue {
+  private readonly clock: Clock;
+  private readonly lanes: Record<QueueName, Lane>;
+  private readonly maxJobBytes: number;
+  private readonly pollIntervalMs: number;
+  private closed = false;
+
+  constructor(private readonly options: BeanstalkdQueueOptions = {}) {
+    this.clock = options.clock ?? new SystemClock();
+    this.maxJobBytes = options.maxJobBytes ?? 65_535;
+    this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    const namespace = options.namespace ?? 'durable';
+    const lane = (queue: QueueName): Lane => {
+      const tube = `${namespace}.${queue}`;
+      const reasons = `${tube}.dead-reasons`;
+      return {
+        tube,
+        work: this.connection([`use ${tube}`, `watch ${tube}`, 'ignore default']),
+        reasons: this.connection([`use ${reasons}`, `watch ${reasons}`, 'ignore default']),
+        held: new Map(),
+        waiters: new Set(),
+      };
+    };
+    this.lanes = { orchestrations: lane('orchestrations'), activities: lane('activities') };
+  }
+
+  async send(messages: readonly Message[]): Promise<void> {
+    // Validate and serialise everything before putting anything: a bad message fails the whole send.
+    const jobs = messages.map((m) => {
+      if (!QUEUE_NAMES.includes(m.queue)) throw new Error(`Unknown queue '${String(m.queue)}' on message ${m.id}.`);
+      const json = JSON.stringify(m);
+      if (Buffer.byteLength(json) > this.maxJobBytes && this.options.claimStore === undefined) {
+        throw new Error(`Message ${m.id} exceeds beanstalkd's ${this.maxJobBytes} bytes and no claim store is set.`);
+      }
+      return { message: m, json };
+    });
+    const now = this.clock.now();
+    await Promise.all(
+      jobs.map(async ({ message, json }) => {
+        let body = json;
+        if (Buffer.byteLength(json) > this.maxJobBytes) {
+          const claim = `${message.id}#${randomUUID()}`;
+          await (this.options.claimStore as ClaimStore).put(claim, json);
+          body = JSON.stringify({ claim });
+        }
+        const data = Buffer.from(body);
+        const priority = toBeanstalkdPriority(message.priority, PRIORITY.work);
+        const delay = secondsUp((message.deliverAt ?? now) - now);
+        const ttr = Math.max(1, secondsUp(this.options.ttrMs?.[message.queue] ?? DEFAULT_TTR_MS[message.queue]));
+        const line = `put ${priority} ${delay} ${ttr} ${data.length}`;
+        const reply = await this.lanes[message.queue].work.command(line, data);
+        if (reply.words[0] !== 'INSERTED') throw unexpected('put', reply);
+      }),
+    );
+    for (const queue of new Set(jobs.map((j) => j.message.queue))) wakeAll(this.lanes[queue].waiters);
+  }
+
+  async receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]> {
+    if (!Number.isInteger(max) || max < 1) throw new Error(`receive: max must be a positive integer, got ${max}.`);
+    const lane = this.lane(queue);
+    const deadline = this.clock.now() + Math.max(0, options.waitMs ?? 0);
+    for (;;) {
+      if (this.closed) return [];
+      const taken = await this.take(lane, max);
+      if (taken.length > 0 || options.signal?.aborted === true) return taken;
+      const now = this.clock.now();
+      if (now >= deadline) return [];
+      await sleepUnlessWoken(this.clock, lane.waiters, Math.min(deadline - now, this.pollIntervalMs), options.signal);
+    }
+  }
+
+  async ack(delivery: Delivery): Promise<void> {
+    const found = this.current(delivery);
+    if (found === undefined) return;
+    const { lane, id, held } = found;
+    lane.held.delete(id);
+    const reply = await lane.work.command(`delete ${id}`);
+    if (reply.words[0] === 'DELETED' && held.claim !== undefined) await this.options.claimStore?.delete(held.claim);
+  }
+
+  async release(delivery: Delivery, delayMs = 0): Promise<void> {
+    const found = this.current(delivery);
+    if (found === undefined) return;
+    const { lane, id, held } = found;
+    lane.held.delete(id);
+    await lane.work.command(`release ${id} ${held.priority} ${secondsUp(delayMs)}`);
+    wakeAll(lane.waiters);
+  }
+
+  async settle(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): Promise<void> {
+    // One connection per queue, pipelined: the whole batch costs about one round trip.
+    await Promise.all([
+      ...(batch.ack ?? []).map((d) => this.ack(d)),
+      ...(batch.release ?? []).map((r) => this.release(r.delivery, r.delayMs)),
+    ]);
+  }
+
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const found = this.current(delivery);
+    if (found === undefined) return;
+    const { lane, id, held } = found;
+    lane.held.delete(id);
+    const record = Buffer.from(JSON.stringify({ job: id, reason }));
+    const put = await lane.reasons.command(`put 0 0 60 ${record.length}`, record);
+    if (put.words[0] !== 'INSERTED') throw unexpected('put (dead reason)', put);
+    await lane.work.command(`bury ${id} ${held.priority}`);
+  }
+
+  async depth(queue: QueueName): Promise<QueueDepth> {
+    const lane = this.lane(queue);
+    const reply = await lane.work.command(`stats-tube ${lane.tube}`);
+    if (reply.words[0] === 'NOT_FOUND') return { ready: 0, delayed: 0, reserved: 0, dead: 0 };
+    if (reply.words[0] !== 'OK') throw unexpected('stats-tube', reply);
+    const stats = parseStats(reply);
+    const count = (key: string): number => (typeof stats[key] === 'number' ? stats[key] : 0);
+    return {
+      ready: count('current-jobs-ready'),
+      delayed: count('current-jobs-delayed'),
+      reserved: count('current-jobs-reserved'),
+      dead: count('current-jobs-buried'),
+    };
+  }
+
+  async deadLetters(queue: QueueName): Promise<DeadLetter[]> {
+    const lane = this.lane(queue);
+    const records: { id: string; job: string; reason: string }[] = [];
+    for (;;) {
+      const reply = await lane.reasons.command('reserve-with-timeout 0');
+      if (reply.words[0] !== 'RESERVED') break;
+      const { job, reason } = JSON.parse((reply.body ?? Buffer.alloc(0)).toString('utf8')) as {
+        job: string;
+        reason: string;
+      };
+      records.push({ id: reply.words[1] as string, job, reason });
+    }
+    const out: DeadLetter[] = [];
+    try {
+      for (const record of records) {
+        const stats = await lane.work.command(`stats-job ${record.job}`);
+        const peek = await lane.work.command(`peek ${record.job}`);
+        if (stats.words[0] !== 'OK' || parseStats(stats).state !== 'buried' || peek.words[0] !== 'FOUND') {
+          await lane.reasons.command(`delete ${record.id}`); // the job was kicked or deleted: forget its reason
+          record.id = '';
+          continue;
+        }
+        const { message } = await this.decode(peek.body ?? Buffer.alloc(0));
+        if (message !== undefined) out.push({ message, reason: record.reason });
+      }
+    } finally {
+      // Back where they were, same ids, so the next listing sees them in the same order.
+      await Promise.all(records.filter((r) => r.id !== '').map((r) => lane.reasons.command(`release ${r.id} 0 0`)));
+    }
+    return out;
+  }
+
+  /** Not derivable from beanstalkd without walking its jobs; see the file notes. */
+  nextVisibleAt(queue: QueueName): Promise<number | undefined> {
+    this.lane(queue);
+    return Promise.resolve(undefined);
+  }
+
+  /** Closes the connections: beanstalkd makes the jobs still reserved by them ready again at once. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    for (const lane of Object.values(this.lanes)) {
+      wakeAll(lane.waiters);
+      lane.work.close();
+      lane.reasons.close();
+    }
+    return Promise.resolve();
+  }
+
+  private connection(setup: readonly string[]): BeanstalkdConnection {
+    return new BeanstalkdConnection({
+      host: this.options.host ?? '127.0.0.1',
+      port: this.options.port ?? 11300,
+      setup,
+      ...(this.options.reconnectTimeoutMs === undefined ? {} : { reconnectTimeoutMs: this.options.reconnectTimeoutMs }),
+    });
+  }
+
+  private lane(queue: QueueName): Lane {
+    if (!QUEUE_NAMES.includes(queue)) throw new Error(`Unknown queue '${String(queue)}'.`);
+    return this.lanes[queue];
+  }
+
+  /** Reserves up to `max` ready jobs without waiting; jobs not due yet go back for the remaining time. */
+  private async take(lane: Lane, max: number): Promise<Delivery[]> {
+    const out: Delivery[] = [];
+    while (out.length < max) {
+      const reply = await lane.work.command('reserve-with-timeout 0');
+      if (reply.words[0] !== 'RESERVED') return out; // TIMED_OUT (nothing ready) or DEADLINE_SOON
+      const epoch = lane.work.epoch;
+      const delivery = await this.accept(lane, reply, epoch);
+      if (delivery !== undefined) out.push(delivery);
+    }
+    return out;
+  }
+
+  private async accept(lane: Lane, reply: Reply, epoch: number): Promise<Delivery | undefined> {
+    const id = reply.words[1] as string;
+    const stats = parseStats(await lane.work.command(`stats-job ${id}`));
+    const priority = typeof stats.pri === 'number' ? stats.pri : PRIORITY.work;
+    const { message, claim } = await this.decode(reply.body ?? Buffer.alloc(0));
+    if (message === undefined) {
+      // Unreadable (or its claim is gone): park it where an operator sees it, rather than loop on it.
+      const record = Buffer.from(JSON.stringify({ job: id, reason: 'unreadable job body or missing claim' }));
+      await lane.reasons.command(`put 0 0 60 ${record.length}`, record);
+      await lane.work.command(`bury ${id} ${priority}`);
+      return undefined;
+    }
+    const early = (message.deliverAt ?? 0) - this.clock.now();
+    if (early > 0) {
+      // Delays are whole seconds and clocks differ between machines: never deliver early, wait the rest.
+      await lane.work.command(`release ${id} ${priority} ${secondsUp(early)}`);
+      return undefined;
+    }
+    const reserves = typeof stats.reserves === 'number' ? stats.reserves : 1;
+    const releases = typeof stats.releases === 'number' ? stats.releases : 0;
+    const token = randomUUID();
+    lane.held.set(id, { token, epoch, priority, claim });
+    return { message, receipt: `${id}:${epoch}:${token}`, attempt: Math.max(1, reserves - releases) };
+  }
+
+  /** The message of a job body, fetching it from the claim store when the body is a claim. */
+  private async decode(body: Buffer): Promise<{ message: Message | undefined; claim: string | undefined }> {
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as Message | { claim: string; queue?: undefined };
+      if (parsed.queue !== undefined) return { message: parsed, claim: undefined };
+      const json = await this.options.claimStore?.get(parsed.claim);
+      return { message: json === undefined ? undefined : (JSON.parse(json) as Message), claim: parsed.claim };
+    } catch {
+      return { message: undefined, claim: undefined };
+    }
+  }
+
+  /** The lane and reservation a delivery still speaks for, or undefined when its receipt is stale or foreign. */
+  private current(delivery: Delivery): { lane: Lane; id: string; held: Held } | undefined {
+    const [id, epoch, token] = delivery.receipt.split(':');
+    const lane = QUEUE_NAMES.includes(delivery.message.queue) ? this.lanes[delivery.message.queue] : undefined;
+    if (lane === undefined || id === undefined) return undefined;
+    const held = lane.held.get(id);
+    if (held === undefined || held.token !== token || String(held.epoch) !== epoch) return undefined;
+    if (held.epoch !== lane.work.epoch) {
+      lane.held.delete(id); // beanstalkd released it when the old connection closed
+      return undefined;
+    }
+    return { lane, id, held };
+  }
+}
