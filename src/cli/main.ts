@@ -12,6 +12,7 @@ import { dev } from './dev.js';
 const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
   dev <app>                         run an app on embedded SQLite with the HTTP API (--port, --host, --data-dir, --watch)
+  worker <app>                      the container entry point: run work from the configured backends (worker --help)
   start <name> [input-json]         start an orchestration (--id, --reuse allow-terminal|allow-failed|reject)
   status <id> [--wait[=ms]]         show an instance; --wait follows it to the end
   list                              list instances (--status, --name, --limit, --cursor)

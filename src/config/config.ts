@@ -9,6 +9,19 @@
  * | `DURABLE_DURABILITY` | `full` (a commit survives power loss) or `normal` (survives a process crash) | `full` |
  * | `DURABLE_LOCK` | `memory` (one process) or `sqlite` (several processes share the file) | `memory` |
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
+ *
+ * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
+ * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `DURABLE_APP` | the app module (or the first argument of `durable worker`) | none |
+ * | `DURABLE_OPS_HOST` | address of the ops server (`/metrics`, `/healthz`, `/readyz`) | `0.0.0.0` |
+ * | `DURABLE_OPS_PORT` | its port (`0`: any free port) | `9464` |
+ * | `DURABLE_DRAIN_TIMEOUT_MS` | how long a SIGTERM drain may take before the process exits 1 | `30000` |
+ * | `DURABLE_SERVES` | the queues this worker takes work from: `orchestrations`, `activities` or both | both |
+ * | `DURABLE_ORCHESTRATION_CONCURRENCY` | instances whose turns run at once | `16` |
+ * | `DURABLE_LOG_LEVEL` | `debug`, `info`, `warn` or `error` | `info` |
  */
 import { ValidationError } from '../engine/errors.js';
 
@@ -51,6 +64,88 @@ export function loadConfig(
     },
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
   };
+}
+
+export type WorkQueue = 'orchestrations' | 'activities';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** What a `durable worker` process needs beyond the backends ({@link DurableConfig}). */
+export interface WorkerSettings {
+  /** The app module; undefined when neither the argument nor `DURABLE_APP` names one. */
+  readonly app: string | undefined;
+  readonly opsHost: string;
+  readonly opsPort: number;
+  readonly drainTimeoutMs: number;
+  /** Never empty; without duplicates. */
+  readonly serves: readonly WorkQueue[];
+  readonly orchestrationConcurrency: number;
+  readonly logLevel: LogLevel;
+}
+
+export type WorkerSettingsOverrides = Partial<{
+  app: string;
+  opsHost: string;
+  opsPort: number;
+  drainTimeoutMs: number;
+  serves: readonly WorkQueue[];
+  orchestrationConcurrency: number;
+  logLevel: LogLevel;
+}>;
+
+/**
+ * Reads the settings of a `durable worker` process. Bad values throw a `ValidationError` naming the variable.
+ * @example
+ * const settings = loadWorkerSettings(process.env, { app: 'examples/app.ts', opsPort: 0 });
+ */
+export function loadWorkerSettings(
+  env: Record<string, string | undefined> = process.env,
+  overrides: WorkerSettingsOverrides = {},
+): WorkerSettings {
+  const app = overrides.app ?? env.DURABLE_APP;
+  return {
+    app: app === '' ? undefined : app,
+    opsHost: overrides.opsHost ?? nonEmpty(env, 'DURABLE_OPS_HOST', '0.0.0.0'),
+    opsPort: overrides.opsPort ?? port(env, 'DURABLE_OPS_PORT', 9464),
+    drainTimeoutMs: overrides.drainTimeoutMs ?? positiveInt(env, 'DURABLE_DRAIN_TIMEOUT_MS', 30_000),
+    serves: overrides.serves ?? workQueues(env, 'DURABLE_SERVES'),
+    orchestrationConcurrency:
+      overrides.orchestrationConcurrency ?? positiveInt(env, 'DURABLE_ORCHESTRATION_CONCURRENCY', 16),
+    logLevel:
+      overrides.logLevel ?? oneOf<LogLevel>(env, 'DURABLE_LOG_LEVEL', ['debug', 'info', 'warn', 'error'], 'info'),
+  };
+}
+
+/**
+ * Parses a comma-separated list of work queues (`orchestrations,activities`).
+ * @example
+ * parseWorkQueues('orchestrations', '--serves'); // ['orchestrations']
+ */
+export function parseWorkQueues(value: string, name: string): WorkQueue[] {
+  const allowed: readonly WorkQueue[] = ['orchestrations', 'activities'];
+  const items = [...new Set(value.split(',').map((v) => v.trim()))].filter((v) => v !== '');
+  const bad = items.filter((v) => !(allowed as readonly string[]).includes(v));
+  if (items.length === 0 || bad.length > 0) {
+    throw new ValidationError(`${name} must list one or both of ${allowed.join(', ')} (got '${value}').`, {
+      variable: name,
+      value,
+    });
+  }
+  return items as WorkQueue[];
+}
+
+function workQueues(env: Record<string, string | undefined>, name: string): WorkQueue[] {
+  const value = env[name];
+  return value === undefined || value === '' ? ['orchestrations', 'activities'] : parseWorkQueues(value, name);
+}
+
+function port(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ValidationError(`${name} must be a port, 0-65535 (got '${value}').`, { variable: name, value });
+  }
+  return n;
 }
 
 function oneOf<T extends string>(

@@ -1,0 +1,77 @@
+/**
+ * `durable worker` arguments: flags override environment variables, and both go through the one config module.
+ */
+import { parseArgs } from 'node:util';
+import type { DurableConfig, WorkerSettings } from '../src/config/config.js';
+import { loadConfig, loadWorkerSettings, parseWorkQueues } from '../src/config/config.js';
+import { ValidationError } from '../src/engine/errors.js';
+
+export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (every option also has an environment variable)
+
+  --backend sqlite|memory          DURABLE_BACKEND
+  --sqlite-path FILE               DURABLE_SQLITE_PATH (default .durable/durable.db)
+  --durability full|normal         DURABLE_DURABILITY
+  --lock memory|sqlite             DURABLE_LOCK (sqlite: several workers share one SQLite file)
+  --concurrency N                  DURABLE_ACTIVITY_CONCURRENCY (activities at once)
+  --orchestration-concurrency N    DURABLE_ORCHESTRATION_CONCURRENCY
+  --serves orchestrations,activities   DURABLE_SERVES
+  --ops-host ADDR  --ops-port N    DURABLE_OPS_HOST, DURABLE_OPS_PORT (default 0.0.0.0:9464): /metrics /healthz /readyz
+  --drain-timeout-ms N             DURABLE_DRAIN_TIMEOUT_MS (default 30000)
+  --log-level debug|info|warn|error   DURABLE_LOG_LEVEL`;
+
+export interface WorkerInvocation {
+  readonly config: DurableConfig;
+  readonly settings: WorkerSettings & { readonly app: string };
+  readonly help: boolean;
+}
+
+/**
+ * @example
+ * const { config, settings } = parseWorkerArgs(['examples/app.ts', '--lock', 'sqlite'], process.env);
+ */
+export function parseWorkerArgs(argv: readonly string[], env: Record<string, string | undefined>): WorkerInvocation {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      backend: { type: 'string' },
+      'sqlite-path': { type: 'string' },
+      durability: { type: 'string' },
+      lock: { type: 'string' },
+      concurrency: { type: 'string' },
+      'orchestration-concurrency': { type: 'string' },
+      serves: { type: 'string' },
+      'ops-host': { type: 'string' },
+      'ops-port': { type: 'string' },
+      'drain-timeout-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (positionals.length > 1) throw new ValidationError(`Unexpected arguments: ${positionals.slice(1).join(' ')}.`);
+  // Flags become the matching variables, so one parser (with its error messages) validates both.
+  const fromFlags: Record<string, string | undefined> = {
+    DURABLE_BACKEND: values.backend,
+    DURABLE_SQLITE_PATH: values['sqlite-path'],
+    DURABLE_DURABILITY: values.durability,
+    DURABLE_LOCK: values.lock,
+    DURABLE_ACTIVITY_CONCURRENCY: values.concurrency,
+    DURABLE_ORCHESTRATION_CONCURRENCY: values['orchestration-concurrency'],
+    DURABLE_OPS_HOST: values['ops-host'],
+    DURABLE_OPS_PORT: values['ops-port'],
+    DURABLE_DRAIN_TIMEOUT_MS: values['drain-timeout-ms'],
+    DURABLE_LOG_LEVEL: values['log-level'],
+  };
+  const merged = { ...env };
+  for (const [name, value] of Object.entries(fromFlags)) if (value !== undefined) merged[name] = value;
+  const settings = loadWorkerSettings(merged, {
+    ...(positionals[0] !== undefined ? { app: positionals[0] } : {}),
+    ...(values.serves !== undefined ? { serves: parseWorkQueues(values.serves, '--serves') } : {}),
+  });
+  const help = values.help === true;
+  if (settings.app === undefined && !help) {
+    throw new ValidationError('Name the app module: durable worker <app module> (or set DURABLE_APP).');
+  }
+  return { config: loadConfig(merged), settings: { ...settings, app: settings.app ?? '' }, help };
+}
