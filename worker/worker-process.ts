@@ -48,24 +48,20 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const { settings } = options;
   const metrics = createWorkerMetrics();
   const logger = countingLogger(options.logger, metrics);
-  const servesActivities = settings.serves.includes('activities');
-  if (!settings.serves.includes('orchestrations')) {
-    // The runtime's orchestration loop cannot be turned off yet: a worker that took orchestration messages and
-    // never ran them would hold them for a whole reservation each time. Refuse rather than stall instances.
-    throw new Error('A worker serving activities only needs a runtime option that does not exist yet.');
-  }
   const host = await startHost({
     app: options.app,
     config: options.config,
     logger,
     worker: {
       orchestrationConcurrency: settings.orchestrationConcurrency,
-      // With a limit of 0 the activity loop takes nothing and only wakes to stop: this worker leaves activities
-      // to the pools that serve them.
-      ...(servesActivities ? {} : { activityConcurrency: 0 }),
+      serves: {
+        orchestrations: settings.serves.includes('orchestrations'),
+        activities: settings.serves.includes('activities'),
+      },
     },
   });
   metrics.watchQueues(host.backends.queue, ['orchestrations', 'activities']);
+  metrics.watchCache(() => host.worker?.cachedInstances ?? 0);
 
   let draining: Promise<'drained' | 'timeout'> | undefined;
   const ops = createOpsServer({

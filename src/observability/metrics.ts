@@ -40,6 +40,8 @@ export interface WorkerMetrics {
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** From now on, scrapes read the depth of `queues` from `source` (until then the gauge is empty). */
   watchQueues(source: QueueDepthSource, queues: readonly QueueName[]): void;
+  /** Reads the executor cache's size on each scrape. */
+  watchCache(size: () => number): void;
 }
 
 export interface WorkerMetricsOptions {
@@ -62,6 +64,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
   if (options.processMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'durable_' });
   const registers = [registry];
   let watched: { source: QueueDepthSource; queues: readonly QueueName[] } | undefined;
+  let cacheSize: (() => number) | undefined;
 
   const queueDepth = new client.Gauge({
     name: 'durable_queue_depth',
@@ -137,12 +140,18 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     }),
     cachedInstances: new client.Gauge({
       name: 'durable_cached_instances',
-      help: 'Replayed instances kept in the executor cache.',
+      help: 'Replayed instances kept in the executor cache, read on each scrape.',
       registers,
+      collect() {
+        if (cacheSize) this.set(cacheSize());
+      },
     }),
     queueDepth,
     watchQueues(source, queues) {
       watched = { source, queues: [...queues] };
+    },
+    watchCache(size) {
+      cacheSize = size;
     },
   };
 }

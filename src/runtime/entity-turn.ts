@@ -37,6 +37,7 @@ export async function planEntityTurn(
   record: InstanceRecord | undefined,
   deliveries: Delivery[],
 ): Promise<TurnPlan | undefined> {
+  const startedAt = performance.now();
   const live = await deadLetterPoison(deps.turnDeps, entityId, deliveries);
   if (live.length === 0) return undefined;
   const resend = record && record.outbox.length > 0 && deps.sent.get(entityId) !== record.version ? record.outbox : [];
@@ -83,6 +84,7 @@ export async function planEntityTurn(
           instanceId: entityId,
           version: next.version,
           messages: live.length,
+          durationMs: performance.now() - startedAt,
         });
       } else {
         deps.logger.warn({

@@ -59,6 +59,7 @@ export async function planOrchestrationTurn(
   record: InstanceRecord | undefined,
   deliveries: Delivery[],
 ): Promise<TurnPlan | undefined> {
+  const startedAt = performance.now();
   const live = await deadLetterPoison(deps, instanceId, deliveries);
   if (live.length === 0) return undefined;
   const messages = live.map((d) => d.message as OrchestrationMessage);
@@ -113,6 +114,8 @@ export async function planOrchestrationTurn(
           status: next.status,
           events: result.newEvents.length,
           messages: result.messages.length,
+          consumed: ack.length,
+          durationMs: performance.now() - startedAt,
         });
       } else {
         // Someone committed first (a worker whose lock we took over, or a client start): forget the executor,

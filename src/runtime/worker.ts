@@ -52,6 +52,8 @@ export interface WorkerOptions {
   readonly activityTimeoutMs?: number;
   /** Reservation of an orchestration batch, and the instance lock's TTL (default 60 s). */
   readonly turnTimeoutMs?: number;
+  /** Which loops run (default both): a pool can serve orchestrations and entities only, or activities only. */
+  readonly serves?: { readonly orchestrations?: boolean; readonly activities?: boolean };
   /** Deliveries before a message is dead-lettered (default 10). */
   readonly maxDeliveries?: number;
   /** How long one receive waits for messages before checking for shutdown (default 1 s). */
@@ -114,10 +116,24 @@ export class Worker {
     return this.busyTurns === 0 && this.busyActivities === 0;
   }
 
+  /** Replayed instances held in memory (a gauge for metrics). */
+  get cachedInstances(): number {
+    return this.turnDeps.cache.size;
+  }
+
+  /** What is running now (a drain that times out reports it). */
+  get running(): { readonly batches: number; readonly activities: number } {
+    return { batches: this.busyTurns, activities: this.busyActivities };
+  }
+
   start(): void {
     if (this.loops.length > 0) return;
     this.logger.info({ event: LOG_EVENTS.workerStarted, workerId: this.workerId });
-    this.loops = [this.orchestrationLoop(), this.activityLoop()];
+    const serves = this.options.serves ?? {};
+    this.loops = [
+      ...(serves.orchestrations !== false ? [this.orchestrationLoop()] : []),
+      ...(serves.activities !== false ? [this.activityLoop()] : []),
+    ];
   }
 
   /** Stops taking messages, lets running work finish, and resolves when both loops have ended. */

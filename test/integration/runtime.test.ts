@@ -306,4 +306,18 @@ describe('Worker runtime', () => {
     const late = commitSizes[55] ?? 0;
     assert.ok(late < early * 1.2, `commit size grew from ${early} to ${late} bytes`);
   });
+
+  it('splits work between pools: an orchestration-only worker leaves activities to an activity-only worker', async () => {
+    env = TestEnvironment.start(app, { startWorker: false });
+    env.startWorker({ serves: { activities: false } });
+    await env.client.start('echoThenWait', 'pooled', { instanceId: 'pools' });
+    await until(async () => (await env.queue.depth('activities')).ready === 1, 'the activity request is queued');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(runs, [], 'no activity worker yet: the request waits in its queue');
+    env.startWorker({ serves: { orchestrations: false } });
+    await env.settle();
+    assert.deepEqual(runs, ['pooled']);
+    await env.client.raiseEvent('pools', 'go', '!');
+    assert.equal((await env.waitForCompletion('pools')).output, 'pooled!');
+  });
 });
