@@ -10,6 +10,7 @@ export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (eve
 
   --backend sqlite|memory          DURABLE_BACKEND
   --sqlite-path FILE               DURABLE_SQLITE_PATH (default .durable/durable.db)
+  --queue-url beanstalkd://H:P     DURABLE_QUEUE_URL (the queue on Beanstalkd; DURABLE_NAMESPACE prefixes its tubes)
   --durability full|normal         DURABLE_DURABILITY
   --lock memory|sqlite             DURABLE_LOCK (sqlite: several workers share one SQLite file)
   --concurrency N                  DURABLE_ACTIVITY_CONCURRENCY (activities at once)
@@ -37,6 +38,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
     options: {
       backend: { type: 'string' },
       'sqlite-path': { type: 'string' },
+      'queue-url': { type: 'string' },
       durability: { type: 'string' },
       lock: { type: 'string' },
       concurrency: { type: 'string' },
@@ -54,6 +56,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
   const fromFlags: Record<string, string | undefined> = {
     DURABLE_BACKEND: values.backend,
     DURABLE_SQLITE_PATH: values['sqlite-path'],
+    DURABLE_QUEUE_URL: values['queue-url'],
     DURABLE_DURABILITY: values.durability,
     DURABLE_LOCK: values.lock,
     DURABLE_ACTIVITY_CONCURRENCY: values.concurrency,

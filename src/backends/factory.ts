@@ -26,6 +26,7 @@ export interface Backends {
  * const backends = await openBackends(loadConfig(), new SystemClock());
  */
 export async function openBackends(config: DurableConfig, clock: Clock): Promise<Backends> {
+  if (config.beanstalkd) return withBeanstalkdQueue(config, clock);
   if (config.backend === 'memory') {
     const { MemoryStore } = await import('./memory/memory-store.js');
     const { MemoryQueue } = await import('./memory/memory-queue.js');
@@ -67,4 +68,25 @@ function assemble(store: Store, queue: Queue, lock: Lock, groupCommit?: GroupCom
       await store.close();
     },
   };
+}
+
+/**
+ * The store and lock as configured, the queue on Beanstalkd. Message bodies over Beanstalkd's job size limit go
+ * through a claim check kept in the store. No group commit: the queue is not in the store's database.
+ */
+async function withBeanstalkdQueue(config: DurableConfig, clock: Clock): Promise<Backends> {
+  const local = await openBackends({ ...config, beanstalkd: undefined }, clock);
+  await local.queue.close();
+  const { BeanstalkdQueue } = await import('./beanstalkd/beanstalkd-queue.js');
+  const { store, lock } = local;
+  const queue = new BeanstalkdQueue({
+    ...config.beanstalkd,
+    clock,
+    claimStore: {
+      put: (key, json) => store.putClaim(key, json),
+      get: (key) => store.getClaim(key),
+      delete: (key) => store.deleteClaim(key),
+    },
+  });
+  return assemble(store, queue, lock);
 }

@@ -129,6 +129,14 @@ export interface Store {
   /** Removes chunks of generations below `belowGeneration` (garbage after continue-as-new or restart). */
   deleteHistory(instanceId: string, belowGeneration: number): Promise<void>;
   list(query: ListQuery): Promise<ListPage>;
+  /**
+   * Claim checks: a message body too large for the queue (beanstalkd's 64 KiB job limit) is kept here, under a
+   * unique key, while its message is in transit. `putClaim` is an upsert and durable once it resolves; `getClaim`
+   * returns undefined for an unknown key; `deleteClaim` is idempotent.
+   */
+  putClaim(key: string, json: string): Promise<void>;
+  getClaim(key: string): Promise<string | undefined>;
+  deleteClaim(key: string): Promise<void>;
   /** Deletes the record (if still at `expectedVersion`) and all its history. Returns false on a version conflict. */
   purge(instanceId: string, expectedVersion: number): Promise<boolean>;
   close(): Promise<void>;

@@ -9,6 +9,8 @@
  * | `DURABLE_DURABILITY` | `full` (a commit survives power loss) or `normal` (survives a process crash) | `full` |
  * | `DURABLE_LOCK` | `memory` (one process) or `sqlite` (several processes share the file) | `memory` |
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
+ * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
+ * | `DURABLE_NAMESPACE` | Beanstalkd tube prefix | `durable` |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
  * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
@@ -34,6 +36,8 @@ export interface DurableConfig {
   readonly lock: LockKind;
   readonly sqlite: { readonly path: string; readonly durability: DurabilitySetting };
   readonly activityConcurrency: number;
+  /** Set by `DURABLE_QUEUE_URL=beanstalkd://host:port`: the queue lives on Beanstalkd, the store stays as configured. */
+  readonly beanstalkd?: { readonly host: string; readonly port: number; readonly namespace: string };
 }
 
 export type ConfigOverrides = Partial<{
@@ -63,7 +67,29 @@ export function loadConfig(
         overrides.durability ?? oneOf<DurabilitySetting>(env, 'DURABLE_DURABILITY', ['full', 'normal'], 'full'),
     },
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
+    ...beanstalkdQueue(env),
   };
+}
+
+/** `DURABLE_QUEUE_URL=beanstalkd://host:port` (and `DURABLE_NAMESPACE`, the tube prefix, default `durable`). */
+function beanstalkdQueue(env: Record<string, string | undefined>): Pick<DurableConfig, 'beanstalkd'> {
+  const value = env.DURABLE_QUEUE_URL;
+  if (value === undefined || value === '') return {};
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValidationError(`DURABLE_QUEUE_URL must look like beanstalkd://host:11300 (got '${value}').`, { value });
+  }
+  if (url.protocol !== 'beanstalkd:' || url.hostname === '') {
+    throw new ValidationError(`DURABLE_QUEUE_URL must look like beanstalkd://host:11300 (got '${value}').`, { value });
+  }
+  const port = url.port === '' ? 11300 : Number(url.port);
+  const namespace = nonEmpty(env, 'DURABLE_NAMESPACE', 'durable');
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(namespace)) {
+    throw new ValidationError(`DURABLE_NAMESPACE must be letters, digits, _ or - (got '${namespace}').`, { namespace });
+  }
+  return { beanstalkd: { host: url.hostname, port, namespace } };
 }
 
 export type WorkQueue = 'orchestrations' | 'activities';

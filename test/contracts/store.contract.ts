@@ -406,6 +406,21 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('claims', () => {
+      it('keeps a claim-check body until it is deleted, and overwrites it on a second put', async () => {
+        const key = uniqueId('claim');
+        const body = JSON.stringify({ payload: 'x'.repeat(200_000) });
+        assert.equal(await store.getClaim(key), undefined);
+        await store.putClaim(key, body);
+        assert.equal(await store.getClaim(key), body);
+        await store.putClaim(key, '{"second":true}');
+        assert.equal(await store.getClaim(key), '{"second":true}');
+        await store.deleteClaim(key);
+        assert.equal(await store.getClaim(key), undefined);
+        await store.deleteClaim(key); // idempotent
+      });
+    });
+
     describe('purge', () => {
       it('deletes the record and its history when the version matches', async () => {
         const id = uniqueId('purge');

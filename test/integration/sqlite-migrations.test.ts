@@ -152,7 +152,7 @@ describe('SQLite schema migrations', function () {
       .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
       .pluck()
       .all();
-    assert.deepEqual(tables, ['history_chunks', 'locks', 'messages', 'records']);
+    assert.deepEqual(tables, ['claims', 'history_chunks', 'locks', 'messages', 'records']);
     database.close();
   });
 });

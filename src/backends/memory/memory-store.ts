@@ -44,6 +44,8 @@ export class MemoryStore implements Store {
   private readonly records = new Map<string, InstanceRecord>();
   /** instanceId → chunkKey → chunk (private JSON copies). Independent of `records`: no write touches both. */
   private readonly chunks = new Map<string, Map<string, HistoryChunk>>();
+  /** Claim-check bodies by key (independent of records and chunks). */
+  private readonly claims = new Map<string, string>();
 
   // The options object is reserved for future settings; the memory store has none today.
   constructor(_options: Record<string, never> = {}) {}
@@ -157,6 +159,20 @@ export class MemoryStore implements Store {
     this.records.delete(instanceId);
     this.chunks.delete(instanceId);
     return Promise.resolve(true);
+  }
+
+  putClaim(key: string, json: string): Promise<void> {
+    this.claims.set(key, json);
+    return Promise.resolve();
+  }
+
+  getClaim(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.claims.get(key));
+  }
+
+  deleteClaim(key: string): Promise<void> {
+    this.claims.delete(key);
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -15,6 +15,7 @@
  *   is where the message is (ready, delayed, reserved, dead) so that the next messages to deliver are a walk
  *   of one index instead of a scan; `visible_at` is when a delayed message becomes visible or when a
  *   reservation expires; `receipt` names the latest reservation; `dead_seq` orders the dead letters.
+ * - `claims` (schema version 2): claim-check bodies by key, for queues with a message size limit.
  * - `locks`: one row per held (or expired, not yet overwritten) lock key: owner and expiry on the lock clock.
  *
  * SHARING AND CLOSING
@@ -46,7 +47,7 @@ export interface SqliteDatabaseOptions {
 }
 
 /** The schema version this code writes and understands. Files at a lower version are migrated on open. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * The migrations, in order: `MIGRATIONS[n]` takes a file from version `n` to `n + 1`. Never edit a released step
@@ -99,6 +100,13 @@ const MIGRATIONS: readonly string[] = [
     key        TEXT PRIMARY KEY,
     owner      TEXT NOT NULL,
     expires_at REAL NOT NULL
+  );
+  `,
+  // 1 → 2: claim checks (bodies too large for a queue such as beanstalkd, kept while their message is in transit).
+  `
+  CREATE TABLE claims (
+    key  TEXT PRIMARY KEY,
+    body TEXT NOT NULL
   );
   `,
 ];

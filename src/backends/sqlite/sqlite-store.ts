@@ -218,6 +218,18 @@ export class SqliteStore implements Store {
     return asPromise(() => this.purgeRecord(instanceId, expectedVersion));
   }
 
+  putClaim(key: string, json: string): Promise<void> {
+    return asPromise(() => void this.statements.putClaim.run(key, json));
+  }
+
+  getClaim(key: string): Promise<string | undefined> {
+    return asPromise(() => (this.statements.getClaim.get(key) as string | undefined) ?? undefined);
+  }
+
+  deleteClaim(key: string): Promise<void> {
+    return asPromise(() => void this.statements.deleteClaim.run(key));
+  }
+
   /** Gives back this adapter's reference to the database (a second close does nothing). */
   close(): Promise<void> {
     return asPromise(() => this.releaseDatabase());
@@ -250,6 +262,11 @@ export class SqliteStore implements Store {
 function prepare(db: Database.Database) {
   return {
     get: db.prepare('SELECT record FROM records WHERE instance_id = ?').pluck(),
+    putClaim: db.prepare(
+      'INSERT INTO claims (key, body) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body',
+    ),
+    getClaim: db.prepare('SELECT body FROM claims WHERE key = ?').pluck(),
+    deleteClaim: db.prepare('DELETE FROM claims WHERE key = ?'),
     getMany: db.prepare(
       'SELECT instance_id, record FROM records WHERE instance_id IN (SELECT value FROM json_each(?))',
     ),
