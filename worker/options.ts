@@ -15,7 +15,10 @@ export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (eve
   --lock memory|sqlite             DURABLE_LOCK (sqlite: several workers share one SQLite file)
   --concurrency N                  DURABLE_ACTIVITY_CONCURRENCY (activities at once)
   --orchestration-concurrency N    DURABLE_ORCHESTRATION_CONCURRENCY
-  --serves orchestrations,activities   DURABLE_SERVES
+  --tubes kind|function            DURABLE_TUBES (Beanstalkd: a tube per kind, or per activity and entity type)
+  --serves orchestrations,entities,activities   DURABLE_SERVES (default all three)
+  --functions NAME,NAME            DURABLE_FUNCTIONS (only these activities and entity types; needs --tubes function)
+  --activity-lease-ms N            DURABLE_ACTIVITY_LEASE_MS (default 60000; renewed while the activity runs)
   --ops-host ADDR  --ops-port N    DURABLE_OPS_HOST, DURABLE_OPS_PORT (default 0.0.0.0:9464): /metrics /healthz /readyz
   --drain-timeout-ms N             DURABLE_DRAIN_TIMEOUT_MS (default 30000)
   --log-level debug|info|warn|error   DURABLE_LOG_LEVEL`;
@@ -44,6 +47,9 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
       concurrency: { type: 'string' },
       'orchestration-concurrency': { type: 'string' },
       serves: { type: 'string' },
+      tubes: { type: 'string' },
+      functions: { type: 'string' },
+      'activity-lease-ms': { type: 'string' },
       'ops-host': { type: 'string' },
       'ops-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
@@ -61,6 +67,9 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
     DURABLE_LOCK: values.lock,
     DURABLE_ACTIVITY_CONCURRENCY: values.concurrency,
     DURABLE_ORCHESTRATION_CONCURRENCY: values['orchestration-concurrency'],
+    DURABLE_TUBES: values.tubes,
+    DURABLE_FUNCTIONS: values.functions,
+    DURABLE_ACTIVITY_LEASE_MS: values['activity-lease-ms'],
     DURABLE_OPS_HOST: values['ops-host'],
     DURABLE_OPS_PORT: values['ops-port'],
     DURABLE_DRAIN_TIMEOUT_MS: values['drain-timeout-ms'],

@@ -52,13 +52,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     app: options.app,
     config: options.config,
     logger,
-    worker: {
-      orchestrationConcurrency: settings.orchestrationConcurrency,
-      serves: {
-        orchestrations: settings.serves.includes('orchestrations'),
-        activities: settings.serves.includes('activities'),
-      },
-    },
+    serves: { kinds: settings.serves, functions: settings.functions },
+    worker: { orchestrationConcurrency: settings.orchestrationConcurrency },
   });
   metrics.watchQueues(host.backends.queue, ['orchestrations', 'activities']);
   metrics.watchCache(() => host.worker?.cachedInstances ?? 0);

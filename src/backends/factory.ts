@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DurableConfig } from '../config/config.js';
+import type { TubeSelection } from './beanstalkd/beanstalkd-tubes.js';
 import type { Clock } from './clock.js';
 import type { GroupCommit } from './group-commit.js';
 import type { Lock } from './lock.js';
@@ -22,11 +23,13 @@ export interface Backends {
 }
 
 /**
+ * `serves` picks the Beanstalkd tubes the queue reserves from (a worker serving part of the work); the embedded
+ * queues ignore it.
  * @example
  * const backends = await openBackends(loadConfig(), new SystemClock());
  */
-export async function openBackends(config: DurableConfig, clock: Clock): Promise<Backends> {
-  if (config.beanstalkd) return withBeanstalkdQueue(config, clock);
+export async function openBackends(config: DurableConfig, clock: Clock, serves?: TubeSelection): Promise<Backends> {
+  if (config.beanstalkd) return withBeanstalkdQueue(config, clock, serves);
   if (config.backend === 'memory') {
     const { MemoryStore } = await import('./memory/memory-store.js');
     const { MemoryQueue } = await import('./memory/memory-queue.js');
@@ -74,13 +77,19 @@ function assemble(store: Store, queue: Queue, lock: Lock, groupCommit?: GroupCom
  * The store and lock as configured, the queue on Beanstalkd. Message bodies over Beanstalkd's job size limit go
  * through a claim check kept in the store. No group commit: the queue is not in the store's database.
  */
-async function withBeanstalkdQueue(config: DurableConfig, clock: Clock): Promise<Backends> {
+async function withBeanstalkdQueue(
+  config: DurableConfig,
+  clock: Clock,
+  serves: TubeSelection | undefined,
+): Promise<Backends> {
   const local = await openBackends({ ...config, beanstalkd: undefined }, clock);
   await local.queue.close();
   const { BeanstalkdQueue } = await import('./beanstalkd/beanstalkd-queue.js');
   const { store, lock } = local;
   const queue = new BeanstalkdQueue({
     ...config.beanstalkd,
+    ...(serves ? { serves } : {}),
+    ttrMs: { activities: config.activityLeaseMs },
     clock,
     claimStore: {
       put: (key, json) => store.putClaim(key, json),

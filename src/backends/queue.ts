@@ -11,6 +11,10 @@
  *   `attempt + 1` (a worker died): delivery is **at least once**.
  * - `ack` removes the message; `release` makes it visible again after a delay (same message, `attempt` kept);
  *   `deadLetter` parks it with a reason, out of the way, counted in `depth().dead` and listed by `deadLetters`.
+ * - `touch` extends a live reservation by `visibilityTimeoutMs` from now (a heartbeat for long activities); it
+ *   returns false, changing nothing, when the receipt is stale.
+ * - `redrive` (beanstalkd's "kick") makes dead letters deliverable again, now, as fresh messages (`attempt` 1),
+ *   and forgets their reasons.
  * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops. A
  *   receipt whose reservation expired but which nobody has reserved again may still be honoured (beanstalkd does).
  * - Boundaries: a delayed message is visible once `now >= deliverAt`; a reservation expires at `now >= expiry`.
@@ -73,6 +77,13 @@ export interface Queue {
   settle(batch: { readonly ack?: readonly Delivery[]; readonly release?: readonly Release[] }): Promise<void>;
   depth(queue: QueueName): Promise<QueueDepth>;
   deadLetters(queue: QueueName): Promise<DeadLetter[]>;
+  /** Extends a live reservation to `now + visibilityTimeoutMs`; false (and nothing changes) for a stale receipt. */
+  touch(delivery: Delivery, visibilityTimeoutMs: number): Promise<boolean>;
+  /**
+   * Puts dead letters of `queue` back, visible now with attempt 1: all of them, or only those whose message id is
+   * in `messageIds` (unknown ids are ignored). Returns the messages put back, in dead-letter order.
+   */
+  redrive(queue: QueueName, messageIds?: readonly string[]): Promise<Message[]>;
   /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */
   nextVisibleAt(queue: QueueName): Promise<number | undefined>;
   close(): Promise<void>;

@@ -11,6 +11,8 @@
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
  * | `DURABLE_NAMESPACE` | Beanstalkd tube prefix | `durable` |
+ * | `DURABLE_TUBES` | Beanstalkd tubes per `kind`, or per `function` for activities and entities | `kind` |
+ * | `DURABLE_ACTIVITY_LEASE_MS` | how long a running activity's reservation lasts; a live worker renews it every third of it (a heartbeat), so this is how soon a dead worker's activity runs again | `60000` |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
  * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
@@ -21,7 +23,8 @@
  * | `DURABLE_OPS_HOST` | address of the ops server (`/metrics`, `/healthz`, `/readyz`) | `0.0.0.0` |
  * | `DURABLE_OPS_PORT` | its port (`0`: any free port) | `9464` |
  * | `DURABLE_DRAIN_TIMEOUT_MS` | how long a SIGTERM drain may take before the process exits 1 | `30000` |
- * | `DURABLE_SERVES` | the queues this worker takes work from: `orchestrations`, `activities` or both | both |
+ * | `DURABLE_SERVES` | the kinds of work this worker takes: `orchestrations`, `entities`, `activities` (comma-separated; serving orchestrations without entities, or the reverse, needs Beanstalkd) | all three |
+ * | `DURABLE_FUNCTIONS` | only these activities and entity types (comma-separated names; needs `DURABLE_TUBES=function`) | all of the app's |
  * | `DURABLE_ORCHESTRATION_CONCURRENCY` | instances whose turns run at once | `16` |
  * | `DURABLE_LOG_LEVEL` | `debug`, `info`, `warn` or `error` | `info` |
  */
@@ -36,8 +39,15 @@ export interface DurableConfig {
   readonly lock: LockKind;
   readonly sqlite: { readonly path: string; readonly durability: DurabilitySetting };
   readonly activityConcurrency: number;
+  /** A running activity's reservation; renewed every third of it while the activity runs. */
+  readonly activityLeaseMs: number;
   /** Set by `DURABLE_QUEUE_URL=beanstalkd://host:port`: the queue lives on Beanstalkd, the store stays as configured. */
-  readonly beanstalkd?: { readonly host: string; readonly port: number; readonly namespace: string };
+  readonly beanstalkd?: {
+    readonly host: string;
+    readonly port: number;
+    readonly namespace: string;
+    readonly tubes: 'kind' | 'function';
+  };
 }
 
 export type ConfigOverrides = Partial<{
@@ -46,6 +56,7 @@ export type ConfigOverrides = Partial<{
   sqlitePath: string;
   durability: DurabilitySetting;
   activityConcurrency: number;
+  activityLeaseMs: number;
 }>;
 
 /**
@@ -67,6 +78,7 @@ export function loadConfig(
         overrides.durability ?? oneOf<DurabilitySetting>(env, 'DURABLE_DURABILITY', ['full', 'normal'], 'full'),
     },
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
+    activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
     ...beanstalkdQueue(env),
   };
 }
@@ -89,10 +101,12 @@ function beanstalkdQueue(env: Record<string, string | undefined>): Pick<DurableC
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(namespace)) {
     throw new ValidationError(`DURABLE_NAMESPACE must be letters, digits, _ or - (got '${namespace}').`, { namespace });
   }
-  return { beanstalkd: { host: url.hostname, port, namespace } };
+  const tubes = oneOf<'kind' | 'function'>(env, 'DURABLE_TUBES', ['kind', 'function'], 'kind');
+  return { beanstalkd: { host: url.hostname, port, namespace, tubes } };
 }
 
-export type WorkQueue = 'orchestrations' | 'activities';
+/** A kind of work a worker takes. */
+export type WorkQueue = 'orchestrations' | 'entities' | 'activities';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** What a `durable worker` process needs beyond the backends ({@link DurableConfig}). */
@@ -104,6 +118,8 @@ export interface WorkerSettings {
   readonly drainTimeoutMs: number;
   /** Never empty; without duplicates. */
   readonly serves: readonly WorkQueue[];
+  /** Only these activities and entity types (undefined: all of the app's). */
+  readonly functions: readonly string[] | undefined;
   readonly orchestrationConcurrency: number;
   readonly logLevel: LogLevel;
 }
@@ -114,6 +130,7 @@ export type WorkerSettingsOverrides = Partial<{
   opsPort: number;
   drainTimeoutMs: number;
   serves: readonly WorkQueue[];
+  functions: readonly string[];
   orchestrationConcurrency: number;
   logLevel: LogLevel;
 }>;
@@ -134,6 +151,7 @@ export function loadWorkerSettings(
     opsPort: overrides.opsPort ?? port(env, 'DURABLE_OPS_PORT', 9464),
     drainTimeoutMs: overrides.drainTimeoutMs ?? positiveInt(env, 'DURABLE_DRAIN_TIMEOUT_MS', 30_000),
     serves: overrides.serves ?? workQueues(env, 'DURABLE_SERVES'),
+    functions: overrides.functions ?? names(env, 'DURABLE_FUNCTIONS'),
     orchestrationConcurrency:
       overrides.orchestrationConcurrency ?? positiveInt(env, 'DURABLE_ORCHESTRATION_CONCURRENCY', 16),
     logLevel:
@@ -142,16 +160,16 @@ export function loadWorkerSettings(
 }
 
 /**
- * Parses a comma-separated list of work queues (`orchestrations,activities`).
+ * Parses a comma-separated list of kinds of work (`orchestrations,entities,activities`).
  * @example
  * parseWorkQueues('orchestrations', '--serves'); // ['orchestrations']
  */
 export function parseWorkQueues(value: string, name: string): WorkQueue[] {
-  const allowed: readonly WorkQueue[] = ['orchestrations', 'activities'];
+  const allowed: readonly WorkQueue[] = ['orchestrations', 'entities', 'activities'];
   const items = [...new Set(value.split(',').map((v) => v.trim()))].filter((v) => v !== '');
   const bad = items.filter((v) => !(allowed as readonly string[]).includes(v));
   if (items.length === 0 || bad.length > 0) {
-    throw new ValidationError(`${name} must list one or both of ${allowed.join(', ')} (got '${value}').`, {
+    throw new ValidationError(`${name} must list one or more of ${allowed.join(', ')} (got '${value}').`, {
       variable: name,
       value,
     });
@@ -161,7 +179,16 @@ export function parseWorkQueues(value: string, name: string): WorkQueue[] {
 
 function workQueues(env: Record<string, string | undefined>, name: string): WorkQueue[] {
   const value = env[name];
-  return value === undefined || value === '' ? ['orchestrations', 'activities'] : parseWorkQueues(value, name);
+  return value === undefined || value === ''
+    ? ['orchestrations', 'entities', 'activities']
+    : parseWorkQueues(value, name);
+}
+
+/** A comma-separated list of function names, or undefined when the variable is unset or empty. */
+function names(env: Record<string, string | undefined>, name: string): string[] | undefined {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') return undefined;
+  return [...new Set(value.split(',').map((v) => v.trim()))].filter((v) => v !== '');
 }
 
 function port(env: Record<string, string | undefined>, name: string, fallback: number): number {

@@ -12,6 +12,8 @@ import type { DurableConfig } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { Worker } from '../runtime/worker.js';
+import type { Serves } from './serves.js';
+import { resolveServes } from './serves.js';
 
 export interface HostOptions {
   readonly app: App;
@@ -22,6 +24,8 @@ export interface HostOptions {
   readonly worker?: Partial<Omit<WorkerOptions, 'app' | 'store' | 'queue' | 'lock' | 'clock' | 'logger'>>;
   /** Start the worker (default true); a client-only host leaves it off. */
   readonly runWorker?: boolean;
+  /** The work this host's worker takes (default all); checked against the app and the configuration. */
+  readonly serves?: Serves;
 }
 
 export interface Host {
@@ -41,7 +45,8 @@ export interface Host {
  */
 export async function startHost(options: HostOptions): Promise<Host> {
   const clock = options.clock ?? new SystemClock();
-  const backends = await openBackends(options.config, clock);
+  const { selection, loops } = resolveServes(options.app, options.config, options.serves);
+  const backends = await openBackends(options.config, clock, selection);
   const { store, queue, lock } = backends;
   const client = new DurableClient({
     store,
@@ -60,6 +65,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       clock,
       ...(backends.groupCommit ? { groupCommit: backends.groupCommit } : {}),
       activityConcurrency: options.config.activityConcurrency,
+      activityTimeoutMs: options.config.activityLeaseMs,
+      serves: loops,
       ...(options.logger ? { logger: options.logger } : {}),
       ...options.worker,
     });

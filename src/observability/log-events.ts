@@ -17,6 +17,7 @@ export const LOG_EVENTS = {
   deadLettered: 'message.dead_lettered',
   activityCompleted: 'activity.completed',
   activityFailed: 'activity.failed',
+  activityLeaseLost: 'activity.lease_lost',
   orchestrationLog: 'orchestration.log',
   httpRequest: 'http.request',
   httpInternalError: 'http.internal_error',

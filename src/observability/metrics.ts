@@ -19,6 +19,8 @@ export type WorkKind = 'orchestration' | 'entity' | 'activity';
 /** The queues a depth gauge reports; the states are the fields of {@link QueueDepth}. */
 export interface QueueDepthSource {
   depth(queue: QueueName): Promise<QueueDepth>;
+  /** Depth tube by tube, where the queue has tubes (Beanstalkd): what an autoscaler of one worker pool reads. */
+  tubeDepths?(): Promise<readonly { readonly tube: string; readonly depth: QueueDepth }[]>;
 }
 
 export interface WorkerMetrics {
@@ -38,6 +40,8 @@ export interface WorkerMetrics {
   readonly deadLettered: Counter<'kind'>;
   readonly cachedInstances: Gauge;
   readonly queueDepth: Gauge<'queue' | 'state'>;
+  /** Per Beanstalkd tube (empty for the embedded queues). */
+  readonly tubeDepth: Gauge<'tube' | 'state'>;
   /** From now on, scrapes read the depth of `queues` from `source` (until then the gauge is empty). */
   watchQueues(source: QueueDepthSource, queues: readonly QueueName[]): void;
   /** Reads the executor cache's size on each scrape. */
@@ -84,8 +88,22 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     },
   });
 
+  const tubeDepth = new client.Gauge({
+    name: 'durable_tube_depth',
+    help: 'Jobs in a Beanstalkd tube this worker serves, by state (ready, delayed, reserved, dead), read on each scrape.',
+    labelNames: ['tube', 'state'] as const,
+    registers,
+    async collect() {
+      const tubes = await watched?.source.tubeDepths?.().catch(() => undefined);
+      for (const { tube, depth } of tubes ?? []) {
+        for (const [state, value] of Object.entries(depth)) this.set({ tube, state }, value as number);
+      }
+    },
+  });
+
   return {
     registry,
+    tubeDepth,
     turns: new client.Counter({
       name: 'durable_turns_total',
       help: 'Committed turns, by kind (orchestration, entity).',

@@ -48,7 +48,10 @@ export interface WorkerOptions {
   readonly batchSize?: number;
   /** Replayed instances kept in memory (default 1000). */
   readonly cacheSize?: number;
-  /** Reservation of an activity before it is delivered again (default 5 minutes). */
+  /**
+   * An activity's reservation (its lease), renewed every third of it while the activity runs: how soon the activity
+   * of a dead worker runs again (default 5 minutes; `durable worker` uses `DURABLE_ACTIVITY_LEASE_MS`).
+   */
   readonly activityTimeoutMs?: number;
   /** Reservation of an orchestration batch, and the instance lock's TTL (default 60 s). */
   readonly turnTimeoutMs?: number;
@@ -224,6 +227,8 @@ export class Worker {
     const activityDeps: ActivityDeps = {
       app: this.options.app,
       queue,
+      clock: this.turnDeps.clock,
+      leaseMs: this.options.activityTimeoutMs ?? 300_000,
       logger: this.logger,
       maxDeliveries: this.turnDeps.maxDeliveries,
       complete: (reply, delivery) => batcher.complete(reply, delivery),

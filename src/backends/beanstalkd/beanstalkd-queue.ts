@@ -1,25 +1,30 @@
 /**
  * The queue contract on beanstalkd.
  *
- * Tubes: `<namespace>.orchestrations` and `<namespace>.activities`; dead-letter reasons in
- * `<namespace>.<queue>.dead-reasons`. Each queue has its own connection that `use`s and `watch`es only its tube,
- * so a reserve can never return a job of the other queue.
+ * Tubes: one per kind, or per function for activities and entities (see beanstalkd-tubes.ts). Each contract queue
+ * has one connection that `watch`es that queue's tubes (those this worker serves) and reserves from them, so a
+ * reserve can never return a job of the other queue; puts go through one connection per tube that `use`s it.
+ * Dead-letter reasons live in `<namespace>.<queue>.dead-reasons`.
  *
  * How the contract maps:
  * - priority → job priority (same order: lower first; ties by job id, i.e. send order).
  * - `deliverAt` → `put` delay in whole seconds rounded **up**. A job reserved before its `deliverAt` (rounding,
  *   or clocks of different machines) is released again for the remaining time instead of being delivered.
  * - visibility → the job's TTR, fixed by beanstalkd when the job is **put**: it comes from the `ttrMs` option
- *   per queue (default 30 s orchestrations, 300 s activities), not from `receive`'s `visibilityTimeoutMs`,
- *   which beanstalkd cannot change per reservation.
+ *   per queue (default 60 s orchestrations, 300 s activities), not from `receive`'s `visibilityTimeoutMs`,
+ *   which beanstalkd cannot change per reservation. `touch` gives the job a whole TTR again from now.
  * - attempt = `reserves - releases` from `stats-job`: 1 on first delivery, +1 for each reservation that ended
  *   without a release (TTR expired, or the holder's connection dropped: a worker died), kept by `release`.
  * - ack = `delete`, release = `release` with delay, deadLetter = `bury` plus a reason record (buried jobs carry
  *   no text): `{ job, reason }` put in the reasons tube *before* the bury, so a buried job never lacks a reason.
  *   `deadLetters` reserves every record, peeks each buried job, releases the records again, and deletes
  *   records whose job is no longer buried (kicked or deleted).
- * - depth from `stats-tube`. `nextVisibleAt` is always undefined: beanstalkd does not tell when the next
- *   delayed job is due without walking the jobs, and its clock is its own (no time skipping).
+ * - redrive puts a fresh copy of each buried job (attempt 1: a `kick` would keep the job's reserve count, and
+ *   the poison check would bury it again at once), then deletes the buried job and its reason. A crash in
+ *   between leaves a duplicate, which receivers drop by message id, never a loss.
+ * - depth from `stats-tube`, summed over the watched tubes; `tubeDepths` gives them one by one (metrics,
+ *   autoscaling). `nextVisibleAt` is always undefined: beanstalkd does not tell when the next delayed job is due
+ *   without walking the jobs, and its clock is its own (no time skipping).
  * - Waiting: `receive` polls with `reserve-with-timeout 0` (never blocking, so acks pipelined on the same
  *   connection are never stuck behind a waiting reserve) and sleeps on the clock between polls, woken at once
  *   by sends and releases of this process; messages from other processes are seen within `pollIntervalMs`.
@@ -35,17 +40,24 @@ import { PRIORITY } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import { SystemClock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import { assertReceiveArguments } from '../queue.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
 import type { Reply } from './beanstalkd-connection.js';
 import { BeanstalkdConnection } from './beanstalkd-connection.js';
 import { parseStats, secondsUp, toBeanstalkdPriority, unexpected } from './beanstalkd-protocol.js';
 import type { ClaimStore } from './claim-store.js';
+import type { TubeRouting, TubeSelection } from './beanstalkd-tubes.js';
+import { BeanstalkdTubes } from './beanstalkd-tubes.js';
 
 export interface BeanstalkdQueueOptions {
   readonly host?: string;
   readonly port?: number;
   /** Tube prefix. Default `durable`. */
   readonly namespace?: string;
+  /** One tube per kind (default), or per function for activities and entities. */
+  readonly tubes?: TubeRouting;
+  /** The work this queue's receives take (default all; names required with per-function tubes). */
+  readonly serves?: TubeSelection;
   /** TTR of the jobs put on each queue. */
   readonly ttrMs?: Partial<Record<QueueName, number>>;
   /** Used for `deliverAt` and for waiting. Default: the system clock. */
@@ -61,7 +73,7 @@ export interface BeanstalkdQueueOptions {
 }
 
 const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
-const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 30_000, activities: 300_000 };
+const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 60_000, activities: 300_000 };
 
 /** A reservation this process holds. */
 interface Held {
@@ -73,7 +85,8 @@ interface Held {
 }
 
 interface Lane {
-  readonly tube: string;
+  /** The tubes this queue reserves from (none: this worker serves none of the queue's work). */
+  readonly watching: readonly string[];
   readonly work: BeanstalkdConnection;
   readonly reasons: BeanstalkdConnection;
   readonly held: Map<string, Held>;
@@ -91,7 +104,10 @@ interface Lane {
  */
 export class BeanstalkdQueue implements Queue {
   private readonly clock: Clock;
+  private readonly tubes: BeanstalkdTubes;
   private readonly lanes: Record<QueueName, Lane>;
+  /** One `use`-ing connection per tube put to, made on first use. */
+  private readonly producers = new Map<string, BeanstalkdConnection>();
   private readonly maxJobBytes: number;
   private readonly pollIntervalMs: number;
   private closed = false;
@@ -100,13 +116,17 @@ export class BeanstalkdQueue implements Queue {
     this.clock = options.clock ?? new SystemClock();
     this.maxJobBytes = options.maxJobBytes ?? 65_535;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
-    const namespace = options.namespace ?? 'durable';
+    this.tubes = new BeanstalkdTubes(options.namespace ?? 'durable', options.tubes ?? 'kind');
     const lane = (queue: QueueName): Lane => {
-      const tube = `${namespace}.${queue}`;
-      const reasons = `${tube}.dead-reasons`;
+      const watching = this.tubes.watched(queue, options.serves);
+      const reasons = this.tubes.reasons(queue);
       return {
-        tube,
-        work: this.connection([`use ${tube}`, `watch ${tube}`, 'ignore default']),
+        watching,
+        // Watching nothing means never reserving (see `take`), so the default tube may stay watched then.
+        work: this.connection([
+          ...watching.map((t) => `watch ${t}`),
+          ...(watching.length > 0 ? ['ignore default'] : []),
+        ]),
         reasons: this.connection([`use ${reasons}`, `watch ${reasons}`, 'ignore default']),
         held: new Map(),
         waiters: new Set(),
@@ -123,11 +143,11 @@ export class BeanstalkdQueue implements Queue {
       if (Buffer.byteLength(json) > this.maxJobBytes && this.options.claimStore === undefined) {
         throw new Error(`Message ${m.id} exceeds beanstalkd's ${this.maxJobBytes} bytes and no claim store is set.`);
       }
-      return { message: m, json };
+      return { message: m, json, tube: this.tubes.tubeOf(m) };
     });
     const now = this.clock.now();
     await Promise.all(
-      jobs.map(async ({ message, json }) => {
+      jobs.map(async ({ message, json, tube }) => {
         let body = json;
         if (Buffer.byteLength(json) > this.maxJobBytes) {
           const claim = `${message.id}#${randomUUID()}`;
@@ -139,7 +159,7 @@ export class BeanstalkdQueue implements Queue {
         const delay = secondsUp((message.deliverAt ?? now) - now);
         const ttr = Math.max(1, secondsUp(this.options.ttrMs?.[message.queue] ?? DEFAULT_TTR_MS[message.queue]));
         const line = `put ${priority} ${delay} ${ttr} ${data.length}`;
-        const reply = await this.lanes[message.queue].work.command(line, data);
+        const reply = await this.producer(tube).command(line, data);
         if (reply.words[0] !== 'INSERTED') throw unexpected('put', reply);
       }),
     );
@@ -147,7 +167,7 @@ export class BeanstalkdQueue implements Queue {
   }
 
   async receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]> {
-    if (!Number.isInteger(max) || max < 1) throw new Error(`receive: max must be a positive integer, got ${max}.`);
+    assertReceiveArguments(max, options);
     const lane = this.lane(queue);
     const deadline = this.clock.now() + Math.max(0, options.waitMs ?? 0);
     for (;;) {
@@ -197,50 +217,60 @@ export class BeanstalkdQueue implements Queue {
     await lane.work.command(`bury ${id} ${held.priority}`);
   }
 
+  async touch(delivery: Delivery, visibilityTimeoutMs: number): Promise<boolean> {
+    if (!(visibilityTimeoutMs >= 0)) throw new Error(`touch: bad visibilityTimeoutMs ${visibilityTimeoutMs}.`);
+    const found = this.current(delivery);
+    if (found === undefined) return false;
+    // beanstalkd restarts the job's own TTR (set at put), whatever the caller asks for.
+    const reply = await found.lane.work.command(`touch ${found.id}`);
+    return reply.words[0] === 'TOUCHED';
+  }
+
   async depth(queue: QueueName): Promise<QueueDepth> {
-    const lane = this.lane(queue);
-    const reply = await lane.work.command(`stats-tube ${lane.tube}`);
-    if (reply.words[0] === 'NOT_FOUND') return { ready: 0, delayed: 0, reserved: 0, dead: 0 };
-    if (reply.words[0] !== 'OK') throw unexpected('stats-tube', reply);
-    const stats = parseStats(reply);
-    const count = (key: string): number => (typeof stats[key] === 'number' ? stats[key] : 0);
-    return {
-      ready: count('current-jobs-ready'),
-      delayed: count('current-jobs-delayed'),
-      reserved: count('current-jobs-reserved'),
-      dead: count('current-jobs-buried'),
-    };
+    const total = { ready: 0, delayed: 0, reserved: 0, dead: 0 };
+    for (const { depth } of await this.tubeDepthsOf(this.lane(queue))) {
+      total.ready += depth.ready;
+      total.delayed += depth.delayed;
+      total.reserved += depth.reserved;
+      total.dead += depth.dead;
+    }
+    return total;
+  }
+
+  /** The depth of every tube this queue reserves from, one by one (for metrics and autoscaling). */
+  async tubeDepths(): Promise<{ tube: string; depth: QueueDepth }[]> {
+    const all = await Promise.all(QUEUE_NAMES.map((queue) => this.tubeDepthsOf(this.lanes[queue])));
+    return all.flat();
   }
 
   async deadLetters(queue: QueueName): Promise<DeadLetter[]> {
-    const lane = this.lane(queue);
-    const records: { id: string; job: string; reason: string }[] = [];
-    for (;;) {
-      const reply = await lane.reasons.command('reserve-with-timeout 0');
-      if (reply.words[0] !== 'RESERVED') break;
-      const { job, reason } = JSON.parse((reply.body ?? Buffer.alloc(0)).toString('utf8')) as {
-        job: string;
-        reason: string;
-      };
-      records.push({ id: reply.words[1] as string, job, reason });
-    }
     const out: DeadLetter[] = [];
-    try {
-      for (const record of records) {
-        const stats = await lane.work.command(`stats-job ${record.job}`);
-        const peek = await lane.work.command(`peek ${record.job}`);
-        if (stats.words[0] !== 'OK' || parseStats(stats).state !== 'buried' || peek.words[0] !== 'FOUND') {
-          await lane.reasons.command(`delete ${record.id}`); // the job was kicked or deleted: forget its reason
-          record.id = '';
-          continue;
-        }
-        const { message } = await this.decode(peek.body ?? Buffer.alloc(0));
-        if (message !== undefined) out.push({ message, reason: record.reason });
-      }
-    } finally {
-      // Back where they were, same ids, so the next listing sees them in the same order.
-      await Promise.all(records.filter((r) => r.id !== '').map((r) => lane.reasons.command(`release ${r.id} 0 0`)));
-    }
+    await this.withDeadLetters(this.lane(queue), ({ message, reason }) => {
+      if (message !== undefined) out.push({ message, reason });
+      return Promise.resolve('keep');
+    });
+    return out;
+  }
+
+  async redrive(queue: QueueName, messageIds?: readonly string[]): Promise<Message[]> {
+    const lane = this.lane(queue);
+    const wanted = messageIds === undefined ? undefined : new Set(messageIds);
+    const out: Message[] = [];
+    await this.withDeadLetters(lane, async ({ job, message, body, stats }) => {
+      if (message === undefined || (wanted !== undefined && !wanted.has(message.id))) return 'keep';
+      // The same body (a claim reference stays valid: deleting a buried job never touches the claim store).
+      const ttr = typeof stats.ttr === 'number' ? stats.ttr : 60;
+      const priority = typeof stats.pri === 'number' ? stats.pri : PRIORITY.work;
+      const put = await this.producer(this.tubes.tubeOf(message)).command(
+        `put ${priority} 0 ${ttr} ${body.length}`,
+        body,
+      );
+      if (put.words[0] !== 'INSERTED') throw unexpected('put (redrive)', put);
+      await lane.work.command(`delete ${job}`);
+      out.push(message);
+      return 'forget';
+    });
+    if (out.length > 0) wakeAll(lane.waiters);
     return out;
   }
 
@@ -259,7 +289,85 @@ export class BeanstalkdQueue implements Queue {
       lane.work.close();
       lane.reasons.close();
     }
+    for (const producer of this.producers.values()) producer.close();
     return Promise.resolve();
+  }
+
+  private producer(tube: string): BeanstalkdConnection {
+    let connection = this.producers.get(tube);
+    if (connection === undefined) {
+      connection = this.connection([`use ${tube}`]);
+      this.producers.set(tube, connection);
+    }
+    return connection;
+  }
+
+  private async tubeDepthsOf(lane: Lane): Promise<{ tube: string; depth: QueueDepth }[]> {
+    return Promise.all(
+      lane.watching.map(async (tube) => {
+        const reply = await lane.work.command(`stats-tube ${tube}`);
+        if (reply.words[0] === 'NOT_FOUND') return { tube, depth: { ready: 0, delayed: 0, reserved: 0, dead: 0 } };
+        if (reply.words[0] !== 'OK') throw unexpected('stats-tube', reply);
+        const stats = parseStats(reply);
+        const count = (key: string): number => (typeof stats[key] === 'number' ? stats[key] : 0);
+        const depth = {
+          ready: count('current-jobs-ready'),
+          delayed: count('current-jobs-delayed'),
+          reserved: count('current-jobs-reserved'),
+          dead: count('current-jobs-buried'),
+        };
+        return { tube, depth };
+      }),
+    );
+  }
+
+  /**
+   * Walks a queue's dead letters in the order they were buried: reserves every reason record, hands each buried
+   * job to `visit`, then deletes the records `visit` forgets (and those whose job is no longer buried: kicked or
+   * deleted elsewhere) and releases the others, same ids, so the next walk sees them in the same order.
+   */
+  private async withDeadLetters(
+    lane: Lane,
+    visit: (dead: {
+      job: string;
+      reason: string;
+      message: Message | undefined;
+      body: Buffer;
+      stats: Record<string, number | string>;
+    }) => Promise<'keep' | 'forget'>,
+  ): Promise<void> {
+    const records: { id: string; job: string; reason: string }[] = [];
+    for (;;) {
+      const reply = await lane.reasons.command('reserve-with-timeout 0');
+      if (reply.words[0] !== 'RESERVED') break;
+      const { job, reason } = JSON.parse((reply.body ?? Buffer.alloc(0)).toString('utf8')) as {
+        job: string;
+        reason: string;
+      };
+      records.push({ id: reply.words[1] as string, job, reason });
+    }
+    const forgotten = new Set<string>();
+    try {
+      for (const record of records) {
+        const stats = await lane.work.command(`stats-job ${record.job}`);
+        const peek = await lane.work.command(`peek ${record.job}`);
+        const parsed = stats.words[0] === 'OK' ? parseStats(stats) : {};
+        if (parsed.state !== 'buried' || peek.words[0] !== 'FOUND') {
+          forgotten.add(record.id);
+          continue;
+        }
+        const body = peek.body ?? Buffer.alloc(0);
+        const { message } = await this.decode(body);
+        const verdict = await visit({ job: record.job, reason: record.reason, message, body, stats: parsed });
+        if (verdict === 'forget') forgotten.add(record.id);
+      }
+    } finally {
+      await Promise.all(
+        records.map((r) =>
+          forgotten.has(r.id) ? lane.reasons.command(`delete ${r.id}`) : lane.reasons.command(`release ${r.id} 0 0`),
+        ),
+      );
+    }
   }
 
   private connection(setup: readonly string[]): BeanstalkdConnection {
@@ -279,6 +387,7 @@ export class BeanstalkdQueue implements Queue {
   /** Reserves up to `max` ready jobs without waiting; jobs not due yet go back for the remaining time. */
   private async take(lane: Lane, max: number): Promise<Delivery[]> {
     const out: Delivery[] = [];
+    if (lane.watching.length === 0) return out;
     while (out.length < max) {
       const reply = await lane.work.command('reserve-with-timeout 0');
       if (reply.words[0] !== 'RESERVED') return out; // TIMED_OUT (nothing ready) or DEADLINE_SOON
