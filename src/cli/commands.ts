@@ -30,6 +30,17 @@ interface Status {
   readonly lastUpdatedAt: string;
 }
 
+interface DeadLetter {
+  readonly queue: string;
+  readonly messageId: string;
+  readonly instanceId: string;
+  readonly reason: string;
+}
+
+interface Redriven {
+  readonly redriven: ReadonlyArray<{ readonly queue: string; readonly messageIds: readonly string[] }>;
+}
+
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
 
 function need(args: readonly string[], index: number, what: string): string {
@@ -172,6 +183,44 @@ export const commands: Record<string, Command> = {
     const id = need(args, 0, 'instance id (durable purge <id>)');
     await ctx.api.request('DELETE', `/api/instances/${seg(id)}`);
     ctx.out(ctx.json ? JSON.stringify({ purged: id }) : `purged ${id}`);
+  },
+
+  async 'dead-letters'(ctx, _args, flags) {
+    const queue = flag(flags, 'queue');
+    const page = await ctx.api.request<{ items: DeadLetter[] }>(
+      'GET',
+      `/api/dead-letters${queue !== undefined ? `?queue=${seg(queue)}` : ''}`,
+    );
+    if (ctx.json) return ctx.out(JSON.stringify(page, null, 2));
+    if (page.items.length === 0) return ctx.out('no dead letters');
+    ctx.out(
+      table(
+        ['QUEUE', 'MESSAGE', 'INSTANCE', 'REASON'],
+        page.items.map((d) => [d.queue, d.messageId, d.instanceId, short(d.reason, 70)]),
+      ),
+    );
+  },
+
+  async kick(ctx, args, flags) {
+    const all = flags.all === true;
+    if (args.length === 0 && !all) {
+      throw new CliError(
+        'Name the dead letters to redrive, or pass --all (durable kick <messageId ...> | --all).',
+        'USAGE',
+      );
+    }
+    if (args.length > 0 && all) throw new CliError('Give message ids or --all, not both.', 'USAGE');
+    const queue = flag(flags, 'queue');
+    const body = { ...(queue !== undefined ? { queue } : {}), ...(all ? {} : { messageIds: [...args] }) };
+    const result = await ctx.api.request<Redriven>('POST', '/api/dead-letters/redrive', body);
+    if (ctx.json) return ctx.out(JSON.stringify(result, null, 2));
+    const rows = result.redriven.flatMap((r) => r.messageIds.map((id) => [r.queue, id]));
+    const lines = [`redriven ${rows.length} dead letter${rows.length === 1 ? '' : 's'}`];
+    if (rows.length > 0) lines.push(table(['QUEUE', 'MESSAGE'], rows));
+    const found = new Set(rows.map(([, id]) => id));
+    const missing = args.filter((id) => !found.has(id));
+    if (missing.length > 0) lines.push(`not dead letters${queue ? ` in ${queue}` : ''}: ${missing.join(', ')}`);
+    ctx.out(lines.join('\n'));
   },
 
   async signal(ctx, args, flags) {

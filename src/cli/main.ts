@@ -20,6 +20,8 @@ const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] 
   raise <id> <event> [data-json]    raise an event (--event-id for exactly-once)
   terminate|suspend|resume <id> [reason]
   purge <id>                        delete a finished instance
+  dead-letters                      list dead-lettered messages (--queue orchestrations|activities)
+  kick <message-id ...> | --all     redrive dead letters: deliver them again as fresh messages (--queue)
   signal <name@key> <op> [input]    signal an entity (--at ISO time)
   entity get <name@key>             read an entity's state
   entity list                       list entities (--name)`;
@@ -43,6 +45,8 @@ async function main(argv: readonly string[]): Promise<number> {
       cursor: { type: 'string' },
       'event-id': { type: 'string' },
       at: { type: 'string' },
+      queue: { type: 'string' },
+      all: { type: 'boolean' },
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { FailureDetails } from '../engine/errors.js';
 import { DurableError, TimeoutError, ValidationError } from '../engine/errors.js';
 import type { HistoryEvent } from '../engine/history.js';
-import type { OrchestrationMessageBody } from '../engine/messages.js';
+import type { Message, OrchestrationMessageBody, QueueName } from '../engine/messages.js';
 import { PRIORITY } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
@@ -32,6 +32,9 @@ import { StartBatcher } from './start-batcher.js';
 export type { ReusePolicy };
 
 export const REUSE_POLICIES: readonly ReusePolicy[] = ['allow-terminal', 'allow-failed', 'reject'];
+
+/** The queues, in the order the dead-letter operations go through them. */
+export const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
 export interface StartOptions {
   /** Default: a random UUID. Letters, digits and `_ . : # ~ -`, at most 200 characters. */
@@ -74,6 +77,47 @@ export interface ListResult {
 export interface WaitOptions {
   /** Give up after this long (real time), with a `TimeoutError`. Default: wait forever. */
   readonly timeoutMs?: number;
+}
+
+/**
+ * A message parked in a dead-letter queue (delivered too often without being processed), and why.
+ * @example
+ * for (const d of await client.listDeadLetters()) console.log(d.queue, d.messageId, d.instanceId, d.reason);
+ */
+export interface DeadLetterEntry {
+  readonly queue: QueueName;
+  readonly messageId: string;
+  /** The orchestration or entity (`name@key`) the message is addressed to or comes from. */
+  readonly instanceId: string;
+  readonly reason: string;
+  /** The message as it was sent. */
+  readonly message: Message;
+}
+
+/**
+ * Which dead letters `redriveDeadLetters` puts back.
+ * @example
+ * await client.redriveDeadLetters({ queue: 'orchestrations', messageIds: ['order-1/event/approval-7'] });
+ */
+export interface RedriveOptions {
+  /** Only this queue. Default: both. */
+  readonly queue?: QueueName;
+  /**
+   * Only the dead letters with these message ids; ids that are not dead letters are ignored. Default: every dead
+   * letter. When given it must list at least one id, so that "none" is never mistaken for "all".
+   */
+  readonly messageIds?: readonly string[];
+}
+
+/**
+ * What `redriveDeadLetters` put back: one entry per queue it looked at (orchestrations first), with the ids of the
+ * messages it made deliverable again, in dead-letter order (empty if none).
+ * @example
+ * const { redriven } = await client.redriveDeadLetters();
+ * const count = redriven.reduce((n, r) => n + r.messageIds.length, 0);
+ */
+export interface RedriveResult {
+  readonly redriven: ReadonlyArray<{ readonly queue: QueueName; readonly messageIds: readonly string[] }>;
 }
 
 export interface ClientOptions {
@@ -270,6 +314,47 @@ export class DurableClient {
     return this.options.store.readHistory(record);
   }
 
+  /**
+   * Messages parked in the dead-letter queues, orchestrations first, each queue in the order its messages were
+   * parked.
+   */
+  async listDeadLetters(queue?: QueueName): Promise<DeadLetterEntry[]> {
+    const entries: DeadLetterEntry[] = [];
+    for (const name of queuesOf(queue)) {
+      for (const { message, reason } of await this.options.queue.deadLetters(name)) {
+        entries.push({ queue: name, messageId: message.id, instanceId: message.instanceId, reason, message });
+      }
+    }
+    return entries;
+  }
+
+  /**
+   * Makes dead letters deliverable again, now, as fresh messages (their delivery count starts over): those of one
+   * queue or both, all of them or only those with the given ids. A redriven orchestration message is applied by
+   * its instance as if it arrived late. An activity parked by a worker has already failed its call (its
+   * orchestration got a `PoisonMessage` failure): redriven, it runs again, but its result is dropped as a
+   * duplicate.
+   */
+  async redriveDeadLetters(options: RedriveOptions = {}): Promise<RedriveResult> {
+    const queues = queuesOf(options.queue);
+    const { messageIds } = options;
+    if (messageIds !== undefined) {
+      if (!Array.isArray(messageIds) || messageIds.length === 0) {
+        throw new ValidationError(
+          'messageIds must list at least one message id (leave it out to redrive every dead letter).',
+          { messageIds },
+        );
+      }
+      for (const id of messageIds) requireString(id, 'messageIds[]');
+    }
+    const redriven: { queue: QueueName; messageIds: string[] }[] = [];
+    for (const queue of queues) {
+      const messages = await this.options.queue.redrive(queue, messageIds);
+      redriven.push({ queue, messageIds: messages.map((m) => m.id) });
+    }
+    return { redriven };
+  }
+
   private async require(instanceId: string): Promise<InstanceRecord> {
     validateInstanceId(instanceId);
     const record = await this.options.store.get(instanceId);
@@ -330,6 +415,19 @@ export function validateInstanceId(id: unknown, field = 'instanceId'): asserts i
       { [field]: id },
     );
   }
+}
+
+/** The queues an operation covers: the one named (after checking it is a queue), or both. */
+function queuesOf(queue: unknown): readonly QueueName[] {
+  if (queue === undefined) return QUEUE_NAMES;
+  if (!QUEUE_NAMES.includes(queue as QueueName)) {
+    const shown = typeof queue === 'string' ? `'${queue}'` : `(a ${typeof queue})`;
+    throw new ValidationError(`Unknown queue ${shown}; expected one of ${QUEUE_NAMES.join(', ')}.`, {
+      queue,
+      known: [...QUEUE_NAMES],
+    });
+  }
+  return [queue as QueueName];
 }
 
 function requireString(value: unknown, field: string): asserts value is string {

@@ -2,7 +2,7 @@
  * Bearer-token authentication for the HTTP API.
  *
  * Tokens carry scopes: `read` (every GET), `write` (start, raise an event, signal an entity) and `admin`
- * (terminate, suspend, resume, purge). Scopes are independent: list every scope a token needs. Presented tokens
+ * (terminate, suspend, resume, purge, redrive dead letters). Scopes are independent: list every scope a token needs. Presented tokens
  * are compared with every configured one through SHA-256 digests and `timingSafeEqual`, without stopping at the
  * first match, so the time taken says nothing about how much of a token was right or which token matched. Tokens
  * are kept only as digests and never logged.

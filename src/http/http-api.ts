@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import type { AuthOptions, RouteAccess } from './auth.js';
 import { TokenAuthenticator } from './auth.js';
+import { deadLetterRoutes } from './dead-letter-routes.js';
 import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
@@ -43,7 +44,7 @@ export interface HttpApiOptions {
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
-export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes];
 
 interface RouteConfig {
   readonly access?: RouteAccess;

@@ -27,9 +27,9 @@ export function buildOpenApi(
     info: {
       ...info,
       description:
-        'Manage durable orchestrations and entities. Errors are problem details `{ code, message, details }`. ' +
-        'Scopes: `read` for every GET, `write` to start, raise events and signal, `admin` to terminate, ' +
-        'suspend, resume and purge.',
+        'Manage durable orchestrations, entities and dead letters. Errors are problem details ' +
+        '`{ code, message, details }`. Scopes: `read` for every GET, `write` to start, raise events and signal, ' +
+        '`admin` to terminate, suspend, resume, purge and redrive dead letters.',
     },
     paths,
     components: {

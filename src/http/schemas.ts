@@ -4,7 +4,7 @@
  * client's rules (instance ids, entity names and keys), with bounds on every length and number.
  */
 import { RUNTIME_STATUSES } from '../engine/status.js';
-import { REUSE_POLICIES } from '../client/client.js';
+import { QUEUE_NAMES, REUSE_POLICIES } from '../client/client.js';
 
 /** A JSON schema, as far as this API uses them. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -67,6 +67,14 @@ const limit: JsonSchema = { type: 'integer', minimum: 1, maximum: 1000, default:
 
 const statusList = `(${RUNTIME_STATUSES.join('|')})`;
 
+const queueName: JsonSchema = { type: 'string', enum: [...QUEUE_NAMES], description: 'A queue. Default: both.' };
+
+/** The most message ids one redrive request may name. */
+export const MAX_REDRIVE_IDS = 1000;
+
+/** A message id as the queues report it: 1-1000 characters, no control characters. */
+const messageId: JsonSchema = { type: 'string', pattern: '^[^\\u0000-\\u001f\\u007f]{1,1000}$' };
+
 /** Any JSON value (bounded in size by the body limit and in depth by the body parser). */
 const anyJson: JsonSchema = { description: 'Any JSON value.' };
 
@@ -116,6 +124,17 @@ export const schemas = {
     signalId: { ...existingInstanceId, description: 'Deduplication key (kept for a day).' },
   }),
   listEntitiesQuery: object({ name: entityName, limit, cursor }),
+  deadLettersQuery: object({ queue: queueName }),
+  redriveBody: object({
+    queue: queueName,
+    messageIds: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_REDRIVE_IDS,
+      items: messageId,
+      description: `Only these message ids (1-${MAX_REDRIVE_IDS}; ids that are not dead letters are ignored). Default: every dead letter.`,
+    },
+  }),
   anyJson,
 } as const;
 

@@ -14,7 +14,13 @@ import { queueBatchContract } from './queue-batch.contract.js';
 import { queueContract } from './queue.contract.js';
 
 const REAL_TIME = 'beanstalkd times delays and TTRs on its own clock, so ManualClock time travel has no effect';
-/** Contract tests that move the ManualClock for beanstalkd-timed behaviour; each has a real-time counterpart. */
+/**
+ * Contract tests that move the ManualClock for beanstalkd-timed behaviour. Each has a real-time counterpart in
+ * test/integration/beanstalkd-queue.test.ts, except a silent connection's TTR expiry, which beanstalkd 1.12 does
+ * not do reliably (see there).
+ */
+const TTR_EXPIRY =
+  'it needs a TTR to expire on beanstalkd’s own clock; touch and redrive are tested in real time in beanstalkd-queue.test.ts';
 const SKIPPED = new Map<string, string>([
   ['does not deliver a delayed message before the clock reaches its deliverAt', REAL_TIME],
   ['delivers a message again, with attempt 2, when its reservation expires', REAL_TIME],
@@ -26,6 +32,9 @@ const SKIPPED = new Map<string, string>([
     'reports when the next delayed or reserved message becomes visible by itself',
     'BeanstalkdQueue.nextVisibleAt is always undefined (beanstalkd does not expose it)',
   ],
+  ['keeps a touched reservation past its original expiry, delivering the message again only when it ends', TTR_EXPIRY],
+  ['refuses to touch a receipt whose message was delivered again, leaving the new reservation as it was', TTR_EXPIRY],
+  ['redrives a message that had been delivered several times with attempt 1 again', TTR_EXPIRY],
   ['acknowledges and releases, with and without delay, in one call', REAL_TIME],
   ['skips stale receipts and still applies the rest of the batch', REAL_TIME],
 ]);

@@ -245,6 +245,157 @@ export function queueContract(name: string, make: (clock: ManualClock) => Promis
       });
     });
 
+    describe('touch', () => {
+      it('keeps a touched reservation past its original expiry, delivering the message again only when it ends', async () => {
+        const message = activity();
+        await queue.send([message]);
+        const [delivery] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        assert.ok(delivery !== undefined);
+        clock.advance(600);
+        assert.equal(await queue.touch(delivery, 1000), true);
+        clock.advance(600); // past the original expiry (1000), before the new one (1600)
+        assert.deepEqual(await receiveNow('activities'), []);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 1, dead: 0 });
+        clock.advance(400);
+        const [again] = await receiveNow('activities');
+        assert.equal(again?.message.id, message.id);
+        assert.equal(again?.attempt, 2);
+      });
+
+      it('lets a touched delivery be acknowledged as usual', async () => {
+        await queue.send([activity()]);
+        const [delivery] = await receiveNow('activities');
+        assert.ok(delivery !== undefined);
+        assert.equal(await queue.touch(delivery, VISIBILITY), true);
+        assert.equal(await queue.touch(delivery, VISIBILITY), true, 'a reservation can be extended again and again');
+        await queue.ack(delivery);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      });
+
+      it('refuses to touch an acknowledged, released or dead-lettered receipt, changing nothing', async () => {
+        const [acked, released, dead] = [activity(), activity(), activity()];
+        await queue.send([acked, released, dead]);
+        const deliveries = await receiveOneByOne('activities', 3);
+        const [a, r, d] = deliveries;
+        assert.ok(a !== undefined && r !== undefined && d !== undefined);
+        await queue.ack(a);
+        await queue.release(r);
+        await queue.deadLetter(d, 'poison');
+        for (const stale of deliveries) assert.equal(await queue.touch(stale, VISIBILITY), false);
+        assert.equal(await queue.touch({ ...a, receipt: 'no-such-receipt' }, VISIBILITY), false);
+        assert.deepEqual(await queue.depth('activities'), { ready: 1, delayed: 0, reserved: 0, dead: 1 });
+        assert.deepEqual(await queue.deadLetters('activities'), [{ message: dead, reason: 'poison' }]);
+        const [again] = await receiveNow('activities');
+        assert.equal(again?.message.id, released.id, 'the released message is still visible, not reserved');
+      });
+
+      it('refuses to touch a receipt whose message was delivered again, leaving the new reservation as it was', async () => {
+        const message = activity();
+        await queue.send([message]);
+        const [first] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        clock.advance(1000);
+        const [second] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        assert.ok(first !== undefined && second !== undefined);
+        assert.equal(await queue.touch(first, 60_000), false);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 1, dead: 0 });
+        clock.advance(1000); // the second reservation expires when it always would have
+        const [third] = await receiveNow('activities');
+        assert.equal(third?.message.id, message.id);
+        assert.equal(third?.attempt, 3);
+      });
+    });
+
+    describe('redrive', () => {
+      /** Sends the messages, receives them and dead-letters them in the order given, each with reason `why <id>`. */
+      async function bury(...messages: ActivityMessage[]): Promise<void> {
+        await queue.send(messages);
+        const deliveries = await receiveNow('activities', messages.length);
+        assert.equal(deliveries.length, messages.length);
+        for (const message of messages) {
+          const delivery = deliveries.find((d) => d.message.id === message.id);
+          assert.ok(delivery !== undefined);
+          await queue.deadLetter(delivery, `why ${message.id}`);
+        }
+      }
+
+      it('puts every dead letter of a queue back as a fresh delivery with attempt 1, in dead-letter order', async () => {
+        const [a, b, c] = [activity(), activity(), activity()];
+        await bury(c, a, b);
+        const other = orchestration();
+        await queue.send([other]);
+        const [otherDelivery] = await receiveNow('orchestrations');
+        await queue.deadLetter(otherDelivery as Delivery, 'stays');
+
+        assert.deepEqual(await queue.redrive('activities'), [c, a, b]);
+        assert.deepEqual(await queue.deadLetters('activities'), []);
+        assert.deepEqual(await queue.depth('activities'), { ready: 3, delayed: 0, reserved: 0, dead: 0 });
+        const deliveries = await receiveNow('activities');
+        assert.deepEqual(ids(deliveries).sort(), [a.id, b.id, c.id].sort());
+        assert.deepEqual(
+          deliveries.map((d) => d.attempt),
+          [1, 1, 1],
+        );
+        assert.deepEqual(await queue.deadLetters('orchestrations'), [{ message: other, reason: 'stays' }]);
+      });
+
+      it('puts back only the dead letters whose ids are given, ignoring unknown ids', async () => {
+        const [a, b, c] = [activity(), activity(), activity()];
+        await bury(a, b, c);
+        assert.deepEqual(await queue.redrive('activities', [c.id, 'no-such-message', a.id]), [a, c]);
+        assert.deepEqual(await queue.deadLetters('activities'), [{ message: b, reason: `why ${b.id}` }]);
+        assert.deepEqual(await queue.depth('activities'), { ready: 2, delayed: 0, reserved: 0, dead: 1 });
+        const deliveries = await receiveNow('activities');
+        assert.deepEqual(ids(deliveries).sort(), [a.id, c.id].sort());
+        assert.ok(deliveries.every((d) => d.attempt === 1));
+      });
+
+      it('leaves messages that are not dead letters alone, and returns nothing when nothing matches', async () => {
+        const live = activity();
+        await queue.send([live]);
+        const [delivery] = await receiveNow('activities');
+        assert.deepEqual(await queue.redrive('activities'), []);
+        assert.deepEqual(await queue.redrive('activities', [live.id]), []);
+        assert.deepEqual(await queue.redrive('orchestrations', [live.id]), []);
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 1, dead: 0 });
+        await queue.ack(delivery as Delivery); // the reservation is still the one it was
+        assert.deepEqual(await queue.depth('activities'), { ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      });
+
+      it('forgets the old reason: a redriven message dead-lettered again lists only its new one', async () => {
+        const message = activity();
+        await bury(message);
+        await queue.redrive('activities', [message.id]);
+        const [delivery] = await receiveNow('activities');
+        await queue.deadLetter(delivery as Delivery, 'failed again');
+        assert.deepEqual(await queue.deadLetters('activities'), [{ message, reason: 'failed again' }]);
+        assert.equal((await queue.depth('activities')).dead, 1);
+      });
+
+      it('wakes a waiting receive when a dead letter is redriven, without the clock moving', async () => {
+        const message = activity();
+        await bury(message);
+        const waiting = track(queue.receive('activities', 1, { visibilityTimeoutMs: VISIBILITY, waitMs: 60_000 }));
+        await untilSleeping(clock);
+        assert.equal(waiting.settled(), false);
+        await queue.redrive('activities');
+        assert.deepEqual(ids(await waiting.promise), [message.id]);
+      });
+
+      it('redrives a message that had been delivered several times with attempt 1 again', async () => {
+        const message = activity();
+        await queue.send([message]);
+        await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        clock.advance(1000);
+        const [second] = await queue.receive('activities', 1, { visibilityTimeoutMs: 1000 });
+        assert.equal(second?.attempt, 2);
+        await queue.deadLetter(second, 'crashed twice');
+        await queue.redrive('activities');
+        const [fresh] = await receiveNow('activities');
+        assert.equal(fresh?.message.id, message.id);
+        assert.equal(fresh?.attempt, 1);
+      });
+    });
+
     describe('waiting', () => {
       it('wakes a waiting receive when a message is sent, without the clock moving', async () => {
         const start = clock.now();

@@ -9,6 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SystemClock } from '../../src/backends/clock.js';
+import { SqliteDatabase } from '../../src/backends/sqlite/sqlite-database.js';
+import { SqliteQueue } from '../../src/backends/sqlite/sqlite-queue.js';
+import type { OrchestrationMessage } from '../../src/engine/messages.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(repoRoot, 'bin', 'durable.mjs');
@@ -20,6 +24,37 @@ function durable(args: string[], url: string): Promise<{ code: number; stdout: s
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Parks an approval event for `instanceId` as a dead letter in the SQLite file of a running `durable dev`, the way its
+ * worker parks a poison message (received, then dead-lettered), without that worker ever seeing it: the send, the
+ * receive and the dead-lettering happen inside one write transaction held here (the adapters' own transactions nest
+ * as savepoints), and the event's priority puts it ahead of anything else ready. Returns the message id.
+ */
+async function parkApproval(file: string, instanceId: string, by: string): Promise<string> {
+  const database = SqliteDatabase.open({ path: file, durability: 'normal' });
+  const queue = new SqliteQueue({ database, clock: new SystemClock() });
+  const message: OrchestrationMessage = {
+    id: `${instanceId}/event/parked-${by}`,
+    queue: 'orchestrations',
+    instanceId,
+    body: { type: 'EventRaised', name: 'approval', input: { approved: true, by } },
+    priority: -1,
+  };
+  database.connection.exec('BEGIN IMMEDIATE');
+  try {
+    await queue.send([message]);
+    const [delivery] = await queue.receive('orchestrations', 1, { visibilityTimeoutMs: 60_000 });
+    assert.equal(delivery?.message.id, message.id);
+    await queue.deadLetter(delivery, 'parked by the test');
+    database.connection.exec('COMMIT');
+  } finally {
+    if (database.connection.inTransaction) database.connection.exec('ROLLBACK');
+    await queue.close();
+    database.close();
+  }
+  return message.id;
 }
 
 describe('durable dev and the CLI', function () {
@@ -98,6 +133,56 @@ describe('durable dev and the CLI', function () {
       if (!state.includes('5')) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.match(state, /counter@cli\s+5/);
+  });
+
+  it('lists dead letters and kicks them back by id or all at once, so the instances waiting for them complete', async () => {
+    const input = '{"requestId":"r2","amount":5,"timeoutMs":86400000}';
+    for (const id of ['cli-dead-1', 'cli-dead-2']) {
+      assert.equal((await durable(['start', 'approval', input, '--id', id], url)).code, 0);
+    }
+    const file = join(dir, 'durable.db');
+    const first = await parkApproval(file, 'cli-dead-1', 'kick');
+    const second = await parkApproval(file, 'cli-dead-2', 'kick-all');
+
+    const listed = await durable(['dead-letters'], url);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^QUEUE\s+MESSAGE\s+INSTANCE\s+REASON/);
+    assert.match(listed.stdout, /orchestrations\s+cli-dead-1\/event\/parked-kick\s+cli-dead-1\s+parked by the test/);
+    const json = await durable(['dead-letters', '--queue', 'orchestrations', '--json'], url);
+    const items = (JSON.parse(json.stdout) as { items: { messageId: string }[] }).items;
+    assert.deepEqual(
+      items.map((d) => d.messageId),
+      [first, second],
+    );
+    assert.match((await durable(['dead-letters', '--queue', 'activities'], url)).stdout, /^no dead letters/);
+
+    const kicked = await durable(['kick', first, 'no-such-message'], url);
+    assert.equal(kicked.code, 0, kicked.stderr);
+    assert.match(kicked.stdout, /^redriven 1 dead letter\n/);
+    assert.match(kicked.stdout, /not dead letters: no-such-message/);
+    const one = await durable(['status', 'cli-dead-1', '--wait', '--json'], url);
+    assert.equal((JSON.parse(one.stdout) as { output: { by: string } }).output.by, 'kick');
+
+    const all = await durable(['kick', '--all', '--queue', 'orchestrations', '--json'], url);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout), { redriven: [{ queue: 'orchestrations', messageIds: [second] }] });
+    const two = await durable(['status', 'cli-dead-2', '--wait', '--json'], url);
+    assert.equal((JSON.parse(two.stdout) as { output: { by: string } }).output.by, 'kick-all');
+    assert.match((await durable(['dead-letters'], url)).stdout, /^no dead letters/);
+  });
+
+  it('refuses kick without message ids or --all, or with both, and an unknown queue, with one clear line', async () => {
+    const neither = await durable(['kick'], url);
+    assert.equal(neither.code, 2);
+    assert.equal(neither.stderr.trim().split('\n').length, 1);
+    assert.match(neither.stderr, /^durable: .*--all/);
+    const both = await durable(['kick', 'some-id', '--all'], url);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^durable: Give message ids or --all, not both/);
+    const badQueue = await durable(['dead-letters', '--queue', 'nope'], url);
+    assert.equal(badQueue.code, 1);
+    assert.equal(badQueue.stderr.trim().split('\n').length, 1);
+    assert.match(badQueue.stderr, /^durable: .*queue/);
   });
 
   it('prints one clear line and exits non-zero on errors', async () => {

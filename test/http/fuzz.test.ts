@@ -119,6 +119,38 @@ function handWritten(): InjectOptions[] {
   ]) {
     requests.push({ method: 'GET', url: `/api/instances?${query}` });
   }
+  for (const query of [
+    'queue=nope',
+    'queue=',
+    'queue=activities%00',
+    'queue=ACTIVITIES',
+    'queue=activities&queue=orchestrations',
+    'queue[]=activities',
+    '__proto__=1',
+    'constructor[prototype][admin]=1',
+  ]) {
+    requests.push({ method: 'GET', url: `/api/dead-letters?${query}` });
+  }
+  for (const body of [
+    '{"queue":"nope"}',
+    '{"queue":null}',
+    '{"queue":["activities"]}',
+    '{"messageIds":[]}',
+    '{"messageIds":"live-1/event/x"}',
+    '{"messageIds":[1]}',
+    '{"messageIds":[""]}',
+    '{"messageIds":["a\\u0000b"]}',
+    `{"messageIds":["${'m'.repeat(1001)}"]}`,
+    `{"messageIds":[${Array.from({ length: 1001 }, (_, i) => `"m${i}"`).join(',')}]}`,
+    '{"messageIds":{"$ne":null}}',
+    '{"all":true}',
+    '{"__proto__":{"queue":"activities"}}',
+    'null',
+    '[]',
+    '"activities"',
+  ]) {
+    requests.push(json('/api/dead-letters/redrive', body));
+  }
   requests.push({ method: 'GET', url: '/api/instances/live-1?wait=9007199254740993' });
   requests.push({ method: 'GET', url: '/api/instances/live-1?wait=1e400' });
   requests.push({ method: 'GET', url: '/api/instances', headers: { authorization: `Bearer ${'t'.repeat(8000)}` } });

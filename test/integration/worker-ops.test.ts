@@ -179,7 +179,18 @@ describe('durable worker: readiness, drain and metrics', function () {
     assert.equal(settings.opsPort, 0);
     assert.equal(settings.drainTimeoutMs, 5000);
     assert.deepEqual(settings.serves, ['orchestrations']);
-    assert.deepEqual(loadWorkerSettings({}).serves, ['orchestrations', 'activities']);
+    assert.deepEqual(loadWorkerSettings({}).serves, ['orchestrations', 'entities', 'activities']);
+    assert.deepEqual(
+      parseWorkerArgs(['app.ts', '--functions', 'charge, ship', '--tubes', 'function', '--activity-lease-ms', '9000'], {
+        DURABLE_QUEUE_URL: 'beanstalkd://queue:11300',
+      }).settings.functions,
+      ['charge', 'ship'],
+    );
+    assert.throws(
+      () => parseWorkerArgs(['app.ts', '--tubes', 'each'], { DURABLE_QUEUE_URL: 'beanstalkd://q' }),
+      /DURABLE_TUBES/,
+    );
+    assert.throws(() => parseWorkerArgs(['app.ts', '--activity-lease-ms', '0'], {}), /DURABLE_ACTIVITY_LEASE_MS/);
     assert.equal(loadWorkerSettings({}).opsPort, 9464);
     assert.throws(() => parseWorkerArgs(['app.ts'], { DURABLE_OPS_PORT: '70000' }), /DURABLE_OPS_PORT/);
     assert.throws(() => parseWorkerArgs(['app.ts', '--serves', 'timers'], {}), /--serves/);

@@ -6,7 +6,7 @@
  * (visible at `visibleAt`), `reserved` (until `expiresAt`), or the dead letters. Moves between those
  * places happen in synchronous steps, so concurrent receivers can never reserve the same message twice.
  * Expiry is applied lazily: before any read of a queue, due delayed messages and expired reservations are
- * moved to `ready`.
+ * moved to `ready`. A redriven dead letter becomes a fresh entry (attempt 1) with its old `seq`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
@@ -40,7 +40,8 @@ interface QueueState {
   /** Sorted by (visibleAt, seq): the head is the next message to become visible. */
   readonly delayed: Entry[];
   readonly reserved: Set<Entry>;
-  readonly dead: { readonly json: string; readonly reason: string }[];
+  /** In dead-letter order. `seq` and `priority` are kept so that a redriven message takes its old place again. */
+  readonly dead: { readonly json: string; readonly reason: string; readonly seq: number; readonly priority: number }[];
   /** One controller per sleeping receive; aborting it wakes that receive to look again. */
   readonly waiters: Set<AbortController>;
 }
@@ -168,7 +169,7 @@ export class MemoryQueue implements Queue {
     const entry = this.current(delivery);
     if (entry !== undefined) {
       this.detach(entry);
-      this.state(entry.queue).dead.push({ json: entry.json, reason });
+      this.state(entry.queue).dead.push({ json: entry.json, reason, seq: entry.seq, priority: entry.priority });
     }
     return Promise.resolve();
   }
@@ -186,6 +187,51 @@ export class MemoryQueue implements Queue {
   deadLetters(queue: QueueName): Promise<DeadLetter[]> {
     const dead = this.state(queue).dead.map((d) => ({ message: JSON.parse(d.json) as Message, reason: d.reason }));
     return Promise.resolve(dead);
+  }
+
+  touch(delivery: Delivery, visibilityTimeoutMs: number): Promise<boolean> {
+    if (!(visibilityTimeoutMs >= 0)) {
+      return Promise.reject(new Error(`touch: bad visibilityTimeoutMs ${visibilityTimeoutMs}.`));
+    }
+    const entry = this.current(delivery);
+    if (entry === undefined) return Promise.resolve(false);
+    // Time first: a reservation that has expired is over (the message is ready again), so it cannot be extended.
+    this.refresh(entry.queue);
+    if (entry.where !== 'reserved') return Promise.resolve(false);
+    entry.expiresAt = this.clock.now() + visibilityTimeoutMs;
+    return Promise.resolve(true);
+  }
+
+  redrive(queue: QueueName, messageIds?: readonly string[]): Promise<Message[]> {
+    const state = this.state(queue);
+    const wanted = messageIds === undefined ? undefined : new Set(messageIds);
+    const now = this.clock.now();
+    const kept: QueueState['dead'] = [];
+    const redriven: Message[] = [];
+    for (const dead of state.dead) {
+      const message = JSON.parse(dead.json) as Message;
+      if (wanted !== undefined && !wanted.has(message.id)) {
+        kept.push(dead);
+        continue;
+      }
+      // A fresh delivery (attempt 1, no receipt), visible now whatever its deliverAt, in its old send order.
+      const entry: Entry = {
+        queue,
+        seq: dead.seq,
+        priority: dead.priority,
+        json: dead.json,
+        attempt: 1,
+        where: 'ready',
+        visibleAt: now,
+        expiresAt: 0,
+        receipt: undefined,
+      };
+      this.makeAvailable(entry, now);
+      redriven.push(message);
+    }
+    state.dead.splice(0, state.dead.length, ...kept);
+    if (redriven.length > 0) this.wake(queue);
+    return Promise.resolve(redriven);
   }
 
   nextVisibleAt(queue: QueueName): Promise<number | undefined> {

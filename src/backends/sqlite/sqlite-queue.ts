@@ -6,7 +6,8 @@
  * Time is the injected clock's, and it is applied lazily, as in the memory queue: a `receive` first moves due
  * delayed messages and expired reservations to `ready` (an expiry adds 1 to `attempt`), then reserves the head of
  * the ready index (priority, seq). Reads that do not reserve (`depth`, `nextVisibleAt`) compute the same view
- * without writing. The receipt of an expired reservation stays honoured until someone reserves the message again.
+ * without writing. The receipt of an expired reservation stays honoured until someone reserves the message again
+ * (but `touch` extends only a live one). `redrive` turns `dead` rows back into `ready` ones with `attempt` 1.
  *
  * A receive that finds nothing waits: messages sent or released by this process wake it at once (in-process
  * notification); messages from other processes are found by polling every `pollIntervalMs` of clock time. All
@@ -81,6 +82,8 @@ export class SqliteQueue implements Queue {
   private readonly take: (queue: QueueName, max: number, visibilityTimeoutMs: number) => Delivery[];
   private readonly settleRows: (acks: readonly string[], releases: readonly ReleaseRow[]) => QueueName[];
   private readonly bury: (receipt: string, reason: string) => void;
+  private readonly extend: (receipt: string, expiresAt: number, now: number) => boolean;
+  private readonly redriveRows: (queue: QueueName, wanted: ReadonlySet<string> | undefined, now: number) => Message[];
   private closed = false;
 
   constructor(options: SqliteQueueOptions) {
@@ -114,15 +117,24 @@ export class SqliteQueue implements Queue {
     // once anyway). So reserving skips the fsync; the next durable commit's fsync flushes it with everything else
     // in the WAL. This halves the fsyncs of a turn under durability `full`.
     const durable = this.database.durability === 'full';
-    this.take = (queue, max, visibilityTimeoutMs) => {
-      if (!durable) return reserve(queue, max, visibilityTimeoutMs);
+    const withoutFsync = <T>(step: () => T): T => {
+      if (!durable) return step();
       db.pragma('synchronous = NORMAL');
       try {
-        return reserve(queue, max, visibilityTimeoutMs);
+        return step();
       } finally {
         db.pragma('synchronous = FULL');
       }
     };
+    this.take = (queue, max, visibilityTimeoutMs) => withoutFsync(() => reserve(queue, max, visibilityTimeoutMs));
+
+    // Extending a reservation is a reservation too: lost, it merely ends sooner. Only a live one is extended; an
+    // expired one is over (the next receive makes the message ready again), whether or not a receive has looked.
+    const touchRow = writeTransaction(
+      db,
+      (receipt: string, expiresAt: number, now: number) => s.touch.run({ receipt, expiresAt, now }).changes === 1,
+    );
+    this.extend = (receipt, expiresAt, now) => withoutFsync(() => touchRow(receipt, expiresAt, now));
 
     this.settleRows = writeTransaction(db, (acks: readonly string[], releases: readonly ReleaseRow[]) => {
       for (const receipt of acks) s.ack.run(receipt);
@@ -140,6 +152,20 @@ export class SqliteQueue implements Queue {
       const deadSeq = ((s.lastDead.get(queue) as number | null) ?? 0) + 1;
       s.bury.run(reason, deadSeq, receipt);
     });
+
+    this.redriveRows = writeTransaction(
+      db,
+      (queue: QueueName, wanted: ReadonlySet<string> | undefined, now: number) => {
+        const rows = s.deadRows.all(queue) as { seq: number; message_id: string; body: string }[];
+        const redriven: Message[] = [];
+        for (const row of rows) {
+          if (wanted !== undefined && !wanted.has(row.message_id)) continue;
+          s.redrive.run(now, row.seq);
+          redriven.push(JSON.parse(row.body) as Message);
+        }
+        return redriven;
+      },
+    );
   }
 
   send(messages: readonly Message[]): Promise<void> {
@@ -250,6 +276,23 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  touch(delivery: Delivery, visibilityTimeoutMs: number): Promise<boolean> {
+    return asPromise(() => {
+      if (!(visibilityTimeoutMs >= 0)) throw new Error(`touch: bad visibilityTimeoutMs ${visibilityTimeoutMs}.`);
+      const now = this.clock.now();
+      return this.extend(delivery.receipt, now + visibilityTimeoutMs, now);
+    });
+  }
+
+  redrive(queue: QueueName, messageIds?: readonly string[]): Promise<Message[]> {
+    return asPromise(() => {
+      const wanted = messageIds === undefined ? undefined : new Set(messageIds);
+      const redriven = this.redriveRows(queue, wanted, this.clock.now());
+      if (redriven.length > 0) this.wake(queue);
+      return redriven;
+    });
+  }
+
   nextVisibleAt(queue: QueueName): Promise<number | undefined> {
     return asPromise(() => this.nextVisible(queue, this.clock.now()));
   }
@@ -357,6 +400,21 @@ function prepare(db: Database.Database) {
     lastDead: db.prepare(`SELECT max(dead_seq) FROM messages WHERE queue = ? AND state = 'dead'`).pluck(),
     bury: db.prepare(
       `UPDATE messages SET state = 'dead', dead_reason = ?, dead_seq = ?, receipt = NULL WHERE receipt = ?`,
+    ),
+    // Only a live reservation: held under this receipt and not yet expired (a reservation expires at `now >= expiry`).
+    touch: db.prepare(
+      `UPDATE messages SET visible_at = @expiresAt
+       WHERE receipt = @receipt AND state = 'reserved' AND visible_at > @now`,
+    ),
+    deadRows: db.prepare(
+      `SELECT seq, message_id, body FROM messages WHERE queue = ? AND state = 'dead' ORDER BY dead_seq`,
+    ),
+    // A fresh delivery: attempt 1, visible now whatever its deliverAt; `seq` is kept, so it takes its old place in
+    // the send order.
+    redrive: db.prepare(
+      `UPDATE messages SET state = 'ready', visible_at = ?, attempt = 1, receipt = NULL, dead_reason = NULL,
+         dead_seq = NULL
+       WHERE seq = ?`,
     ),
     depth: db.prepare(
       `SELECT state, (state IN ('delayed', 'reserved') AND visible_at <= ?) AS due, count(*) AS n
