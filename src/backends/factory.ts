@@ -89,7 +89,7 @@ async function withBeanstalkdQueue(
   const queue = new BeanstalkdQueue({
     ...config.beanstalkd,
     ...(serves ? { serves } : {}),
-    ttrMs: { activities: config.activityLeaseMs },
+    ttrMs: { orchestrations: config.turnTimeoutMs, activities: config.activityLeaseMs },
     clock,
     claimStore: {
       put: (key, json) => store.putClaim(key, json),

@@ -12,6 +12,7 @@
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
  * | `DURABLE_NAMESPACE` | Beanstalkd tube prefix | `durable` |
  * | `DURABLE_TUBES` | Beanstalkd tubes per `kind`, or per `function` for activities and entities | `kind` |
+ * | `DURABLE_TURN_TIMEOUT_MS` | how long a turn may hold its instances' locks and messages: how soon the instances of a worker that died mid-turn move again | `60000` |
  * | `DURABLE_ACTIVITY_LEASE_MS` | how long a running activity's reservation lasts; a live worker renews it every third of it (a heartbeat), so this is how soon a dead worker's activity runs again | `60000` |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
@@ -41,6 +42,8 @@ export interface DurableConfig {
   readonly activityConcurrency: number;
   /** A running activity's reservation; renewed every third of it while the activity runs. */
   readonly activityLeaseMs: number;
+  /** A turn's hold on its instances' locks and messages. */
+  readonly turnTimeoutMs: number;
   /** Set by `DURABLE_QUEUE_URL=beanstalkd://host:port`: the queue lives on Beanstalkd, the store stays as configured. */
   readonly beanstalkd?: {
     readonly host: string;
@@ -57,6 +60,7 @@ export type ConfigOverrides = Partial<{
   durability: DurabilitySetting;
   activityConcurrency: number;
   activityLeaseMs: number;
+  turnTimeoutMs: number;
 }>;
 
 /**
@@ -79,6 +83,7 @@ export function loadConfig(
     },
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
     activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
+    turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 60_000),
     ...beanstalkdQueue(env),
   };
 }

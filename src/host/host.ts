@@ -66,6 +66,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(backends.groupCommit ? { groupCommit: backends.groupCommit } : {}),
       activityConcurrency: options.config.activityConcurrency,
       activityTimeoutMs: options.config.activityLeaseMs,
+      turnTimeoutMs: options.config.turnTimeoutMs,
       serves: loops,
       ...(options.logger ? { logger: options.logger } : {}),
       ...options.worker,

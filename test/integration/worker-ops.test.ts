@@ -191,6 +191,7 @@ describe('durable worker: readiness, drain and metrics', function () {
       /DURABLE_TUBES/,
     );
     assert.throws(() => parseWorkerArgs(['app.ts', '--activity-lease-ms', '0'], {}), /DURABLE_ACTIVITY_LEASE_MS/);
+    assert.equal(parseWorkerArgs(['app.ts', '--turn-timeout-ms', '5000'], {}).config.turnTimeoutMs, 5000);
     assert.equal(loadWorkerSettings({}).opsPort, 9464);
     assert.throws(() => parseWorkerArgs(['app.ts'], { DURABLE_OPS_PORT: '70000' }), /DURABLE_OPS_PORT/);
     assert.throws(() => parseWorkerArgs(['app.ts', '--serves', 'timers'], {}), /--serves/);
