@@ -3,25 +3,23 @@
  * then acknowledge. Activities are at least once: a worker that dies mid-activity never acknowledges, the
  * reservation expires and another worker runs it again with the same idempotency key.
  *
- * The reservation is a lease: while the activity runs, a heartbeat renews it every third of `leaseMs` (`touch`),
- * so an activity may run for hours while a dead worker's activity still comes back within one lease.
+ * The reservation is a lease, renewed while the activity runs (lease-keeper.ts).
  */
 import type { App } from '../engine/app.js';
 import type { FailureDetails } from '../engine/errors.js';
 import { toFailureDetails } from '../engine/errors.js';
 import type { ActivityMessage, Message, OrchestrationMessage } from '../engine/messages.js';
 import { messageId, PRIORITY } from '../engine/messages.js';
-import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 
 export interface ActivityDeps {
   readonly app: App;
   readonly queue: Queue;
-  readonly clock: Clock;
-  /** The reservation's length; renewed every third of it while the activity runs. */
-  readonly leaseMs: number;
+  /** Keeps the reservation of the running activity alive (see lease-keeper.ts). */
+  readonly leases: LeaseKeeper;
   readonly logger: Logger;
   /** A request delivered more often than this (its runs keep crashing or timing out) fails the call for good. */
   readonly maxDeliveries: number;
@@ -45,11 +43,11 @@ export async function runActivity(deps: ActivityDeps, delivery: Delivery): Promi
     return;
   }
 
-  const stopHeartbeat = heartbeat(deps, delivery, log);
+  const release = deps.leases.hold(delivery);
   try {
     await execute(deps, delivery, log);
   } finally {
-    stopHeartbeat();
+    release();
   }
 }
 
@@ -87,29 +85,6 @@ async function execute(deps: ActivityDeps, delivery: Delivery, log: Record<strin
     outcome.ok ? reply(message, undefined, outcome.result) : reply(message, outcome.failure),
     delivery,
   );
-}
-
-/**
- * Renews the delivery's reservation every third of the lease until stopped. A renewal that fails (the backend
- * hiccups) is tried again at the next beat; one refused (the lease already expired and the message went to
- * another worker) ends the heartbeat: this run's result will still be sent, and the orchestration keeps the
- * first result it receives.
- */
-function heartbeat(deps: ActivityDeps, delivery: Delivery, log: Record<string, unknown>): () => void {
-  const stop = new AbortController();
-  const beat = async (): Promise<void> => {
-    for (;;) {
-      await deps.clock.sleep(deps.leaseMs / 3, stop.signal);
-      if (stop.signal.aborted) return;
-      const renewed = await deps.queue.touch(delivery, deps.leaseMs).catch(() => true);
-      if (!renewed) {
-        deps.logger.warn({ event: LOG_EVENTS.activityLeaseLost, ...log, messageId: delivery.message.id });
-        return;
-      }
-    }
-  };
-  void beat();
-  return () => stop.abort();
 }
 
 function reply(request: ActivityMessage, failure: FailureDetails | undefined, result?: unknown): OrchestrationMessage {

@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { isEntityId } from '../engine/entity.js';
 import type { ActivityDeps } from './activity-runner.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { runActivity } from './activity-runner.js';
 import { ReplyBatcher } from './reply-batcher.js';
 import type { EntityTurnDeps } from './entity-turn.js';
@@ -224,11 +225,16 @@ export class Worker {
     const limit = this.options.activityConcurrency ?? 16;
     const running = new Set<Promise<void>>();
     const batcher = new ReplyBatcher(queue, this.options.groupCommit);
-    const activityDeps: ActivityDeps = {
-      app: this.options.app,
+    const leases = new LeaseKeeper({
       queue,
       clock: this.turnDeps.clock,
       leaseMs: this.options.activityTimeoutMs ?? 300_000,
+      logger: this.logger,
+    });
+    const activityDeps: ActivityDeps = {
+      app: this.options.app,
+      queue,
+      leases,
       logger: this.logger,
       maxDeliveries: this.turnDeps.maxDeliveries,
       complete: (reply, delivery) => batcher.complete(reply, delivery),
@@ -264,6 +270,7 @@ export class Worker {
       }
     }
     await Promise.all(running);
+    leases.close();
   }
 
   /** A receive that survives backend hiccups: log, wait a little, try again. */
