@@ -61,7 +61,8 @@ export type { InstanceRecord, ListQuery, Store } from './backends/store.js';
 export { MemoryLock } from './backends/memory/memory-lock.js';
 export { MemoryQueue } from './backends/memory/memory-queue.js';
 export { MemoryStore } from './backends/memory/memory-store.js';
-export { DurableClient, QUEUE_NAMES, REUSE_POLICIES } from './client/client.js';
+export { DurableClient, REUSE_POLICIES } from './client/client.js';
+export { QUEUE_NAMES } from './engine/messages.js';
 export type {
   ClientOptions,
   DeadLetterEntry,

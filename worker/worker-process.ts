@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../src/engine/app.js';
+import { QUEUE_NAMES } from '../src/engine/messages.js';
 import type { DurableConfig, WorkerSettings } from '../src/config/config.js';
 import type { Host } from '../src/host/host.js';
 import { startHost } from '../src/host/host.js';
@@ -55,7 +56,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     serves: { kinds: settings.serves, functions: settings.functions },
     worker: { orchestrationConcurrency: settings.orchestrationConcurrency },
   });
-  metrics.watchQueues(host.backends.queue, ['orchestrations', 'activities']);
+  metrics.watchQueues(host.backends.queue, QUEUE_NAMES);
   metrics.watchCache(() => host.worker?.cachedInstances ?? 0);
 
   let draining: Promise<'drained' | 'timeout'> | undefined;

@@ -11,7 +11,7 @@ import type { FailureDetails } from '../engine/errors.js';
 import { DurableError, TimeoutError, ValidationError } from '../engine/errors.js';
 import type { HistoryEvent } from '../engine/history.js';
 import type { Message, OrchestrationMessageBody, QueueName } from '../engine/messages.js';
-import { PRIORITY } from '../engine/messages.js';
+import { PRIORITY, QUEUE_NAMES } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
@@ -32,9 +32,6 @@ import { StartBatcher } from './start-batcher.js';
 export type { ReusePolicy };
 
 export const REUSE_POLICIES: readonly ReusePolicy[] = ['allow-terminal', 'allow-failed', 'reject'];
-
-/** The queues, in the order the dead-letter operations go through them. */
-export const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
 export interface StartOptions {
   /** Default: a random UUID. Letters, digits and `_ . : # ~ -`, at most 200 characters. */

@@ -11,6 +11,9 @@ import type { HistoryEventOf, ParentRef } from './history.js';
 
 export type QueueName = 'orchestrations' | 'activities';
 
+/** Every queue, orchestrations first (the order listings and redrives go through them). */
+export const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
+
 export type OrchestrationMessageBody =
   | {
       readonly type: 'ExecutionStarted';

@@ -4,7 +4,8 @@
  * client's rules (instance ids, entity names and keys), with bounds on every length and number.
  */
 import { RUNTIME_STATUSES } from '../engine/status.js';
-import { QUEUE_NAMES, REUSE_POLICIES } from '../client/client.js';
+import { REUSE_POLICIES } from '../client/client.js';
+import { QUEUE_NAMES } from '../engine/messages.js';
 
 /** A JSON schema, as far as this API uses them. */
 export type JsonSchema = Readonly<Record<string, unknown>>;

@@ -81,9 +81,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       const { source, queues } = watched;
       const depths = await Promise.allSettled(queues.map((queue) => source.depth(queue)));
       depths.forEach((result, i) => {
-        if (result.status !== 'fulfilled') return;
-        const queue = queues[i] as QueueName;
-        for (const [state, value] of Object.entries(result.value)) this.set({ queue, state }, value as number);
+        if (result.status === 'fulfilled') setStates(this, { queue: queues[i] }, result.value);
       });
     },
   });
@@ -95,9 +93,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     registers,
     async collect() {
       const tubes = await watched?.source.tubeDepths?.().catch(() => undefined);
-      for (const { tube, depth } of tubes ?? []) {
-        for (const [state, value] of Object.entries(depth)) this.set({ tube, state }, value as number);
-      }
+      for (const { tube, depth } of tubes ?? []) setStates(this, { tube }, depth);
     },
   });
 
@@ -201,4 +197,14 @@ export function metricsObserver(metrics: WorkerMetrics): WorkerObserver {
       metrics.cachedInstances.set(size);
     },
   };
+}
+
+/** One gauge sample per state of a depth (ready, delayed, reserved, dead), under `labels`. */
+function setStates<L extends string>(
+  gauge: Gauge<L | 'state'>,
+  labels: Partial<Record<L, string>>,
+  depth: QueueDepth,
+): void {
+  for (const [state, value] of Object.entries(depth))
+    gauge.set({ ...labels, state } as Partial<Record<L | 'state', string>>, value as number);
 }

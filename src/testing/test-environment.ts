@@ -8,6 +8,7 @@
  */
 import type { App } from '../engine/app.js';
 import { TimeoutError } from '../engine/errors.js';
+import { QUEUE_NAMES } from '../engine/messages.js';
 import { isTerminal } from '../engine/status.js';
 import { ManualClock } from '../backends/clock.js';
 import { MemoryLock } from '../backends/memory/memory-lock.js';
@@ -169,7 +170,7 @@ export class TestEnvironment {
     // purpose) and only time, by expiring the reservation, brings them back.
     const workersIdle = (): boolean => [...this.workers].every((w) => w.idle);
     if (!workersIdle()) return false;
-    for (const name of ['orchestrations', 'activities'] as const) {
+    for (const name of QUEUE_NAMES) {
       if ((await this.queue.depth(name)).ready > 0) return false;
     }
     return workersIdle();

@@ -20,7 +20,7 @@ const REAL_TIME = 'beanstalkd times delays and TTRs on its own clock, so ManualC
  * not do reliably (see there).
  */
 const TTR_EXPIRY =
-  'it needs a TTR to expire on beanstalkd’s own clock; touch and redrive are tested in real time in beanstalkd-queue.test.ts';
+  'it needs a TTR to expire on beanstalkd’s own clock; touch, and redrive after several deliveries (consumers that died), are tested in real time in beanstalkd-queue.test.ts';
 const SKIPPED = new Map<string, string>([
   ['does not deliver a delayed message before the clock reaches its deliverAt', REAL_TIME],
   ['delivers a message again, with attempt 2, when its reservation expires', REAL_TIME],

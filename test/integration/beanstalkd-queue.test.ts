@@ -299,6 +299,26 @@ describe('BeanstalkdQueue in real time', function () {
     assert.equal(await q.touch(delivery, 30_000), false, 'an acknowledged receipt cannot be renewed');
   });
 
+  it('redrives a message whose consumers kept dying with attempt 1 again', async () => {
+    const survivor = queue();
+    const message = activity();
+    await survivor.send([message]);
+    for (let i = 0; i < 2; i++) {
+      const dying = queue();
+      assert.equal((await wait(dying, 1000)).length, 1);
+      await dying.close();
+    }
+    const [third] = await wait(survivor, 3000);
+    assert.equal(third?.attempt, 3);
+    await survivor.deadLetter(third, 'poison');
+    assert.deepEqual(
+      (await survivor.redrive('activities')).map((m) => m.id),
+      [message.id],
+    );
+    const [again] = await wait(survivor, 1000);
+    assert.equal(again?.attempt, 1, 'a redriven message starts over');
+  });
+
   it('redrives a dead-lettered 1 MiB message as a fresh delivery, keeping its claim until the new copy is acknowledged', async () => {
     const claims = new MemoryClaimStore();
     const q = queue({ claimStore: claims, ttrMs: { activities: 30_000 } });

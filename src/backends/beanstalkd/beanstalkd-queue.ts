@@ -36,7 +36,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
-import { PRIORITY } from '../../engine/messages.js';
+import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import { SystemClock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
@@ -72,7 +72,6 @@ export interface BeanstalkdQueueOptions {
   readonly reconnectTimeoutMs?: number;
 }
 
-const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 60_000, activities: 300_000 };
 
 /** A reservation this process holds. */
@@ -247,7 +246,7 @@ export class BeanstalkdQueue implements Queue {
     const out: DeadLetter[] = [];
     await this.withDeadLetters(this.lane(queue), ({ message, reason }) => {
       if (message !== undefined) out.push({ message, reason });
-      return Promise.resolve('keep');
+      return 'keep';
     });
     return out;
   }
@@ -334,7 +333,7 @@ export class BeanstalkdQueue implements Queue {
       message: Message | undefined;
       body: Buffer;
       stats: Record<string, number | string>;
-    }) => Promise<'keep' | 'forget'>,
+    }) => 'keep' | 'forget' | Promise<'keep' | 'forget'>,
   ): Promise<void> {
     const records: { id: string; job: string; reason: string }[] = [];
     for (;;) {

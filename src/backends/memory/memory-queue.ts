@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
-import { PRIORITY } from '../../engine/messages.js';
+import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
@@ -45,8 +45,6 @@ interface QueueState {
   /** One controller per sleeping receive; aborting it wakes that receive to look again. */
   readonly waiters: Set<AbortController>;
 }
-
-const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
 /** Inserts `entry` into `list`, kept sorted by `before`, after any equal elements (stable, FIFO). */
 function insertSorted(list: Entry[], entry: Entry, before: (a: Entry, b: Entry) => boolean): void {

@@ -17,15 +17,13 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Message, QueueName } from '../../engine/messages.js';
-import { PRIORITY } from '../../engine/messages.js';
+import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
-
-const QUEUE_NAMES: readonly QueueName[] = ['orchestrations', 'activities'];
 
 /** Default poll interval while waiting, in clock ms: the latency of a message sent by another process. */
 const DEFAULT_POLL_MS = 25;
