@@ -418,6 +418,10 @@ export class OrchestrationExecutor implements ContextHost {
     }
     this.completionRecorded = true;
     this.applyOutcome(this.outcome);
+    // The history is the record: a replayed failure keeps the details first committed (a rerun's stack
+    // trace depends on how the event loop happened to schedule it), and a replayed result is the one stored.
+    if (e.status === 'Failed' && e.failure !== undefined) this.failure = e.failure;
+    if (e.status === 'Completed') this.output = e.result;
   }
 
   private applyOutcome(outcome: Outcome): void {

@@ -206,6 +206,16 @@ describe('executor: activities', () => {
     assert.deepEqual(last, { type: 'ExecutionCompleted', at: T0 + 50, status: 'Failed', failure: f });
   });
 
+  it('shows the failure recorded in history on replay, not the stack of the rerun', async () => {
+    const h = new Harness('fail-3r', app);
+    await h.start('throwsAfterActivity', 'sku-7');
+    await h.step(send.taskCompleted('fail-3r', 0, true), T0 + 50);
+    const recorded = { name: 'InventoryError', message: 'sku sku-7 vanished', stack: 'as committed by the first run' };
+    const last = h.history.length - 1;
+    h.history[last] = { type: 'ExecutionCompleted', at: T0 + 50, status: 'Failed', failure: recorded };
+    assert.deepEqual((await h.replay()).snapshot.failure, recorded);
+  });
+
   it('fails the instance when the code rejects before its first durable call', async () => {
     const h = new Harness('fail-4', app);
     const r = await h.start('throwsAtOnce', null);
