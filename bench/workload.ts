@@ -80,7 +80,7 @@ const pct = (sorted: number[], p: number): number =>
 
 let result: Record<string, unknown>;
 if (workload === 'hello') {
-  const n = 1000;
+  const n = Number(process.env.BENCH_HELLO ?? 1000);
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: n }, () => client.start('helloCities')));
   await waitAll(ids);

@@ -15,6 +15,7 @@ export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (eve
   --lock memory|sqlite             DURABLE_LOCK (sqlite: several workers share one SQLite file)
   --concurrency N                  DURABLE_ACTIVITY_CONCURRENCY (activities at once)
   --orchestration-concurrency N    DURABLE_ORCHESTRATION_CONCURRENCY
+  --cache-size N                   DURABLE_CACHE_SIZE (default 10000 replayed instances kept in memory)
   --tubes kind|function            DURABLE_TUBES (Beanstalkd: a tube per kind, or per activity and entity type)
   --serves orchestrations,entities,activities   DURABLE_SERVES (default all three)
   --functions NAME,NAME            DURABLE_FUNCTIONS (only these activities and entity types; needs --tubes function)
@@ -47,6 +48,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
       lock: { type: 'string' },
       concurrency: { type: 'string' },
       'orchestration-concurrency': { type: 'string' },
+      'cache-size': { type: 'string' },
       serves: { type: 'string' },
       tubes: { type: 'string' },
       functions: { type: 'string' },
@@ -69,6 +71,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
     DURABLE_LOCK: values.lock,
     DURABLE_ACTIVITY_CONCURRENCY: values.concurrency,
     DURABLE_ORCHESTRATION_CONCURRENCY: values['orchestration-concurrency'],
+    DURABLE_CACHE_SIZE: values['cache-size'],
     DURABLE_TUBES: values.tubes,
     DURABLE_FUNCTIONS: values.functions,
     DURABLE_ACTIVITY_LEASE_MS: values['activity-lease-ms'],

@@ -61,7 +61,7 @@ export class StartBatcher {
       setImmediate(() => void this.flush());
     }
     try {
-      const existing = await this.store.getMany([...ids].filter((id) => batch.some((p) => p.instanceId === id)));
+      const existing = await this.store.getMany(batch.map((p) => p.instanceId)); // unique within a batch
       const commits: Array<{ request: Pending; commit: TurnCommit; message: OrchestrationMessage }> = [];
       const resends: Array<{ request: Pending; message: OrchestrationMessage }> = [];
       const now = this.clock.now();

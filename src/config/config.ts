@@ -9,6 +9,7 @@
  * | `DURABLE_DURABILITY` | `full` (a commit survives power loss) or `normal` (survives a process crash) | `full` |
  * | `DURABLE_LOCK` | `memory` (one process) or `sqlite` (several processes share the file) | `memory` |
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
+ * | `DURABLE_CACHE_SIZE` | replayed instances a worker keeps in memory (a turn of a cached instance replays nothing) | `10000` |
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
  * | `DURABLE_NAMESPACE` | Beanstalkd tube prefix | `durable` |
  * | `DURABLE_TUBES` | Beanstalkd tubes per `kind`, or per `function` for activities and entities | `kind` |
@@ -40,6 +41,8 @@ export interface DurableConfig {
   readonly lock: LockKind;
   readonly sqlite: { readonly path: string; readonly durability: DurabilitySetting };
   readonly activityConcurrency: number;
+  /** Replayed instances a worker keeps in memory. */
+  readonly cacheSize: number;
   /** A running activity's reservation; renewed every third of it while the activity runs. */
   readonly activityLeaseMs: number;
   /** A turn's hold on its instances' locks and messages. */
@@ -59,6 +62,7 @@ export type ConfigOverrides = Partial<{
   sqlitePath: string;
   durability: DurabilitySetting;
   activityConcurrency: number;
+  cacheSize: number;
   activityLeaseMs: number;
   turnTimeoutMs: number;
 }>;
@@ -82,6 +86,7 @@ export function loadConfig(
         overrides.durability ?? oneOf<DurabilitySetting>(env, 'DURABLE_DURABILITY', ['full', 'normal'], 'full'),
     },
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
+    cacheSize: overrides.cacheSize ?? positiveInt(env, 'DURABLE_CACHE_SIZE', 10_000),
     activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
     turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 60_000),
     ...beanstalkdQueue(env),

@@ -65,6 +65,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       clock,
       ...(backends.groupCommit ? { groupCommit: backends.groupCommit } : {}),
       activityConcurrency: options.config.activityConcurrency,
+      cacheSize: options.config.cacheSize,
       activityTimeoutMs: options.config.activityLeaseMs,
       turnTimeoutMs: options.config.turnTimeoutMs,
       serves: loops,

@@ -47,7 +47,7 @@ export interface WorkerOptions {
   readonly orchestrationConcurrency?: number;
   /** Orchestration messages taken per receive (default 100). */
   readonly batchSize?: number;
-  /** Replayed instances kept in memory (default 1000). */
+  /** Replayed instances kept in memory (default 10,000; `DURABLE_CACHE_SIZE`). */
   readonly cacheSize?: number;
   /**
    * An activity's reservation (its lease), renewed every third of it while the activity runs: how soon the activity
@@ -92,7 +92,7 @@ export class Worker {
       queue: options.queue,
       clock: options.clock,
       logger,
-      cache: new ExecutorCache(options.cacheSize ?? 1000),
+      cache: new ExecutorCache(options.cacheSize ?? 10_000),
       executorOptions: {
         logSink: (r: OrchestrationLogRecord) =>
           logger[r.level](

@@ -102,14 +102,18 @@ export class SqliteQueue implements Queue {
     const reserve = writeTransaction(db, (queue: QueueName, max: number, visibilityTimeoutMs: number) => {
       const now = this.clock.now();
       s.refresh.run(queue, now);
-      const heads = s.heads.all(queue, max) as { seq: number; body: string; attempt: number }[];
-      const expiresAt = now + visibilityTimeoutMs;
-      return heads.map(({ seq, body, attempt }) => {
-        // A fresh receipt per reservation: the previous holder's receipt stops matching, so it goes stale.
-        const receipt = `${queue}:${seq}:${randomUUID()}`;
-        s.reserve.run(receipt, expiresAt, seq);
-        return { message: JSON.parse(body) as Message, receipt, attempt };
-      });
+      // One statement reserves the whole batch. A fresh receipt per reservation (`<queue>:<seq>:<token>`, a new
+      // token per batch): the previous holder's receipt stops matching, so it goes stale.
+      const rows = s.reserve.all({ queue, max, expiresAt: now + visibilityTimeoutMs, token: randomUUID() }) as {
+        seq: number;
+        priority: number;
+        body: string;
+        attempt: number;
+        receipt: string;
+      }[];
+      // RETURNING gives no order: deliver in queue order, as the heads were chosen.
+      rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+      return rows.map(({ body, attempt, receipt }) => ({ message: JSON.parse(body) as Message, receipt, attempt }));
     });
     // A reservation need not survive power loss: lost, the message is simply visible again (delivery is at least
     // once anyway). So reserving skips the fsync; the next durable commit's fsync flushes it with everything else
@@ -135,7 +139,7 @@ export class SqliteQueue implements Queue {
     this.extend = (receipt, expiresAt, now) => withoutFsync(() => touchRow(receipt, expiresAt, now));
 
     this.settleRows = writeTransaction(db, (acks: readonly string[], releases: readonly ReleaseRow[]) => {
-      for (const receipt of acks) s.ack.run(receipt);
+      if (acks.length > 0) s.ack.run(JSON.stringify(acks));
       const released: QueueName[] = [];
       for (const row of releases) {
         const queue = s.release.get(row) as QueueName | undefined;
@@ -376,11 +380,13 @@ function prepare(db: Database.Database) {
       `UPDATE messages SET attempt = attempt + (state = 'reserved'), state = 'ready'
        WHERE queue = ? AND state IN ('delayed', 'reserved') AND visible_at <= ?`,
     ),
-    heads: db.prepare(
-      `SELECT seq, body, attempt FROM messages WHERE queue = ? AND state = 'ready' ORDER BY priority, seq LIMIT ?`,
+    reserve: db.prepare(
+      `UPDATE messages SET state = 'reserved', receipt = queue || ':' || seq || ':' || @token, visible_at = @expiresAt
+       WHERE seq IN (SELECT seq FROM messages WHERE queue = @queue AND state = 'ready' ORDER BY priority, seq
+                     LIMIT @max)
+       RETURNING seq, priority, body, attempt, receipt`,
     ),
-    reserve: db.prepare(`UPDATE messages SET state = 'reserved', receipt = ?, visible_at = ? WHERE seq = ?`),
-    ack: db.prepare(`DELETE FROM messages WHERE receipt = ? AND state <> 'dead'`),
+    ack: db.prepare(`DELETE FROM messages WHERE receipt IN (SELECT value FROM json_each(?)) AND state <> 'dead'`),
     // An expired reservation that nobody has refreshed yet still counts its expiry, so `attempt` depends only on
     // time, not on whether a receive happened to look in between.
     release: db

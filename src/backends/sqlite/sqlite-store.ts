@@ -243,7 +243,14 @@ export class SqliteStore implements Store {
   /** The conditional write of one record: succeeds iff the stored version is `expectedVersion` (0: absent). */
   private casRow(row: RowWrite): CasResult {
     const s = this.statements;
-    const written = row.expectedVersion === 0 ? s.insert.run(row) : s.update.run(row);
+    // Most turns change neither the status nor the identity columns: rewriting only what changed keeps the three
+    // list indexes untouched (SQLite rewrites an index entry whenever the SET names one of its columns).
+    const written =
+      row.expectedVersion === 0
+        ? s.insert.run(row)
+        : s.updateBody.run(row).changes === 1
+          ? { changes: 1 }
+          : s.update.run(row);
     if (written.changes === 1) return { ok: true };
     return { ok: false, current: this.read(row.instanceId) };
   }
@@ -275,6 +282,11 @@ function prepare(db: Database.Database) {
       `INSERT INTO records (instance_id, version, kind, name, status, created_at, updated_at, record)
        VALUES (@instanceId, @version, @kind, @name, @status, @createdAt, @updatedAt, @json)
        ON CONFLICT (instance_id) DO NOTHING`,
+    ),
+    updateBody: db.prepare(
+      `UPDATE records SET version = @version, updated_at = @updatedAt, record = @json
+       WHERE instance_id = @instanceId AND version = @expectedVersion
+         AND kind = @kind AND name = @name AND status = @status AND created_at = @createdAt`,
     ),
     update: db.prepare(
       `UPDATE records SET version = @version, kind = @kind, name = @name, status = @status,
