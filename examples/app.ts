@@ -377,4 +377,6 @@ export default defineApp({
       }
     },
   },
+  // The events an orchestration accepts: raising any other on an approval is refused (HTTP 422, UNKNOWN_EVENT).
+  events: { approval: ['approval'] },
 });

@@ -7,6 +7,7 @@ import { watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../engine/app.js';
+import { defineApp } from '../engine/app.js';
 import { loadConfig } from '../config/config.js';
 import { startHost } from '../host/host.js';
 import { authRequiredFor } from '../http/auth.js';
@@ -27,11 +28,17 @@ export async function loadApp(path: string): Promise<App> {
   if (!app || typeof app !== 'object' || typeof app.orchestrations !== 'object') {
     throw new CliError(`${path} must export an app (export default defineApp({...})).`, 'BAD_APP');
   }
-  return {
-    orchestrations: app.orchestrations ?? {},
-    activities: app.activities ?? {},
-    entities: app.entities ?? {},
-  };
+  try {
+    // Through defineApp, so a module that exports a plain object gets the same checks.
+    return defineApp({
+      orchestrations: app.orchestrations,
+      activities: app.activities ?? {},
+      entities: app.entities ?? {},
+      events: app.events ?? {},
+    });
+  } catch (error) {
+    throw new CliError(`${path}: ${(error as Error).message}`, 'BAD_APP');
+  }
 }
 
 export async function dev(args: readonly string[], flags: Flags, out: (text: string) => void): Promise<void> {
@@ -63,6 +70,10 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   });
   const durable = await startHost({ app, config });
   const orchestrations = Object.keys(app.orchestrations);
+  const listed = orchestrations.map((name) => {
+    const events = app.events[name];
+    return events ? `${name} (events: ${events.join(', ')})` : name;
+  });
   const entities = Object.keys(app.entities);
   const api = createHttpApi(durable.client, {
     orchestrations,
@@ -74,7 +85,7 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
     [
       `Durable dev — ${address}`,
       `  data           ${config.backend === 'sqlite' ? `${config.sqlite.path} (durability ${config.sqlite.durability})` : 'in memory'}`,
-      `  orchestrations ${orchestrations.join(', ') || '(none)'}`,
+      `  orchestrations ${listed.join(', ') || '(none)'}`,
       `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
       `  entities       ${entities.join(', ') || '(none)'}`,
       `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,

@@ -17,6 +17,7 @@ import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
+import type { EventDeclarations } from '../engine/app.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
 import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from './entity-client.js';
 import { EntityClient } from './entity-client.js';
@@ -125,6 +126,8 @@ export interface ClientOptions {
   readonly orchestrations?: readonly string[];
   /** Entity names `signalEntity` accepts. Default: any. */
   readonly entities?: readonly string[];
+  /** The events each orchestration accepts (`app.events`); `raiseEvent` refuses others. Default: any. */
+  readonly events?: EventDeclarations;
 }
 
 const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
@@ -245,7 +248,17 @@ export class DurableClient {
     requireString(eventName, 'eventName');
     requireJson(data, 'data');
     if (options.eventId !== undefined) validateInstanceId(options.eventId, 'eventId');
-    await this.send(instanceId, 'live', { type: 'EventRaised', name: eventName, input: data }, options.eventId);
+    const accepts = (record: InstanceRecord): void => {
+      const declared = this.options.events?.[record.name];
+      if (declared === undefined || declared.includes(eventName)) return;
+      throw new ValidationError(
+        `Orchestration '${record.name}' does not accept the event '${eventName}'.`,
+        { instanceId, name: record.name, event: eventName, accepts: [...declared] },
+        'UNKNOWN_EVENT',
+      );
+    };
+    const body = { type: 'EventRaised' as const, name: eventName, input: data };
+    await this.send(instanceId, 'live', body, options.eventId, accepts);
   }
 
   /** Ends a live instance now, with a reason; its parent (if any) sees a failure. */
@@ -364,8 +377,10 @@ export class DurableClient {
     needs: 'live' | 'running' | 'suspended',
     body: OrchestrationMessageBody,
     key: string = randomUUID(),
+    check?: (record: InstanceRecord) => void,
   ): Promise<void> {
     const record = await this.require(instanceId);
+    check?.(record);
     const ok =
       needs === 'live'
         ? !isTerminal(record.status)

@@ -4,6 +4,7 @@
  * input type and the result type at compile time.
  */
 import type { Entities, EntityCallProxy } from './entity.js';
+import { ValidationError } from './errors.js';
 import type { RetryPolicy } from './retry.js';
 import type { DurableTask } from './task.js';
 
@@ -146,7 +147,16 @@ export interface App<
   readonly orchestrations: O;
   readonly activities: A;
   readonly entities: E;
+  /**
+   * The events each orchestration accepts, for the orchestrations that declare them: raising any other event on
+   * one of their instances is refused (`UNKNOWN_EVENT`, HTTP 422) and changes nothing. An orchestration without a
+   * declaration accepts any event name, as in Durable Functions.
+   */
+  readonly events: EventDeclarations;
 }
+
+/** Orchestration name → the event names its instances accept. */
+export type EventDeclarations = Readonly<Record<string, readonly string[]>>;
 
 /**
  * Declares an app. When the activities are declared first as their own constant, orchestrations get a
@@ -162,16 +172,33 @@ export interface App<
  *     },
  *   },
  *   activities: { async sayHello(name: string) { return `Hello ${name}`; } },
+ *   events: { approval: ['approved', 'rejected'] }, // optional: the events an orchestration accepts
  * });
  */
 export function defineApp<
   A extends Activities,
   O extends Record<string, (ctx: OrchestrationContext<A>, input: any) => Promise<any>>,
   E extends Entities = Record<never, never>,
->(app: { activities?: A; orchestrations: O; entities?: E }): App<O, A, E> {
+>(app: {
+  activities?: A;
+  orchestrations: O;
+  entities?: E;
+  events?: { readonly [K in keyof O]?: readonly string[] };
+}): App<O, A, E> {
+  const events: Record<string, readonly string[]> = {};
+  for (const [name, names] of Object.entries(app.events ?? {}) as [string, unknown][]) {
+    if (!Object.hasOwn(app.orchestrations, name)) {
+      throw new ValidationError(`events: '${name}' is not an orchestration of this app.`, { name });
+    }
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
+      throw new ValidationError(`events.${name} must be a list of event names.`, { name });
+    }
+    events[name] = Object.freeze([...(names as string[])]);
+  }
   return {
     orchestrations: app.orchestrations,
     activities: app.activities ?? ({} as A),
     entities: app.entities ?? ({} as E),
+    events: Object.freeze(events),
   };
 }

@@ -54,6 +54,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     clock,
     orchestrations: Object.keys(options.app.orchestrations),
     entities: Object.keys(options.app.entities),
+    events: options.app.events,
   });
   let worker: Worker | undefined;
   if (options.runWorker !== false) {

@@ -226,7 +226,7 @@ export const instanceRoutes: readonly ApiRoute[] = [
     summary: 'Raise an event; the body is the event data.',
     access: 'write',
     schema: { params: schemas.eventParams, querystring: schemas.eventQuery, body: schemas.anyJson },
-    responses: { 202: 'Sent.', 404: PROBLEM, 409: PROBLEM },
+    responses: { 202: 'Sent.', 404: PROBLEM, 409: PROBLEM, 422: PROBLEM },
     handler: raiseEvent,
   },
   controlRoute('terminate', 'Terminate a live instance.'),

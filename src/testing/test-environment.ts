@@ -71,6 +71,7 @@ export class TestEnvironment {
       clock: this.clock,
       orchestrations: Object.keys(app.orchestrations),
       entities: Object.keys(app.entities),
+      events: app.events,
     });
   }
 

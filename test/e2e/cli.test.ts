@@ -92,6 +92,7 @@ describe('durable dev and the CLI', function () {
     assert.match(banner, /http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(banner.includes(join(dir, 'durable.db')), banner);
     assert.match(banner, /orchestrations .*helloSequence/);
+    assert.match(banner, /approval \(events: approval\)/);
     assert.match(banner, /activities .*sayHello/);
     assert.match(banner, /entities .*counter/);
   });

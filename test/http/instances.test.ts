@@ -293,6 +293,22 @@ describe('HTTP API: orchestration instances', () => {
       await assertRejectedWithoutChange(h, post('/api/instances/h1/events/approval?eventId=a/b'), 400, 'VALIDATION');
     });
 
+    it('refuses with 422 an event the orchestration does not declare, changing nothing', async () => {
+      await startViaApi(h, 'approval', { instanceId: 'a2', input: APPROVAL });
+      await h.env.settle();
+      const typo = { method: 'POST' as const, url: '/api/instances/a2/events/aproval', payload: { approved: true } };
+      await assertRejectedWithoutChange(h, typo, 422, 'UNKNOWN_EVENT');
+      const problem = (await h.api.inject(typo)).json<{ details: { accepts: string[] } }>();
+      assert.deepEqual(problem.details.accepts, ['approval']);
+      const ok = { method: 'POST' as const, url: '/api/instances/a2/events/approval', payload: { approved: false } };
+      assert.equal((await h.api.inject({ ...ok, payload: { approved: false, by: 'bob' } })).statusCode, 202);
+      assert.deepEqual((await h.env.waitForCompletion('a2')).output, {
+        status: 'rejected',
+        requestId: 'r-1',
+        by: 'bob',
+      });
+    });
+
     it('suspends and resumes a running instance, and terminates it with a reason', async () => {
       await startViaApi(h, 'approval', { instanceId: 'a1', input: APPROVAL });
       await h.env.settle();

@@ -22,7 +22,11 @@ const app = defineApp({
     async crash(_ctx, message: string) {
       throw new TypeError(message);
     },
+    async undeclared(ctx) {
+      return ctx.waitForEvent<string>('anything at all');
+    },
   },
+  events: { waitForApproval: ['decision'] },
 });
 
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
@@ -164,6 +168,20 @@ describe('DurableClient', () => {
       await env.waitForCompletion('dup');
       const raised = (await env.client.getHistory('dup')).filter((e) => e.type === 'EventRaised');
       assert.equal(raised.length, 1);
+    });
+
+    it('refuses an event the orchestration does not declare, queueing nothing; undeclared ones accept any', async () => {
+      await env.client.start('waitForApproval', 'typo', { instanceId: 'typo' });
+      await env.settle();
+      const before = await env.queue.depth('orchestrations');
+      await rejects(env.client.raiseEvent('typo', 'decison', 'yes'), 'UNKNOWN_EVENT');
+      assert.deepEqual(await env.queue.depth('orchestrations'), before);
+      await env.client.raiseEvent('typo', 'decision', 'yes');
+      assert.equal((await env.waitForCompletion('typo')).output, 'typo: yes');
+
+      await env.client.start('undeclared', undefined, { instanceId: 'free' });
+      await env.client.raiseEvent('free', 'anything at all', 'ok');
+      assert.equal((await env.waitForCompletion('free')).output, 'ok');
     });
 
     it('refuses events for unknown and finished instances', async () => {

@@ -72,5 +72,16 @@ describe('defineApp typing', () => {
   it('gives an app without activities an empty activity table', () => {
     const bare = defineApp({ orchestrations: { async noop() {} } });
     assert.deepEqual(bare.activities, {});
+    assert.deepEqual(bare.events, {});
+  });
+
+  it('keeps the events an orchestration declares, and refuses declarations for names it does not have', () => {
+    const orchestrations = { async wait() {}, async other() {} };
+    assert.deepEqual(defineApp({ orchestrations, events: { wait: ['go', 'stop'] } }).events, { wait: ['go', 'stop'] });
+    // @ts-expect-error events keyed by a name that is not an orchestration of the app
+    assert.throws(() => defineApp({ orchestrations, events: { wiat: ['go'] } }), /'wiat' is not an orchestration/);
+    // @ts-expect-error a declaration must be a list of names
+    assert.throws(() => defineApp({ orchestrations, events: { wait: 'go' } }), /events\.wait must be a list/);
+    assert.throws(() => defineApp({ orchestrations, events: { wait: [''] } }), /events\.wait must be a list/);
   });
 });
