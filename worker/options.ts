@@ -20,7 +20,7 @@ export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (eve
   --serves orchestrations,entities,activities   DURABLE_SERVES (default all three)
   --functions NAME,NAME            DURABLE_FUNCTIONS (only these activities and entity types; needs --tubes function)
   --activity-lease-ms N            DURABLE_ACTIVITY_LEASE_MS (default 60000; renewed while the activity runs)
-  --turn-timeout-ms N              DURABLE_TURN_TIMEOUT_MS (default 60000; a dead worker's instances wait this long)
+  --turn-timeout-ms N              DURABLE_TURN_TIMEOUT_MS (default 10000; a dead worker's instances wait this long)
   --ops-host ADDR  --ops-port N    DURABLE_OPS_HOST, DURABLE_OPS_PORT (default 0.0.0.0:9464): /metrics /healthz /readyz
   --drain-timeout-ms N             DURABLE_DRAIN_TIMEOUT_MS (default 30000)
   --log-level debug|info|warn|error   DURABLE_LOG_LEVEL`;

@@ -13,7 +13,7 @@
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
  * | `DURABLE_NAMESPACE` | Beanstalkd tube prefix | `durable` |
  * | `DURABLE_TUBES` | Beanstalkd tubes per `kind`, or per `function` for activities and entities | `kind` |
- * | `DURABLE_TURN_TIMEOUT_MS` | how long a turn may hold its instances' locks and messages: how soon the instances of a worker that died mid-turn move again | `60000` |
+ * | `DURABLE_TURN_TIMEOUT_MS` | how long a turn may hold its instances' locks and messages: how soon the instances of a worker that died mid-turn move again | `10000` |
  * | `DURABLE_ACTIVITY_LEASE_MS` | how long a running activity's reservation lasts; a live worker renews it every third of it (a heartbeat), so this is how soon a dead worker's activity runs again | `60000` |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
@@ -88,7 +88,7 @@ export function loadConfig(
     activityConcurrency: overrides.activityConcurrency ?? positiveInt(env, 'DURABLE_ACTIVITY_CONCURRENCY', 16),
     cacheSize: overrides.cacheSize ?? positiveInt(env, 'DURABLE_CACHE_SIZE', 10_000),
     activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
-    turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 60_000),
+    turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 10_000),
     ...beanstalkdQueue(env),
   };
 }

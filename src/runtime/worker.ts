@@ -54,7 +54,7 @@ export interface WorkerOptions {
    * of a dead worker runs again (default 5 minutes; `durable worker` uses `DURABLE_ACTIVITY_LEASE_MS`).
    */
   readonly activityTimeoutMs?: number;
-  /** Reservation of an orchestration batch, and the instance lock's TTL (default 60 s). */
+  /** Reservation of an orchestration batch, and the instance lock's TTL (default 10 s, like Temporal's workflow task timeout). */
   readonly turnTimeoutMs?: number;
   /** Which loops run (default both): a pool can serve orchestrations and entities only, or activities only. */
   readonly serves?: { readonly orchestrations?: boolean; readonly activities?: boolean };
@@ -155,7 +155,7 @@ export class Worker {
 
   private async orchestrationLoop(): Promise<void> {
     const { queue } = this.options;
-    const turnTimeoutMs = this.options.turnTimeoutMs ?? 60_000;
+    const turnTimeoutMs = this.options.turnTimeoutMs ?? 10_000;
     while (!this.stopping) {
       const deliveries = await this.receive(() =>
         queue.receive('orchestrations', this.options.batchSize ?? 100, {

@@ -193,6 +193,7 @@ describe('durable worker: readiness, drain and metrics', function () {
     assert.throws(() => parseWorkerArgs(['app.ts', '--activity-lease-ms', '0'], {}), /DURABLE_ACTIVITY_LEASE_MS/);
     assert.equal(parseWorkerArgs(['app.ts', '--turn-timeout-ms', '5000'], {}).config.turnTimeoutMs, 5000);
     assert.equal(parseWorkerArgs(['app.ts'], {}).config.cacheSize, 10_000);
+    assert.equal(parseWorkerArgs(['app.ts'], {}).config.turnTimeoutMs, 10_000);
     assert.equal(parseWorkerArgs(['app.ts', '--cache-size', '50'], { DURABLE_CACHE_SIZE: '7' }).config.cacheSize, 50);
     assert.throws(() => parseWorkerArgs(['app.ts'], { DURABLE_CACHE_SIZE: 'lots' }), /DURABLE_CACHE_SIZE/);
     assert.equal(loadWorkerSettings({}).opsPort, 9464);

@@ -11,7 +11,7 @@
  * - `deliverAt` → `put` delay in whole seconds rounded **up**. A job reserved before its `deliverAt` (rounding,
  *   or clocks of different machines) is released again for the remaining time instead of being delivered.
  * - visibility → the job's TTR, fixed by beanstalkd when the job is **put**: it comes from the `ttrMs` option
- *   per queue (default 60 s orchestrations, 300 s activities), not from `receive`'s `visibilityTimeoutMs`,
+ *   per queue (default 10 s orchestrations, 300 s activities), not from `receive`'s `visibilityTimeoutMs`,
  *   which beanstalkd cannot change per reservation. `touch` gives the job a whole TTR again from now.
  * - attempt = `reserves - releases` from `stats-job`: 1 on first delivery, +1 for each reservation that ended
  *   without a release (TTR expired, or the holder's connection dropped: a worker died), kept by `release`.
@@ -72,7 +72,7 @@ export interface BeanstalkdQueueOptions {
   readonly reconnectTimeoutMs?: number;
 }
 
-const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 60_000, activities: 300_000 };
+const DEFAULT_TTR_MS: Record<QueueName, number> = { orchestrations: 10_000, activities: 300_000 };
 
 /** A reservation this process holds. */
 interface Held {
