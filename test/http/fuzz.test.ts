@@ -165,9 +165,11 @@ function randomRequests(count: number, seed: number): InjectOptions[] {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const forbidden = ['%00', '%01', '%1F', '%7F', '%2F', '%20', '%40', '%22', '%5C', '%E2%80%AE', '%F0%9F%98%80'];
   const ok = 'abcXYZ019_.:#~-'.split('');
-  const id = (): string => {
+  // Entity keys may hold `@` (`name@key` splits at the first one); every other identifier may not.
+  const forbiddenInKeys = forbidden.filter((c) => c !== '%40');
+  const id = (kind: 'id' | 'key' = 'id'): string => {
     const parts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => encodeURIComponent(pick(ok)));
-    parts.splice(Math.floor(random() * (parts.length + 1)), 0, pick(forbidden));
+    parts.splice(Math.floor(random() * (parts.length + 1)), 0, pick(kind === 'key' ? forbiddenInKeys : forbidden));
     return parts.join('');
   };
   const makers: Array<() => InjectOptions> = [
@@ -177,7 +179,7 @@ function randomRequests(count: number, seed: number): InjectOptions[] {
     () => json(`/api/instances/${id()}/suspend`, '{}'),
     () => json(`/api/instances/live-1/events/approval?eventId=${id()}`, '{}'),
     () => json('/api/orchestrations/helloSequence', JSON.stringify({ instanceId: decodeURIComponent(id()) })),
-    () => json(`/api/entities/counter/${id()}/add`, '{"input":1}'),
+    () => json(`/api/entities/counter/${id('key')}/add`, '{"input":1}'),
     () => json(`/api/entities/counter/home/add`, JSON.stringify({ input: 1, signalId: decodeURIComponent(id()) })),
     () => ({ method: 'GET', url: `/api/entities/${id()}/home` }),
     () => ({ method: 'GET', url: `/api/instances?name=${pick(['%00', '%1F', '%7F'])}${id()}` }),
