@@ -300,8 +300,12 @@ describe('HTTP API: orchestration instances', () => {
       await assertRejectedWithoutChange(h, typo, 422, 'UNKNOWN_EVENT');
       const problem = (await h.api.inject(typo)).json<{ details: { accepts: string[] } }>();
       assert.deepEqual(problem.details.accepts, ['approval']);
-      const ok = { method: 'POST' as const, url: '/api/instances/a2/events/approval', payload: { approved: false } };
-      assert.equal((await h.api.inject({ ...ok, payload: { approved: false, by: 'bob' } })).statusCode, 202);
+      const ok = {
+        method: 'POST' as const,
+        url: '/api/instances/a2/events/approval',
+        payload: { approved: false, by: 'bob' },
+      };
+      assert.equal((await h.api.inject(ok)).statusCode, 202);
       assert.deepEqual((await h.env.waitForCompletion('a2')).output, {
         status: 'rejected',
         requestId: 'r-1',
