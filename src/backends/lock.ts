@@ -5,6 +5,11 @@
  * - `acquire(key, owner, ttlMs)` succeeds if the key is free, expired, or already held by `owner` (then it
  *   renews). `renew` extends a lock the owner still holds and fails otherwise; `release` frees it if the owner
  *   holds it (a no-op otherwise).
+ * - A successful `acquire` says how the previous hold ended: `'clean'` when the key was released (or never held),
+ *   `'taken-over'` when a hold was never released (it expired, or `owner` itself still has it). A holder releases
+ *   only once everything it did under the lock is finished, so `'taken-over'` means "its work may be half
+ *   done": the runtime then re-sends the instance's outbox. A lock vouches for releases only within its `epoch`
+ *   (an in-process lock forgets everything when its process dies: its epoch is new with every process).
  * - Expiry is judged on the lock's clock: once `ttlMs` has passed without renewal (`now >= acquiredAt + ttl`),
  *   anyone may take the key, and `renew` fails even if nobody took it (the owner must `acquire` again).
  *
@@ -16,8 +21,19 @@
  *   to the queue with a short delay).
  */
 
+/**
+ * A successful acquire: `'clean'` (the previous holder released the key, or nobody held it) or `'taken-over'` (a
+ * hold that was never released: its holder may have died halfway). `false`: someone else holds the key.
+ */
+export type LockAcquisition = 'clean' | 'taken-over' | false;
+
 export interface Lock {
-  acquire(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Names what this lock remembers releases across: a `'clean'` acquire vouches only for holders of the same epoch.
+   * Stable across processes for a shared lock (SQLite, Kubernetes); new in every process for an in-process lock.
+   */
+  readonly epoch: string;
+  acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition>;
   renew(key: string, owner: string, ttlMs: number): Promise<boolean>;
   release(key: string, owner: string): Promise<void>;
   close(): Promise<void>;

@@ -64,6 +64,11 @@ export interface InstanceRecord extends OrchestrationSnapshot {
   readonly tail: HistoryChunk;
   /** Messages the last committed turn produced; sent after the commit, re-sent after a crash. */
   readonly outbox: readonly Message[];
+  /**
+   * The epoch of the lock (`Lock.epoch`) the committing worker held. A worker that finds the lock released cleanly
+   * in the same epoch knows the outbox was sent; otherwise it sends it again (see runtime/outbox.ts).
+   */
+  readonly lockEpoch?: string;
 }
 
 export interface HistoryChunk {

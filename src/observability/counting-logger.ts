@@ -59,6 +59,9 @@ function countEvent(fields: Record<string, unknown>, m: WorkerMetrics): void {
     case LOG_EVENTS.turnFailed:
       m.turnFailures.inc({ reason: 'error' });
       break;
+    case LOG_EVENTS.batchFailed:
+      m.turnFailures.inc({ reason: 'backend' });
+      break;
     case LOG_EVENTS.nonDeterminism:
       m.turnFailures.inc({ reason: 'non_determinism' });
       break;

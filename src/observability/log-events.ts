@@ -10,6 +10,7 @@ export const LOG_EVENTS = {
   entityTurnCommitted: 'entity.turn_committed',
   turnConflict: 'orchestration.version_conflict',
   turnFailed: 'orchestration.turn_failed',
+  batchFailed: 'worker.batch_failed',
   nonDeterminism: 'orchestration.non_determinism',
   outboxResent: 'orchestration.outbox_resent',
   orphanMessage: 'orchestration.orphan_message',

@@ -16,7 +16,7 @@ import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import type { TurnPlan } from './turn-plan.js';
-import { deadLetterPoison } from './orchestration-turn.js';
+import { deadLetterPoison, resendOutbox } from './orchestration-turn.js';
 
 export interface EntityTurnDeps {
   readonly app: App;
@@ -25,8 +25,6 @@ export interface EntityTurnDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: EntityExecutorOptions;
-  /** Versions this worker committed and whose outbox it sent: no need to send them again. */
-  readonly sent: Map<string, number>;
   readonly turnDeps: TurnDeps;
 }
 
@@ -36,11 +34,13 @@ export async function planEntityTurn(
   entityId: string,
   record: InstanceRecord | undefined,
   deliveries: Delivery[],
+  outboxMayBeUnsent: boolean,
 ): Promise<TurnPlan | undefined> {
   const startedAt = performance.now();
   const live = await deadLetterPoison(deps.turnDeps, entityId, deliveries);
   if (live.length === 0) return undefined;
-  const resend = record && record.outbox.length > 0 && deps.sent.get(entityId) !== record.version ? record.outbox : [];
+  // As for orchestrations: the last committer may have died before sending; send before this turn's commit.
+  if (record && outboxMayBeUnsent) await resendOutbox(deps, record, live.map((d) => d.message));
   const now = deps.clock.now();
   const result = await executeEntityBatch(
     entityId,
@@ -50,10 +50,7 @@ export async function planEntityTurn(
     now,
     deps.options,
   );
-  if (!result.changed) {
-    // The last committer may have crashed before sending: send again (receivers drop repeats).
-    return { instanceId: entityId, messages: resend, ack: live, release: [], deliveries: live };
-  }
+  if (!result.changed) return { instanceId: entityId, messages: [], ack: live, release: [], deliveries: live };
   const next: InstanceRecord = {
     instanceId: entityId,
     kind: 'entity',
@@ -66,19 +63,18 @@ export async function planEntityTurn(
     historyLength: 0,
     tail: { instanceId: entityId, generation: 0, fromIndex: 0, events: [] },
     outbox: result.messages,
+    lockEpoch: deps.turnDeps.lockEpoch,
     entity: result.data,
   };
   return {
     instanceId: entityId,
     commit: { next, expectedVersion: record?.version ?? 0 },
-    messages: [...resend, ...result.messages],
+    messages: result.messages,
     ack: live,
     release: [],
     deliveries: live,
     settled: (committed) => {
       if (committed) {
-        deps.sent.set(entityId, next.version);
-        if (deps.sent.size > 10_000) deps.sent.clear();
         deps.logger.debug({
           event: LOG_EVENTS.entityTurnCommitted,
           instanceId: entityId,

@@ -20,7 +20,6 @@ import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
 import type { Message, OrchestrationMessage } from '../engine/messages.js';
-import { messageId } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
@@ -29,6 +28,7 @@ import { LOG_EVENTS } from '../observability/log-events.js';
 import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { ExecutorCache } from './executor-cache.js';
+import { toResend } from './outbox.js';
 
 export interface TurnDeps {
   readonly app: App;
@@ -42,6 +42,8 @@ export interface TurnDeps {
   readonly maxDeliveries: number;
   /** Delay before a message that cannot apply yet (instance not started, between generations) is retried. */
   readonly deferDelayMs: number;
+  /** The epoch of the lock the worker holds its instances with, stamped on every record it commits. */
+  readonly lockEpoch: string;
 }
 
 /** Upper bound of the back-off for instances that cannot make progress (nondeterminism, failing loads). */
@@ -58,11 +60,16 @@ export async function planOrchestrationTurn(
   instanceId: string,
   record: InstanceRecord | undefined,
   deliveries: Delivery[],
+  outboxMayBeUnsent: boolean,
 ): Promise<TurnPlan | undefined> {
   const startedAt = performance.now();
   const live = await deadLetterPoison(deps, instanceId, deliveries);
   if (live.length === 0) return undefined;
   const messages = live.map((d) => d.message as OrchestrationMessage);
+  // The previous owner may have died between its commit and its send: send its outbox before anything else
+  // (before this turn's commit replaces the outbox). A send that fails fails the batch, which keeps the lock
+  // unreleased, so the next owner sends again.
+  if (record && outboxMayBeUnsent) await resendOutbox(deps, record, messages);
 
   const prepared = await prepare(deps, instanceId, record, messages, live);
   if (!prepared) return undefined;
@@ -92,7 +99,7 @@ export async function planOrchestrationTurn(
     return { instanceId, messages: result.messages, ack, release, deliveries: live };
   }
 
-  const next = buildRecord(instanceId, record, fresh, result, deps.clock.now());
+  const next = buildRecord(instanceId, record, fresh, result, deps.clock.now(), deps.lockEpoch);
   const archive =
     record && !fresh && record.generation === next.generation && record.tail.events.length > 0
       ? record.tail
@@ -179,14 +186,6 @@ async function prepare(
   try {
     const executor = newExecutor(deps, instanceId);
     await executor.load(await deps.store.readHistory(record));
-    // We may be taking over after a crash between commit and send: send the last turn's messages again, except
-    // those whose answer is in this very batch (they obviously arrived; re-sending would only run them twice).
-    const answered = new Set(messages.map((m) => m.id));
-    const resend = record.outbox.filter((m) => !answered.has(answerId(m)));
-    if (resend.length > 0) {
-      await deps.queue.send(resend);
-      deps.logger.debug({ event: LOG_EVENTS.outboxResent, instanceId, messages: resend.length });
-    }
     return { executor, fresh: false, stale };
   } catch (error) {
     await backOff(deps, instanceId, record, live, error);
@@ -194,26 +193,16 @@ async function prepare(
   }
 }
 
-/** The id of the message that answers `message` (a timer is its own answer). */
-function answerId(message: Message): string {
-  const body = message.body;
-  switch (body.type) {
-    case 'ActivityRequest':
-      return messageId(message.instanceId, body.generation, 'activity-result', body.seq);
-    case 'EntityOperation':
-    case 'EntityLock':
-      return 'replyTo' in body && body.replyTo
-        ? messageId(body.replyTo.instanceId, body.replyTo.generation, 'entity-result', body.replyTo.seq)
-        : 'holder' in body
-          ? messageId(body.holder.instanceId, body.holder.generation, 'entity-result', body.holder.seq)
-          : message.id;
-    case 'ExecutionStarted':
-      return body.parent
-        ? messageId(body.parent.instanceId, body.parent.generation, 'sub-result', body.parent.seq)
-        : message.id;
-    default:
-      return message.id;
-  }
+/** Sends `record`'s outbox again, except what `arriving` answers. */
+export async function resendOutbox(
+  deps: Pick<TurnDeps, 'queue' | 'logger'>,
+  record: InstanceRecord,
+  arriving: readonly Message[],
+): Promise<void> {
+  const resend = toResend(record, arriving);
+  if (resend.length === 0) return;
+  await deps.queue.send(resend);
+  deps.logger.info({ event: LOG_EVENTS.outboxResent, instanceId: record.instanceId, messages: resend.length });
 }
 
 function newExecutor(deps: TurnDeps, instanceId: string): OrchestrationExecutor {
@@ -226,6 +215,7 @@ function buildRecord(
   fresh: boolean,
   result: StepResult,
   now: number,
+  lockEpoch: string,
 ): InstanceRecord {
   const s = result.snapshot;
   const base = record && !fresh && record.generation === s.generation ? record.historyLength : 0;
@@ -245,6 +235,7 @@ function buildRecord(
     historyLength: base + result.newEvents.length,
     tail: { instanceId, generation: s.generation, fromIndex: base, events: result.newEvents },
     outbox: result.messages,
+    lockEpoch,
   });
 }
 

@@ -13,7 +13,7 @@ import type { Clock } from '../backends/clock.js';
 import type { GroupCommit } from '../backends/group-commit.js';
 import type { Lock } from '../backends/lock.js';
 import type { Delivery, Queue, Release } from '../backends/queue.js';
-import type { Store } from '../backends/store.js';
+import type { InstanceRecord, Store } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
@@ -27,8 +27,12 @@ import { planEntityTurn } from './entity-turn.js';
 import { ExecutorCache } from './executor-cache.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import { planOrchestrationTurn } from './orchestration-turn.js';
+import { outboxMayBeUnsent } from './outbox.js';
 import type { TurnPlan } from './turn-plan.js';
 import { commitPlans } from './turn-plan.js';
+
+/** The longest back-off after consecutive failed batches (a backend that is down). */
+const MAX_BATCH_BACKOFF_MS = 30_000;
 
 export interface WorkerOptions {
   readonly app: App;
@@ -81,6 +85,8 @@ export class Worker {
   private busyTurns = 0;
   private busyActivities = 0;
   private slotFreed: (() => void) | undefined;
+  /** Consecutive failed batches: the back-off of the next failure grows with it. */
+  private batchFailures = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
@@ -102,6 +108,7 @@ export class Worker {
       },
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
+      lockEpoch: options.lock.epoch,
     };
     this.entityDeps = {
       app: options.app,
@@ -110,7 +117,6 @@ export class Worker {
       clock: options.clock,
       logger,
       options: {},
-      sent: new Map(),
       turnDeps: this.turnDeps,
     };
   }
@@ -168,6 +174,9 @@ export class Worker {
       this.busyTurns++;
       try {
         await this.runBatch(groupByInstance(deliveries), turnTimeoutMs);
+      } catch (error) {
+        // runBatch handles backend failures itself; this is the last line that keeps the loop alive.
+        this.logger.error({ event: LOG_EVENTS.batchFailed, error: String(error) });
       } finally {
         this.busyTurns--;
       }
@@ -177,47 +186,76 @@ export class Worker {
   /**
    * One batch: lock every instance, load their records in one read, plan every turn, then commit them together
    * (group commit), send every outbox in one write and settle every message in one write.
+   *
+   * Any backend call may fail (a timeout, a 5xx, a failover). Then the batch's messages go back with back-off and
+   * the loop goes on; nothing is lost, because a message is acknowledged only after the commit that consumed it,
+   * and a committed turn's outbox is sent again by the next owner. To make sure of that, a failed batch does not
+   * release its instances' locks: the next acquire then reports `'taken-over'` (see outbox.ts).
    */
   private async runBatch(groups: Map<string, Delivery[]>, ttlMs: number): Promise<void> {
     const { lock, queue, store } = this.options;
-    const keyOf = (id: string): string => `${isEntityId(id) ? 'entity' : 'orchestration'}/${id}`;
-    const locked: Array<[string, Delivery[]]> = [];
+    const locked: Array<[string, Delivery[], boolean]> = [];
     const busy: Release[] = [];
-    await Promise.all(
-      [...groups].map(async ([id, deliveries]) => {
-        if (await lock.acquire(keyOf(id), this.workerId, ttlMs)) locked.push([id, deliveries]);
-        else busy.push(...deliveries.map((delivery) => ({ delivery, delayMs: 50 })));
-      }),
-    );
+    const failed = new Map<string, Delivery[]>();
     try {
+      const records = new Map<string, InstanceRecord>();
+      await Promise.all(
+        [...groups].map(async ([id, deliveries]) => {
+          const acquired = await lock.acquire(lockKey(id), this.workerId, ttlMs);
+          if (acquired === false) busy.push(...deliveries.map((delivery) => ({ delivery, delayMs: 50 })));
+          else locked.push([id, deliveries, acquired === 'taken-over']);
+        }),
+      );
       if (busy.length > 0) {
         this.logger.debug({ event: LOG_EVENTS.lockBusy, messages: busy.length });
         await queue.settle({ release: busy });
       }
-      const records = await store.getMany(locked.map(([id]) => id));
+      for (const [id, record] of await store.getMany(locked.map(([id]) => id))) records.set(id, record);
       const plans: TurnPlan[] = [];
-      await forEachLimited(locked, this.options.orchestrationConcurrency ?? 16, async ([id, deliveries]) => {
+      await forEachLimited(locked, this.options.orchestrationConcurrency ?? 16, async ([id, deliveries, takenOver]) => {
         try {
           const record = records.get(id);
+          const unsent = outboxMayBeUnsent(record, takenOver ? 'taken-over' : 'clean', lock.epoch);
           const plan = isEntityId(id)
-            ? await planEntityTurn(this.entityDeps, id, record, deliveries)
-            : await planOrchestrationTurn(this.turnDeps, id, record, deliveries);
+            ? await planEntityTurn(this.entityDeps, id, record, deliveries, unsent)
+            : await planOrchestrationTurn(this.turnDeps, id, record, deliveries, unsent);
           if (plan) plans.push(plan);
         } catch (error) {
-          // Its messages come back after their reservation; the other turns of the batch go on.
-          this.turnDeps.cache.delete(id);
+          // This instance's turn could not be planned; the batch's other turns go on.
+          failed.set(id, deliveries);
           this.logger.error({ event: LOG_EVENTS.turnFailed, instanceId: id, error: String(error) });
         }
       });
       await commitPlans(store, queue, plans, this.options.groupCommit);
+      this.batchFailures = failed.size > 0 ? this.batchFailures + 1 : 0;
     } catch (error) {
-      // A backend failed mid-batch. Nothing is lost: unacknowledged messages come back after their reservation,
-      // and a committed turn's outbox is re-sent by whoever loads the instance next.
-      for (const [id] of locked) this.turnDeps.cache.delete(id);
-      this.logger.error({ event: LOG_EVENTS.turnFailed, error: String(error) });
-    } finally {
-      await Promise.all(locked.map(([id]) => lock.release(keyOf(id), this.workerId).catch(() => undefined)));
+      this.batchFailures++;
+      this.logger.error({ event: LOG_EVENTS.batchFailed, instances: groups.size, error: String(error) });
+      await this.giveBack(new Map(locked.map(([id, deliveries]) => [id, deliveries])), groups);
+      return;
     }
+    const released = locked.filter(([id]) => !failed.has(id));
+    await Promise.all(released.map(([id]) => lock.release(lockKey(id), this.workerId).catch(() => undefined)));
+    if (failed.size > 0) await this.giveBack(failed, failed);
+  }
+
+  /**
+   * Turns failed: a backend call failed (a timeout, a 5xx, a failover) or a turn could not be planned. The
+   * messages of `groups` go back with a back-off that grows with consecutive failures (a release that fails too
+   * only means they come back when their reservation expires). The `locked` instances' cached executors are
+   * forgotten (their commits may or may not have happened), and their locks are left unreleased, so that the
+   * next acquire says 'taken-over' and the outbox is sent again; they lapse with the back-off.
+   */
+  private async giveBack(locked: Map<string, Delivery[]>, groups: Map<string, Delivery[]>): Promise<void> {
+    const delayMs = Math.min(MAX_BATCH_BACKOFF_MS, 100 * 2 ** Math.min(Math.max(this.batchFailures, 1) - 1, 10));
+    for (const id of locked.keys()) this.turnDeps.cache.delete(id);
+    const release = [...groups.values()].flat().map((delivery) => ({ delivery, delayMs }));
+    await this.options.queue.settle({ release }).catch(() => undefined);
+    await Promise.all(
+      [...locked.keys()].map((id) =>
+        this.options.lock.acquire(lockKey(id), this.workerId, delayMs).catch(() => undefined),
+      ),
+    );
   }
 
   private async activityLoop(): Promise<void> {
@@ -285,6 +323,11 @@ export class Worker {
       return [];
     }
   }
+}
+
+/** The lock key of an instance: entities and orchestrations have separate key spaces. */
+function lockKey(instanceId: string): string {
+  return `${isEntityId(instanceId) ? 'entity' : 'orchestration'}/${instanceId}`;
 }
 
 function groupByInstance(deliveries: Delivery[]): Map<string, Delivery[]> {

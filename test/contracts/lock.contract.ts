@@ -41,7 +41,7 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
     });
 
     it('lets an owner acquire a free key, and keeps others out while it holds it', async () => {
-      assert.equal(await lock.acquire(key, 'a', TTL), true);
+      assert.equal(await lock.acquire(key, 'a', TTL), 'clean');
       assert.equal(await lock.acquire(key, 'b', TTL), false);
     });
 
@@ -50,7 +50,7 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
       clock.advance(TTL - 1);
       assert.equal(await lock.acquire(key, 'b', TTL), false);
       clock.advance(1);
-      assert.equal(await lock.acquire(key, 'b', TTL), true);
+      assert.equal(await lock.acquire(key, 'b', TTL), 'taken-over', 'the first owner never released it');
       assert.equal(await lock.renew(key, 'a', TTL), false, 'the first owner lost the lock');
     });
 
@@ -61,13 +61,13 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
       clock.advance(800); // 1600 after acquiring: expired without the renewal
       assert.equal(await lock.acquire(key, 'b', TTL), false);
       clock.advance(200); // 1000 after renewing
-      assert.equal(await lock.acquire(key, 'b', TTL), true);
+      assert.equal(await lock.acquire(key, 'b', TTL), 'taken-over');
     });
 
     it('renews when the owner acquires the key it already holds', async () => {
       await lock.acquire(key, 'a', TTL);
       clock.advance(800);
-      assert.equal(await lock.acquire(key, 'a', TTL), true);
+      assert.equal(await lock.acquire(key, 'a', TTL), 'taken-over', 'a hold it never released');
       clock.advance(800);
       assert.equal(await lock.acquire(key, 'b', TTL), false);
       assert.equal(await lock.renew(key, 'a', TTL), true);
@@ -93,14 +93,14 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
     it('lets the owner take the key back after its TTL passed, if nobody else did', async () => {
       await lock.acquire(key, 'a', TTL);
       clock.advance(TTL * 5);
-      assert.equal(await lock.acquire(key, 'a', TTL), true);
+      assert.equal(await lock.acquire(key, 'a', TTL), 'taken-over');
       assert.equal(await lock.acquire(key, 'b', TTL), false);
     });
 
     it('frees the key at once when the owner releases it', async () => {
       await lock.acquire(key, 'a', TTL);
       await lock.release(key, 'a');
-      assert.equal(await lock.acquire(key, 'b', TTL), true);
+      assert.equal(await lock.acquire(key, 'b', TTL), 'clean', 'a released key was left cleanly');
     });
 
     it('ignores a release by anyone but the owner', async () => {
@@ -112,13 +112,26 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
 
     it('ignores a release of a key that is not held', async () => {
       await lock.release(key, 'a');
-      assert.equal(await lock.acquire(key, 'a', TTL), true);
+      assert.equal(await lock.acquire(key, 'a', TTL), 'clean');
+    });
+
+    it('says a key was taken over when its holder let it expire, and clean once a holder released it', async () => {
+      assert.equal(await lock.acquire(key, 'a', TTL), 'clean');
+      clock.advance(TTL);
+      assert.equal(await lock.acquire(key, 'b', TTL), 'taken-over');
+      await lock.release(key, 'b');
+      assert.equal(await lock.acquire(key, 'a', TTL), 'clean');
+    });
+
+    it('names the epoch its releases are remembered in', () => {
+      assert.equal(typeof lock.epoch, 'string');
+      assert.ok(lock.epoch.length > 0);
     });
 
     it('keeps different keys independent', async () => {
       const other = uniqueId('lock');
       await lock.acquire(key, 'a', TTL);
-      assert.equal(await lock.acquire(other, 'b', TTL), true);
+      assert.equal(await lock.acquire(other, 'b', TTL), 'clean');
       await lock.release(other, 'b');
       assert.equal(await lock.acquire(key, 'b', TTL), false);
     });

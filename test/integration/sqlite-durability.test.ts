@@ -91,7 +91,7 @@ for (const durability of ['full', 'normal'] as const) {
         assert.ok(ready !== undefined);
         await queue.release(ready, 0);
         await queue.deadLetter(dead, 'broken');
-        assert.equal(await lock.acquire('k', 'owner', 60_000), true);
+        assert.equal(await lock.acquire('k', 'owner', 60_000), 'clean');
         await Promise.all([store.close(), queue.close(), lock.close()]);
         database.close();
         assert.equal(database.connection.open, false);

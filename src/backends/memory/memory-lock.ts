@@ -2,7 +2,8 @@
  * The in-memory lock: the reference implementation of the lock contract, for tests and single-process runs.
  */
 import type { Clock } from '../clock.js';
-import type { Lock } from '../lock.js';
+import { randomUUID } from 'node:crypto';
+import type { Lock, LockAcquisition } from '../lock.js';
 
 interface Holder {
   readonly owner: string;
@@ -23,6 +24,8 @@ interface Holder {
  * }
  */
 export class MemoryLock implements Lock {
+  /** A process's memory: a lock in another process (or before a restart) cannot vouch for these releases. */
+  readonly epoch = `memory:${randomUUID()}`;
   private readonly clock: Clock;
   private readonly holders = new Map<string, Holder>();
 
@@ -30,14 +33,16 @@ export class MemoryLock implements Lock {
     this.clock = options.clock;
   }
 
-  acquire(key: string, owner: string, ttlMs: number): Promise<boolean> {
+  acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition> {
     if (!validTtl(ttlMs)) return Promise.reject(badTtl('acquire', ttlMs));
     const now = this.clock.now();
     const holder = this.held(key, now);
     // Free, expired, or ours already (then this is a renewal).
     if (holder !== undefined && holder.owner !== owner) return Promise.resolve(false);
+    // Released entries are deleted, so any entry left is a hold that never ended cleanly.
+    const previous = this.holders.has(key) ? 'taken-over' : 'clean';
     this.holders.set(key, { owner, expiresAt: now + ttlMs });
-    return Promise.resolve(true);
+    return Promise.resolve(previous);
   }
 
   renew(key: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -8,9 +8,9 @@
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
-import type { Lock } from '../lock.js';
+import type { Lock, LockAcquisition } from '../lock.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
-import { asPromise, holdDatabase } from './sqlite-database.js';
+import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
 
 export interface SqliteLockOptions {
   readonly database: DatabaseSource;
@@ -27,23 +27,37 @@ export interface SqliteLockOptions {
  * }
  */
 export class SqliteLock implements Lock {
+  /** Rows outlive processes: every process sharing the file can vouch for every release made in it. */
+  readonly epoch = 'sqlite';
   private readonly database: SqliteDatabase;
   private readonly releaseDatabase: () => void;
   private readonly clock: Clock;
   private readonly statements: ReturnType<typeof prepare>;
+  private readonly acquireTx: (key: string, owner: string, now: number, expiresAt: number) => LockAcquisition;
 
   constructor(options: SqliteLockOptions) {
     this.clock = options.clock;
     ({ database: this.database, release: this.releaseDatabase } = holdDatabase(options.database));
     this.statements = prepare(this.database.connection);
+    this.acquireTx = writeTransaction(
+      this.database.connection,
+      (key: string, owner: string, now: number, expiresAt: number): LockAcquisition => {
+        const row = this.statements.holder.get(key) as { owner: string; expires_at: number } | undefined;
+        if (row && row.owner !== owner && row.expires_at > now) return false;
+        this.statements.upsert.run({ key, owner, expiresAt });
+        return row ? 'taken-over' : 'clean';
+      },
+    );
   }
 
-  acquire(key: string, owner: string, ttlMs: number): Promise<boolean> {
+  acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition> {
     return asPromise(() => {
       checkTtl('acquire', ttlMs);
       const now = this.clock.now();
-      // Free, expired, or ours already (then this is a renewal): one upsert whose update is conditional.
-      return this.statements.acquire.run({ key, owner, expiresAt: now + ttlMs, now }).changes === 1;
+      // Free, expired, or ours already (then this is a renewal). Released rows are deleted, so a row that is
+      // still there is a hold that never ended cleanly. Read and write in one IMMEDIATE transaction: atomic
+      // across the processes sharing the file.
+      return this.acquireTx(key, owner, now, now + ttlMs);
     });
   }
 
@@ -71,10 +85,10 @@ export class SqliteLock implements Lock {
 
 function prepare(db: Database.Database) {
   return {
-    acquire: db.prepare(
+    holder: db.prepare('SELECT owner, expires_at FROM locks WHERE key = ?'),
+    upsert: db.prepare(
       `INSERT INTO locks (key, owner, expires_at) VALUES (@key, @owner, @expiresAt)
-       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE locks.owner = excluded.owner OR locks.expires_at <= @now`,
+       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
     ),
     renew: db.prepare(
       `UPDATE locks SET expires_at = @expiresAt WHERE key = @key AND owner = @owner AND expires_at > @now`,
