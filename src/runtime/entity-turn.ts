@@ -40,7 +40,12 @@ export async function planEntityTurn(
   const live = await deadLetterPoison(deps.turnDeps, entityId, deliveries);
   if (live.length === 0) return undefined;
   // As for orchestrations: the last committer may have died before sending; send before this turn's commit.
-  if (record && outboxMayBeUnsent) await resendOutbox(deps, record, live.map((d) => d.message));
+  if (record && outboxMayBeUnsent)
+    await resendOutbox(
+      deps,
+      record,
+      live.map((d) => d.message),
+    );
   const now = deps.clock.now();
   const result = await executeEntityBatch(
     entityId,

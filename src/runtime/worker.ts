@@ -275,7 +275,14 @@ export class Worker {
       leases,
       logger: this.logger,
       maxDeliveries: this.turnDeps.maxDeliveries,
-      complete: (reply, delivery) => batcher.complete(reply, delivery),
+      // A result is the fruit of a side effect: a failed send is retried (receivers drop a second copy) rather
+      // than left to the lease's expiry, which would run the activity again.
+      complete: (reply, delivery) =>
+        retrying(
+          () => batcher.complete(reply, delivery),
+          (error, retryInMs) =>
+            this.logger.warn({ event: LOG_EVENTS.batchFailed, messageId: reply.id, retryInMs, error: String(error) }),
+        ),
     };
     while (!this.stopping) {
       if (running.size >= limit) {
@@ -321,6 +328,20 @@ export class Worker {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       return [];
+    }
+  }
+}
+
+/** Runs `fn`, retrying a failure up to four times with a growing pause (0.1 s to 0.8 s). */
+async function retrying<T>(fn: () => Promise<T>, onRetry: (error: unknown, retryInMs: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      const retryInMs = 100 * 2 ** (attempt - 1);
+      onRetry(error, retryInMs);
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
     }
   }
 }

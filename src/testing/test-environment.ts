@@ -30,8 +30,11 @@ export interface TestEnvironmentOptions {
   readonly startWorker?: boolean;
 }
 
-/** A further worker on the environment's backends; `store` and `queue` may wrap the shared ones (fault injection). */
-export type ExtraWorkerOptions = Partial<Omit<WorkerOptions, 'lock' | 'clock'>>;
+/**
+ * A further worker on the environment's backends; `store`, `queue` and `lock` may wrap the shared ones (fault
+ * injection).
+ */
+export type ExtraWorkerOptions = Partial<Omit<WorkerOptions, 'clock'>>;
 
 /**
  * @example
@@ -93,8 +96,8 @@ export class TestEnvironment {
       queue: this.queue,
       ...(this.options.logger ? { logger: this.options.logger } : {}),
       ...this.options.worker,
-      ...options,
       lock: this.lock,
+      ...options,
       clock: this.clock,
     });
     this.workers.add(worker);
