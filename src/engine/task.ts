@@ -16,6 +16,13 @@ class RaceToken {
   /** The task whose settlement decided the race (its value was used). */
   winner: DurableTask<unknown> | undefined;
   readonly tasks: DurableTask<unknown>[] = [];
+
+  /**
+   * `race` is decided by the first task to settle either way; `any` only by the first to fulfil. A rejection
+   * decides no `any`: a rejected task that claimed the win would leave the task whose value `any` returns
+   * counted as a loser, and a buffered event it took would go back to the buffer and be delivered twice.
+   */
+  constructor(readonly kind: 'race' | 'any') {}
 }
 
 export interface DurableTaskHooks {
@@ -114,7 +121,7 @@ export class DurableTask<T> implements PromiseLike<T> {
         return value;
       },
       (error: unknown) => {
-        claim();
+        if (token.kind === 'race') claim();
         throw error;
       },
     );
@@ -188,11 +195,11 @@ export function installRaceCancellation(): void {
   installed = true;
   const nativeRace = Promise.race.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
   const nativeAny = Promise.any.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
-  const wrap = (native: (values: Iterable<unknown>) => Promise<unknown>) =>
+  const wrap = (native: (values: Iterable<unknown>) => Promise<unknown>, kind: RaceToken['kind']) =>
     function durableAware(values: Iterable<unknown>): Promise<unknown> {
       const items = Array.from(values);
       if (!items.some(isDurableTask)) return native(items);
-      const token = new RaceToken();
+      const token = new RaceToken(kind);
       const result = native(items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x)));
       const decide = (): void => {
         token.settled = true;
@@ -201,6 +208,6 @@ export function installRaceCancellation(): void {
       result.then(decide, decide);
       return result;
     };
-  Promise.race = wrap(nativeRace) as typeof Promise.race;
-  Promise.any = wrap(nativeAny) as typeof Promise.any;
+  Promise.race = wrap(nativeRace, 'race') as typeof Promise.race;
+  Promise.any = wrap(nativeAny, 'any') as typeof Promise.any;
 }
