@@ -50,7 +50,7 @@ import { EventInbox } from './event-inbox.js';
 import { messageToEvent, REPLY_KINDS } from './intake.js';
 import type { ContinueAsNewRequest, Outcome } from './outcome.js';
 import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
-import { DurableTask, installRaceCancellation } from './task.js';
+import { DurableTask, holdRaceCancellation } from './task.js';
 import type { ExecutorOptions, OrchestrationSnapshot, StepResult } from './turn-result.js';
 
 export type { ExecutorOptions, OrchestrationLogRecord, OrchestrationSnapshot, StepResult } from './turn-result.js';
@@ -164,9 +164,7 @@ export class OrchestrationExecutor implements ContextHost {
     readonly instanceId: string,
     private readonly app: App,
     private readonly options: ExecutorOptions = {},
-  ) {
-    installRaceCancellation();
-  }
+  ) {}
 
   /** The number of events applied (this generation's history length). */
   get historyLength(): number {
@@ -294,15 +292,22 @@ export class OrchestrationExecutor implements ContextHost {
       this.held.push(event);
       return;
     }
-    (this.handlers[event.type] as (e: HistoryEvent) => void)(event);
-    await this.drain();
-    if (event.type === 'ExecutionResumed') {
-      for (const held of this.held.splice(0)) {
-        this.currentTime = held.at;
-        (this.handlers[held.type] as (e: HistoryEvent) => void)(held);
-        await this.drain();
+    // Orchestration code runs only between applying an event and the end of its drain: the durable-aware
+    // Promise.race/any are in place for exactly that span, and the rest of the process keeps the native ones.
+    const release = holdRaceCancellation();
+    try {
+      (this.handlers[event.type] as (e: HistoryEvent) => void)(event);
+      await this.drain();
+      if (event.type === 'ExecutionResumed') {
+        for (const held of this.held.splice(0)) {
+          this.currentTime = held.at;
+          (this.handlers[held.type] as (e: HistoryEvent) => void)(held);
+          await this.drain();
+        }
+        this.currentTime = event.at;
       }
-      this.currentTime = event.at;
+    } finally {
+      release();
     }
   }
 
