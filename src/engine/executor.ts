@@ -30,6 +30,7 @@ import {
 import type { App } from './app.js';
 import type { ContextHost, CriticalSection, LogLevel } from './context.js';
 import { createContext } from './context.js';
+import { defaultChildId } from './child-id.js';
 import { seededUint32, uuidFrom } from './deterministic-random.js';
 import type { FailureDetails } from './errors.js';
 import {
@@ -527,8 +528,12 @@ export class OrchestrationExecutor implements ContextHost {
     attempt: number,
   ): DurableTask<unknown> {
     this.locks.checkSubOrchestration();
-    const base = instanceId ?? `${this.instanceId}:${this.nextSeq}`;
-    return this.addCall({ kind: 'sub', name, input, instanceId: attempt > 1 ? `${base}#${attempt}` : base });
+    // A default id names this execution (generation), not just this instance id: see child-id.ts.
+    const childId =
+      instanceId === undefined
+        ? defaultChildId(this.instanceId, this.generation, this.nextSeq, attempt)
+        : `${instanceId}${attempt > 1 ? `#${attempt}` : ''}`;
+    return this.addCall({ kind: 'sub', name, input, instanceId: childId });
   }
 
   scheduleTimer(fireAt: number, purpose: TimerPurpose): DurableTask<void> {
