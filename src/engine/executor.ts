@@ -48,6 +48,7 @@ import type { RuntimeStatus } from './status.js';
 import { isTerminal } from './status.js';
 import { EntityLocks } from './entity-locks.js';
 import { EventInbox } from './event-inbox.js';
+import { yieldToEventLoop } from './event-loop.js';
 import { messageToEvent, REPLY_KINDS } from './intake.js';
 import type { ContinueAsNewRequest, Outcome } from './outcome.js';
 import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
@@ -78,9 +79,6 @@ const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>
 ]);
 
 type Handlers = { [K in HistoryEventType]: (event: HistoryEventOf<K>) => void };
-
-/** Yields to the event loop once: every queued microtask (all reactions of settled tasks) runs first. */
-const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class OrchestrationExecutor implements ContextHost {
   name = '';
@@ -315,7 +313,8 @@ export class OrchestrationExecutor implements ContextHost {
   private async drain(): Promise<void> {
     while (this.needsDrain) {
       this.needsDrain = false;
-      await drainMicrotasks();
+      // One macrotask: every queued microtask (all reactions of the tasks just settled) runs first.
+      await (this.options.yieldToEventLoop ?? yieldToEventLoop)();
     }
   }
 
