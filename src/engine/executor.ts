@@ -30,6 +30,7 @@ import {
 import type { App } from './app.js';
 import type { ContextHost, CriticalSection, LogLevel } from './context.js';
 import { createContext } from './context.js';
+import { defaultChildId } from './child-id.js';
 import { seededUint32, uuidFrom } from './deterministic-random.js';
 import type { FailureDetails } from './errors.js';
 import {
@@ -47,10 +48,11 @@ import type { RuntimeStatus } from './status.js';
 import { isTerminal } from './status.js';
 import { EntityLocks } from './entity-locks.js';
 import { EventInbox } from './event-inbox.js';
+import { yieldToEventLoop } from './event-loop.js';
 import { messageToEvent, REPLY_KINDS } from './intake.js';
 import type { ContinueAsNewRequest, Outcome } from './outcome.js';
 import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
-import { DurableTask, installRaceCancellation } from './task.js';
+import { DurableTask, holdRaceCancellation } from './task.js';
 import type { ExecutorOptions, OrchestrationSnapshot, StepResult } from './turn-result.js';
 
 export type { ExecutorOptions, OrchestrationLogRecord, OrchestrationSnapshot, StepResult } from './turn-result.js';
@@ -77,9 +79,6 @@ const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>
 ]);
 
 type Handlers = { [K in HistoryEventType]: (event: HistoryEventOf<K>) => void };
-
-/** Yields to the event loop once: every queued microtask (all reactions of settled tasks) runs first. */
-const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class OrchestrationExecutor implements ContextHost {
   name = '';
@@ -164,9 +163,7 @@ export class OrchestrationExecutor implements ContextHost {
     readonly instanceId: string,
     private readonly app: App,
     private readonly options: ExecutorOptions = {},
-  ) {
-    installRaceCancellation();
-  }
+  ) {}
 
   /** The number of events applied (this generation's history length). */
   get historyLength(): number {
@@ -294,22 +291,30 @@ export class OrchestrationExecutor implements ContextHost {
       this.held.push(event);
       return;
     }
-    (this.handlers[event.type] as (e: HistoryEvent) => void)(event);
-    await this.drain();
-    if (event.type === 'ExecutionResumed') {
-      for (const held of this.held.splice(0)) {
-        this.currentTime = held.at;
-        (this.handlers[held.type] as (e: HistoryEvent) => void)(held);
-        await this.drain();
+    // Orchestration code runs only between applying an event and the end of its drain: the durable-aware
+    // Promise.race/any are in place for exactly that span, and the rest of the process keeps the native ones.
+    const release = holdRaceCancellation();
+    try {
+      (this.handlers[event.type] as (e: HistoryEvent) => void)(event);
+      await this.drain();
+      if (event.type === 'ExecutionResumed') {
+        for (const held of this.held.splice(0)) {
+          this.currentTime = held.at;
+          (this.handlers[held.type] as (e: HistoryEvent) => void)(held);
+          await this.drain();
+        }
+        this.currentTime = event.at;
       }
-      this.currentTime = event.at;
+    } finally {
+      release();
     }
   }
 
   private async drain(): Promise<void> {
     while (this.needsDrain) {
       this.needsDrain = false;
-      await drainMicrotasks();
+      // One macrotask: every queued microtask (all reactions of the tasks just settled) runs first.
+      await (this.options.yieldToEventLoop ?? yieldToEventLoop)();
     }
   }
 
@@ -522,8 +527,12 @@ export class OrchestrationExecutor implements ContextHost {
     attempt: number,
   ): DurableTask<unknown> {
     this.locks.checkSubOrchestration();
-    const base = instanceId ?? `${this.instanceId}:${this.nextSeq}`;
-    return this.addCall({ kind: 'sub', name, input, instanceId: attempt > 1 ? `${base}#${attempt}` : base });
+    // A default id names this execution (generation), not just this instance id: see child-id.ts.
+    const childId =
+      instanceId === undefined
+        ? defaultChildId(this.instanceId, this.generation, this.nextSeq, attempt)
+        : `${instanceId}${attempt > 1 ? `#${attempt}` : ''}`;
+    return this.addCall({ kind: 'sub', name, input, instanceId: childId });
   }
 
   scheduleTimer(fireAt: number, purpose: TimerPurpose): DurableTask<void> {

@@ -10,12 +10,19 @@ import { DurableError } from './errors.js';
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-/** Settlement of the `Promise.race`/`Promise.any` calls a task takes part in; see {@link installRaceCancellation}. */
+/** Settlement of the `Promise.race`/`Promise.any` calls a task takes part in; see {@link holdRaceCancellation}. */
 class RaceToken {
   settled = false;
   /** The task whose settlement decided the race (its value was used). */
   winner: DurableTask<unknown> | undefined;
   readonly tasks: DurableTask<unknown>[] = [];
+
+  /**
+   * `race` is decided by the first task to settle either way; `any` only by the first to fulfil. A rejection
+   * decides no `any`: a rejected task that claimed the win would leave the task whose value `any` returns
+   * counted as a loser, and a buffered event it took would go back to the buffer and be delivered twice.
+   */
+  constructor(readonly kind: 'race' | 'any') {}
 }
 
 export interface DurableTaskHooks {
@@ -114,7 +121,7 @@ export class DurableTask<T> implements PromiseLike<T> {
         return value;
       },
       (error: unknown) => {
-        claim();
+        if (token.kind === 'race') claim();
         throw error;
       },
     );
@@ -174,33 +181,60 @@ export function isDurableTask(value: unknown): value is DurableTask<unknown> {
   return value instanceof DurableTask;
 }
 
-let installed = false;
+type Combinator = (values: Iterable<unknown>) => Promise<unknown>;
+
+/** The functions the durable-aware `Promise.race`/`Promise.any` replaced, while they are in place. */
+let replaced: { race: Combinator; any: Combinator } | undefined;
+/** Executors currently running orchestration code (their turns interleave at awaits). */
+let holders = 0;
+
+function makeDurableAware(native: Combinator, kind: RaceToken['kind']): Combinator {
+  return function durableAware(this: unknown, values: Iterable<unknown>): Promise<unknown> {
+    const items = Array.from(values);
+    // Without a durable task this is the native call, on the same receiver (subclasses keep working).
+    if (!items.some(isDurableTask)) return native.call(this, items);
+    const token = new RaceToken(kind);
+    const subscribed = items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x));
+    const result = native.call(this, subscribed);
+    const decide = (): void => {
+      token.settled = true;
+      for (const task of token.tasks) task.cancelIfUnwanted();
+    };
+    result.then(decide, decide);
+    return result;
+  };
+}
 
 /**
- * Wraps `Promise.race` and `Promise.any` so that, once a race over durable tasks is decided, the losing
- * tasks that nobody else awaits are cancelled (a losing timer never fires into the instance; a losing
- * `waitForEvent` stops waiting, leaving later events for later waits). For values that are not durable
- * tasks the native functions run unchanged. Cancellation happens in a microtask after the race settles,
- * which is part of the executor's drain, so it is deterministic and identical on replay.
+ * Puts durable-aware `Promise.race` and `Promise.any` in place while orchestration code runs, so that once a
+ * race over durable tasks is decided, the losing tasks that nobody else awaits are cancelled (a losing timer
+ * never fires into the instance; a losing `waitForEvent` stops waiting, leaving later events for later waits).
+ * Cancellation happens in a microtask after the race settles, which is part of the executor's drain, so it is
+ * deterministic and identical on replay.
+ *
+ * The globals are replaced only while at least one executor holds the patch (from applying an event until its
+ * drain ends) and are restored when the last holder releases it: code outside orchestrations sees the native
+ * functions whenever no turn is mid-drain. Holders are counted because executors run concurrently in one process
+ * and their turns interleave at awaits; an install/restore pair per executor would restore too early. While
+ * patched, calls without a durable task fall through to the native functions unchanged.
+ * @returns the release; calling it more than once releases once.
  */
-export function installRaceCancellation(): void {
-  if (installed) return;
-  installed = true;
-  const nativeRace = Promise.race.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
-  const nativeAny = Promise.any.bind(Promise) as (values: Iterable<unknown>) => Promise<unknown>;
-  const wrap = (native: (values: Iterable<unknown>) => Promise<unknown>) =>
-    function durableAware(values: Iterable<unknown>): Promise<unknown> {
-      const items = Array.from(values);
-      if (!items.some(isDurableTask)) return native(items);
-      const token = new RaceToken();
-      const result = native(items.map((x) => (isDurableTask(x) ? x.subscribeInRace(token) : x)));
-      const decide = (): void => {
-        token.settled = true;
-        for (const task of token.tasks) task.cancelIfUnwanted();
-      };
-      result.then(decide, decide);
-      return result;
-    };
-  Promise.race = wrap(nativeRace) as typeof Promise.race;
-  Promise.any = wrap(nativeAny) as typeof Promise.any;
+export function holdRaceCancellation(): () => void {
+  if (holders++ === 0) {
+    // Kept unbound on purpose: they are put back as they were, and called with the caller's receiver.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const native = { race: Promise.race as Combinator, any: Promise.any as Combinator };
+    Promise.race = makeDurableAware(native.race, 'race') as typeof Promise.race;
+    Promise.any = makeDurableAware(native.any, 'any') as typeof Promise.any;
+    replaced = native;
+  }
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--holders > 0 || !replaced) return;
+    Promise.race = replaced.race as typeof Promise.race;
+    Promise.any = replaced.any as typeof Promise.any;
+    replaced = undefined;
+  };
 }

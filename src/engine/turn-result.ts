@@ -18,6 +18,12 @@ export interface OrchestrationLogRecord {
 
 export interface ExecutorOptions {
   readonly logSink?: (record: OrchestrationLogRecord) => void;
+  /**
+   * Yields one macrotask, after which every queued microtask has run: the executor awaits it after each event so
+   * that all reactions to that event happen before the next one. Default: `setImmediate` where the host has it,
+   * else `setTimeout(0)`. Inject it where neither fits (another runtime, a scheduler under test).
+   */
+  readonly yieldToEventLoop?: () => Promise<void>;
 }
 
 /** The instance as the client sees it, derived from history. */

@@ -50,6 +50,14 @@ const app = defineApp({
     async parent(ctx, n: number) {
       return ctx.callSubOrchestration('child', n);
     },
+    async parentThenContinue(ctx, gen: number) {
+      const out = await ctx.callSubOrchestration('child', gen);
+      if (gen < 2) ctx.continueAsNew(gen + 1);
+      return out;
+    },
+    async parentRetrying(ctx) {
+      return ctx.callSubOrchestration('child', 1, { retry: { maxAttempts: 3, firstRetryIntervalMs: 10 } });
+    },
     async parentCustom(ctx, id: string) {
       try {
         return await ctx.callSubOrchestration('child', 1, { instanceId: id });
@@ -248,14 +256,14 @@ describe('executor: sub-orchestrations', () => {
       at: T0,
       seq: 0,
       name: 'child',
-      instanceId: 'p1:0',
+      instanceId: 'p1:0:0',
       input: 4,
     });
     const [childStart] = orchestrationMessages(p0.messages);
     assert.deepEqual(childStart, {
-      id: 'p1:0/0/start/0',
+      id: 'p1:0:0/0/start/0',
       queue: 'orchestrations',
-      instanceId: 'p1:0',
+      instanceId: 'p1:0:0',
       body: {
         type: 'ExecutionStarted',
         name: 'child',
@@ -266,11 +274,11 @@ describe('executor: sub-orchestrations', () => {
       priority: PRIORITY.control,
     });
 
-    const child = new Harness('p1:0', app);
+    const child = new Harness('p1:0:0', app);
     const c0 = await child.step(childStart, T0 + 1);
     assert.deepEqual(c0.snapshot.parent, { instanceId: 'p1', generation: 0, seq: 0 });
-    assert.equal(activityRequests(c0.messages)[0]?.instanceId, 'p1:0');
-    const c1 = await child.step(send.taskCompleted('p1:0', 0, 4), T0 + 2);
+    assert.equal(activityRequests(c0.messages)[0]?.instanceId, 'p1:0:0');
+    const c1 = await child.step(send.taskCompleted('p1:0:0', 0, 4), T0 + 2);
     const [reply] = orchestrationMessages(c1.messages);
     assert.deepEqual(reply, {
       id: 'p1/0/sub-result/0',
@@ -295,6 +303,48 @@ describe('executor: sub-orchestrations', () => {
       name: 'PaymentError',
       message: 'card declined',
     });
+  });
+
+  it('gives the child of the next generation a default id other than the child of the previous one', async () => {
+    const gen0 = new Harness('pg', app);
+    const [child0] = orchestrationMessages((await gen0.start('parentThenContinue', 0)).messages);
+    const ended = await gen0.step(send.subCompleted('pg', 0, 0), T0 + 1);
+    const [startNext] = orchestrationMessages(ended.messages);
+    assert.ok(child0 && startNext);
+    const gen1 = new OrchestrationExecutor('pg', app);
+    const [child1] = orchestrationMessages((await gen1.step([startNext], T0 + 2)).messages);
+    assert.equal(child0.instanceId, 'pg:0:0');
+    assert.equal(child1?.instanceId, 'pg:1:0', 'generation 1 must not start the child id generation 0 used');
+    assert.deepEqual(child1?.body.type === 'ExecutionStarted' && child1.body.parent, {
+      instanceId: 'pg',
+      generation: 1,
+      seq: 0,
+    });
+  });
+
+  it('keeps default child ids of a long parent id valid, distinct and the same on replay', async () => {
+    const idRule = /^[A-Za-z0-9_.:#~-]{1,200}$/;
+    const longA = `${'a'.repeat(199)}A`;
+    const longB = `${'a'.repeat(199)}B`;
+    const childIds = async (parentId: string): Promise<string[]> => {
+      const h = new Harness(parentId, app);
+      const r0 = await h.start('parentRetrying', null);
+      const r1 = await h.step(send.subFailed(parentId, 0, failure('Error', 'first attempt')), T0 + 1);
+      const retry = r1.newEvents.find((e) => e.type === 'TimerCreated');
+      assert.ok(retry?.type === 'TimerCreated');
+      const r2 = await h.step(send.timerFired(parentId, retry.seq, retry.fireAt), retry.fireAt);
+      const created = [...r0.newEvents, ...r2.newEvents].filter((e) => e.type === 'SubOrchestrationCreated');
+      const replayed = await h.replay();
+      assert.deepEqual(replayed.snapshot, r2.snapshot, 'replay derives the same child ids');
+      return created.map((e) => (e.type === 'SubOrchestrationCreated' ? e.instanceId : ''));
+    };
+    const [a1, a2] = await childIds(longA);
+    const [b1] = await childIds(longB);
+    assert.ok(a1 && a2 && b1);
+    for (const id of [a1, a2, b1]) assert.match(id, idRule);
+    assert.ok(a2.endsWith('#2'), `a retry keeps its attempt suffix: ${a2}`);
+    assert.notEqual(a1, b1, 'parents that differ only past the cut get different children');
+    assert.deepEqual(await childIds(longA), [a1, a2], 'the same parent derives the same ids every time');
   });
 
   it('uses a custom child instance id', async () => {

@@ -216,7 +216,7 @@ describe('executor: retries', () => {
     const h = new Harness('p1', app);
     const first = await h.start('subWithRetry', 5);
     const [start1] = orchestrationMessages(first.messages);
-    assert.equal(start1?.instanceId, 'p1:0');
+    assert.equal(start1?.instanceId, 'p1:0:0');
     const failed = await h.step(send.subFailed('p1', 0, boom()), T0 + 10);
     const timer = retryTimer(failed);
     assert.equal(timer.purpose, 'retry');
@@ -225,7 +225,7 @@ describe('executor: retries', () => {
     assert.deepEqual(types(fired.newEvents), ['TimerFired', 'SubOrchestrationCreated']);
     const [start2] = orchestrationMessages(fired.messages);
     assert.equal(start2?.body.type, 'ExecutionStarted');
-    assert.notEqual(start2?.instanceId, 'p1:0', 'a retry must not reuse the failed child id');
+    assert.notEqual(start2?.instanceId, 'p1:0:0', 'a retry must not reuse the failed child id');
     assert.equal(start2?.id, `${start2?.instanceId}/0/start/0`);
     const done = await h.step(send.subCompleted('p1', 2, 'charged 5'), T0 + 900);
     assert.equal(done.snapshot.output, 'charged 5');

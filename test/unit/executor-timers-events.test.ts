@@ -75,6 +75,13 @@ const app = defineApp({
     async any(ctx) {
       return Promise.any([ctx.callActivity('work', 1), ctx.callActivity('other', 2)]);
     },
+    async anyAfterFailure(ctx) {
+      const failing = ctx.callActivity('work', 1);
+      await ctx.callActivity('other', 2);
+      const first = await Promise.any([failing, ctx.waitForEvent<string>('e')]);
+      const later = await ctx.waitForEvent<string>('e');
+      return [first, later];
+    },
     async allSettled(ctx) {
       const settled = await Promise.allSettled([ctx.callActivity('work', 1), ctx.callActivity('other', 2)]);
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : `rejected: ${(s.reason as Error).name}`));
@@ -292,6 +299,17 @@ describe('executor: combinators and race cancellation', () => {
     );
     assert.equal(r.snapshot.status, 'Failed');
     assert.equal(r.snapshot.failure?.name, 'AggregateError');
+  });
+
+  it('hands an event that wins a Promise.any after a failed call to that Promise.any only, not to a later wait', async () => {
+    const h = new Harness('c9', app);
+    await h.start('anyAfterFailure', null);
+    await h.step([send.event('c9', 'e', 'E1', 'ev-e1'), send.taskFailed('c9', 0, failure('Error', 'nope'))], T0 + 1);
+    const r1 = await h.step(send.taskCompleted('c9', 1, 2), T0 + 2);
+    assert.equal(r1.snapshot.status, 'Running', 'the later wait must wait for a second event, not reuse E1');
+    const r2 = await h.step(send.event('c9', 'e', 'E2', 'ev-e2'), T0 + 3);
+    assert.deepEqual(r2.snapshot.output, ['E1', 'E2']);
+    assert.deepEqual((await h.replay()).snapshot, r2.snapshot, 'replay hands each event out once too');
   });
 
   it('reports every outcome with Promise.allSettled, in call order', async () => {
