@@ -94,6 +94,18 @@ export class ValidationError extends DurableError {
 }
 
 /**
+ * A value JSON cannot carry (a BigInt, a cycle, a function…) was about to leave an orchestration or an activity.
+ * `details.path` says where it sits, e.g. `output.items[3].total is a BigInt`. Code `VALIDATION`, never retried.
+ * @example
+ * try { await ctx.callActivity('report', 1); } catch (e) { if (e instanceof ActivityFailedError && e.failure.name === 'SerializationError') … }
+ */
+export class SerializationError extends ValidationError {
+  constructor(message: string, details: { path: string }) {
+    super(message, details);
+  }
+}
+
+/**
  * The orchestration code and its recorded history disagree. No events are committed; the instance keeps
  * its last good state and resumes once code that matches the history is deployed.
  * @example

@@ -48,6 +48,7 @@ import { isTerminal } from './status.js';
 import { EntityLocks } from './entity-locks.js';
 import { EventInbox } from './event-inbox.js';
 import { messageToEvent, REPLY_KINDS } from './intake.js';
+import { requireJson } from './json-value.js';
 import type { ContinueAsNewRequest, Outcome } from './outcome.js';
 import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
 import { DurableTask, installRaceCancellation } from './task.js';
@@ -351,6 +352,15 @@ export class OrchestrationExecutor implements ContextHost {
     if (this.continueAsNewRequest) outcome = { continueAsNew: this.continueAsNewRequest };
     else if ('error' in outcome && outcome.error instanceof ContinueAsNewSignal)
       outcome = { continueAsNew: outcome.error.request };
+    // An output JSON cannot carry fails this instance here, on the first run and on every replay alike, instead
+    // of failing the store write of every turn committed with it.
+    if ('ok' in outcome && outcome.ok) {
+      try {
+        requireJson(outcome.value, 'output', `The output of orchestration '${this.name}'`);
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+    }
     this.outcome = outcome;
   }
 
