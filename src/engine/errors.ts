@@ -236,24 +236,38 @@ export class TimeoutError extends DurableError {
   }
 }
 
-/** Serialise any thrown value into {@link FailureDetails}, keeping name, message, stack and code. */
+/** Causes kept below a failure: enough to explain it, bounded so that details stay small. */
+const MAX_CAUSES = 8;
+
+/**
+ * Serialise any thrown value into {@link FailureDetails}, keeping name, message, stack and code, and the chain of
+ * causes up to {@link MAX_CAUSES} deep. A cause already in the chain (a→b→a) ends it: a cycle would otherwise
+ * recurse until the stack overflows, and the turn or activity that failed would fail again on every retry.
+ */
 export function toFailureDetails(error: unknown): FailureDetails {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const details: FailureDetails = {
-      name: error.name,
-      message: error.message,
-      ...(error.stack !== undefined ? { stack: error.stack } : {}),
-      ...(typeof code === 'string' ? { code } : {}),
-      ...(error instanceof TerminalError ? { nonRetryable: true } : {}),
-      ...(error instanceof RetryableError && error.retryAfterMs !== undefined
-        ? { retryAfterMs: error.retryAfterMs }
-        : {}),
-      ...(error.cause !== undefined && error.cause !== error ? { cause: toFailureDetails(error.cause) } : {}),
-    };
-    return details;
+  return failureOf(error, [], 0);
+}
+
+function failureOf(error: unknown, chain: unknown[], depth: number): FailureDetails {
+  if (!(error instanceof Error)) {
+    return { name: 'Error', message: typeof error === 'string' ? error : safeStringify(error) };
   }
-  return { name: 'Error', message: typeof error === 'string' ? error : safeStringify(error) };
+  chain.push(error);
+  const code = (error as { code?: unknown }).code;
+  const cause = error.cause;
+  const keepCause = cause !== undefined && depth < MAX_CAUSES && !chain.includes(cause);
+  // Name and message are written as strings whatever they hold, so the details are always JSON.
+  return {
+    name: String(error.name),
+    message: String(error.message),
+    ...(typeof error.stack === 'string' ? { stack: error.stack } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(error instanceof TerminalError ? { nonRetryable: true } : {}),
+    ...(error instanceof RetryableError && error.retryAfterMs !== undefined
+      ? { retryAfterMs: error.retryAfterMs }
+      : {}),
+    ...(keepCause ? { cause: failureOf(cause, chain, depth + 1) } : {}),
+  };
 }
 
 function safeStringify(value: unknown): string {
