@@ -34,14 +34,15 @@ export {
   EntityOperationFailedError,
   DurableError,
   EventTimeoutError,
-  LockLostError,
   NonDeterminismError,
   RetryableError,
+  SerializationError,
   SubOrchestrationFailedError,
   TerminalError,
   TimeoutError,
   ValidationError,
-  VersionConflictError,
+  isRetryableError,
+  isTerminalError,
 } from './engine/errors.js';
 export type { ErrorCode, FailureDetails } from './engine/errors.js';
 export { events } from './engine/history.js';

@@ -9,6 +9,7 @@ import type { EntityCallProxy } from './entity.js';
 import { entityId as makeEntityId, operationProxy, parseEntityId } from './entity.js';
 import { ActivityFailedError, SubOrchestrationFailedError, ValidationError } from './errors.js';
 import type { TimerPurpose } from './history.js';
+import { requireJson } from './json-value.js';
 import type { RetryPolicy } from './retry.js';
 import { nextRetryDelay, validateRetryPolicy } from './retry.js';
 import { DurableTask } from './task.js';
@@ -84,6 +85,7 @@ export function createContext(host: ContextHost): OrchestrationContext {
       if (!host.hasActivity(name)) {
         throw new ValidationError(`Unknown activity '${name}'.`, { activity: name }, 'UNKNOWN_ACTIVITY');
       }
+      requireJson(input, 'input', `The input of callActivity('${name}')`);
       const policy = options?.retry;
       if (!policy) return host.scheduleActivity(name, input, 1, undefined).task;
       validateRetryPolicy(policy);
@@ -100,6 +102,7 @@ export function createContext(host: ContextHost): OrchestrationContext {
         throw new ValidationError(`Unknown orchestration '${name}'.`, { orchestration: name }, 'UNKNOWN_ORCHESTRATION');
       }
       if (options?.instanceId !== undefined) requireName(options.instanceId, 'instance id');
+      requireJson(input, 'input', `The input of callSubOrchestration('${name}')`);
       const policy = options?.retry;
       if (!policy) return host.scheduleSubOrchestration(name, input, options?.instanceId, 1);
       validateRetryPolicy(policy);
@@ -116,24 +119,34 @@ export function createContext(host: ContextHost): OrchestrationContext {
       const at = timeout === undefined ? undefined : toEpoch(timeout, host.currentTime, 'waitForEvent timeout');
       return host.waitForEvent(name, at) as DurableTask<T>;
     },
-    setCustomStatus: (value) => host.setCustomStatus(value),
-    continueAsNew: (input, options) => host.continueAsNew(input, options ?? {}),
+    setCustomStatus: (value) => {
+      requireJson(value, 'customStatus', 'The value given to setCustomStatus');
+      host.setCustomStatus(value);
+    },
+    continueAsNew: (input, options) => {
+      requireJson(input, 'input', 'The input of continueAsNew');
+      return host.continueAsNew(input, options ?? {});
+    },
     now: () => new Date(host.currentTime),
     newGuid: () => host.newGuid(),
     random: () => host.random(),
     callEntity(id: string, operation: string, input?: unknown): DurableTask<any> {
-      return host.scheduleEntityCall(requireEntity(host, id), requireOperation(operation), input);
+      const entity = requireEntity(host, id);
+      return host.scheduleEntityCall(entity, requireOperation(operation), entityInput(entity, operation, input));
     },
     signalEntity(id: string, operation: string, input?: unknown, options?: { at?: Date | number }): void {
       const at = options?.at === undefined ? undefined : toEpoch(options.at, host.currentTime, 'signalEntity at');
-      host.scheduleEntitySignal(requireEntity(host, id), requireOperation(operation), input, at);
+      const entity = requireEntity(host, id);
+      host.scheduleEntitySignal(entity, requireOperation(operation), entityInput(entity, operation, input), at);
     },
     lock(...ids: string[]): DurableTask<CriticalSection> {
       return host.requestLock(ids.map((id) => requireEntity(host, id)));
     },
     entity<T>(name: string, key: string): EntityCallProxy<T> {
       const id = requireEntity(host, makeEntityId(name, key));
-      return operationProxy<EntityCallProxy<T>>((operation, input) => host.scheduleEntityCall(id, operation, input));
+      return operationProxy<EntityCallProxy<T>>((operation, input) =>
+        host.scheduleEntityCall(id, operation, entityInput(id, operation, input)),
+      );
     },
     get isInCriticalSection() {
       return host.inCriticalSection;
@@ -172,6 +185,12 @@ function withRetry<T>(
     (error: unknown) => outer.reject(error),
   );
   return outer;
+}
+
+/** Checked before the executor numbers the message: a refused call must leave no gap in the entity's order. */
+function entityInput(entityId: string, operation: unknown, input: unknown): unknown {
+  requireJson(input, 'input', `The input of operation '${String(operation)}' on entity ${entityId}`);
+  return input;
 }
 
 function requireEntity(host: ContextHost, id: string): string {

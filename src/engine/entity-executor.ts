@@ -19,6 +19,7 @@ import type { EntityContext, EntitySignalProxy } from './entity.js';
 import { entityId as makeEntityId, initialState, operationProxy, parseEntityId, resolveOperation } from './entity.js';
 import type { FailureDetails } from './errors.js';
 import { toFailureDetails, ValidationError } from './errors.js';
+import { requireJson } from './json-value.js';
 import type { EntityMessage, Message, OrchestrationMessage, ReplyTo } from './messages.js';
 import { messageId, PRIORITY } from './messages.js';
 
@@ -267,6 +268,7 @@ class EntityRun {
     const signal = (target: string, op: string, input: unknown, at: Date | number | undefined): void => {
       const { id } = parseEntityId(target);
       if (typeof op !== 'string' || op.length === 0) throw new ValidationError('signalEntity needs an operation name.');
+      requireJson(input, 'input', `The input of signalEntity('${id}', '${op}')`);
       const deliverAt = at === undefined ? undefined : at instanceof Date ? at.getTime() : now + at;
       if (deliverAt !== undefined && !Number.isFinite(deliverAt)) {
         throw new ValidationError(`signalEntity: 'at' must be a valid Date or a delay in ms, got ${String(at)}.`);
@@ -304,6 +306,7 @@ class EntityRun {
         if (!Object.hasOwn(this.app.orchestrations, name)) {
           throw new ValidationError(`Unknown orchestration '${name}'.`, { name }, 'UNKNOWN_ORCHESTRATION');
         }
+        requireJson(input, 'input', `The input of startOrchestration('${name}')`);
         const instanceId =
           options?.instanceId ?? uuidFrom(seededUint32(`${this.entityId}/${opIndex}/start/${sends++}`));
         outgoing.push(startMessage(instanceId, name, input, 0));

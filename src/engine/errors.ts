@@ -10,8 +10,6 @@ export type ErrorCode =
   | 'RETRYABLE'
   | 'VALIDATION'
   | 'NON_DETERMINISM'
-  | 'LOCK_LOST'
-  | 'VERSION_CONFLICT'
   | 'ACTIVITY_FAILED'
   | 'SUB_ORCHESTRATION_FAILED'
   | 'EVENT_TIMEOUT'
@@ -43,17 +41,63 @@ export interface FailureDetails {
 }
 
 /**
- * Base of every error Durable raises.
+ * The brand every Durable error carries: the names of its classes, most derived first. It is registered
+ * globally (`Symbol.for`), so two copies of Durable in one process (an app that loaded the package from another
+ * path than the runtime's) still recognise each other's errors, where the identity of classes would not.
+ */
+const BRAND: unique symbol = Symbol.for('durable.error') as never;
+
+/** The class names an error is branded with, or `undefined` for anything that is not a Durable error. */
+function brandOf(value: unknown): readonly string[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const brand = (value as { [BRAND]?: unknown })[BRAND];
+  return Array.isArray(brand) ? (brand as string[]) : undefined;
+}
+
+/**
+ * Base of every error Durable raises. `instanceof` on it and on every subclass (an app's own included) checks
+ * the brand, so it holds across two copies of Durable in one process.
  * @example
  * try { await client.start('nope', 1); } catch (e) { if (e instanceof DurableError) console.log(e.code); }
  */
 export class DurableError extends Error {
+  declare readonly [BRAND]: readonly string[];
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+      names.push((c as { name: string }).name);
+    }
+    // Not enumerable: the brand is for `instanceof`, not for logs or serialised failures.
+    Object.defineProperty(this, BRAND, { value: names });
   }
+
+  /** True for instances of this class made by any copy of Durable: the brand names the class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return brandOf(value)?.includes(this.name) ?? false;
+  }
+}
+
+/**
+ * Whether `value` is a {@link TerminalError} (from any copy of Durable): a failure never retried.
+ * @example
+ * if (isTerminalError(error)) return { nonRetryable: true };
+ */
+export function isTerminalError(value: unknown): value is TerminalError {
+  return value instanceof TerminalError;
+}
+
+/**
+ * Whether `value` is a {@link RetryableError} (from any copy of Durable).
+ * @example
+ * if (isRetryableError(error)) wait(error.retryAfterMs);
+ */
+export function isRetryableError(value: unknown): value is RetryableError {
+  return value instanceof RetryableError;
 }
 
 /**
@@ -94,6 +138,18 @@ export class ValidationError extends DurableError {
 }
 
 /**
+ * A value JSON cannot carry (a BigInt, a cycle, a function…) was about to leave an orchestration or an activity.
+ * `details.path` says where it sits, e.g. `output.items[3].total is a BigInt`. Code `VALIDATION`, never retried.
+ * @example
+ * try { await ctx.callActivity('report', 1); } catch (e) { if (e instanceof ActivityFailedError && e.failure.name === 'SerializationError') … }
+ */
+export class SerializationError extends ValidationError {
+  constructor(message: string, details: { path: string }) {
+    super(message, details);
+  }
+}
+
+/**
  * The orchestration code and its recorded history disagree. No events are committed; the instance keeps
  * its last good state and resumes once code that matches the history is deployed.
  * @example
@@ -114,28 +170,6 @@ export class NonDeterminismError extends DurableError {
     this.sequence = sequence;
     this.expected = expected;
     this.actual = actual;
-  }
-}
-
-/**
- * A worker lost the instance (its lock expired or another worker committed first); its turn is discarded.
- * @example
- * if (e instanceof LockLostError) metrics.conflicts.inc();
- */
-export class LockLostError extends DurableError {
-  constructor(message: string) {
-    super('LOCK_LOST', message);
-  }
-}
-
-/**
- * A commit whose expected version is no longer current: someone else committed first.
- * @example
- * if (!(await store.commit(c)).ok) throw new VersionConflictError(c.instanceId, c.expectedVersion);
- */
-export class VersionConflictError extends DurableError {
-  constructor(instanceId: string, expectedVersion: number) {
-    super('VERSION_CONFLICT', `Instance ${instanceId} is no longer at version ${expectedVersion}.`);
   }
 }
 
@@ -224,24 +258,36 @@ export class TimeoutError extends DurableError {
   }
 }
 
-/** Serialise any thrown value into {@link FailureDetails}, keeping name, message, stack and code. */
+/** Causes kept below a failure: enough to explain it, bounded so that details stay small. */
+const MAX_CAUSES = 8;
+
+/**
+ * Serialise any thrown value into {@link FailureDetails}, keeping name, message, stack and code, and the chain of
+ * causes up to {@link MAX_CAUSES} deep. A cause already in the chain (a→b→a) ends it: a cycle would otherwise
+ * recurse until the stack overflows, and the turn or activity that failed would fail again on every retry.
+ */
 export function toFailureDetails(error: unknown): FailureDetails {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const details: FailureDetails = {
-      name: error.name,
-      message: error.message,
-      ...(error.stack !== undefined ? { stack: error.stack } : {}),
-      ...(typeof code === 'string' ? { code } : {}),
-      ...(error instanceof TerminalError ? { nonRetryable: true } : {}),
-      ...(error instanceof RetryableError && error.retryAfterMs !== undefined
-        ? { retryAfterMs: error.retryAfterMs }
-        : {}),
-      ...(error.cause !== undefined && error.cause !== error ? { cause: toFailureDetails(error.cause) } : {}),
-    };
-    return details;
+  return failureOf(error, [], 0);
+}
+
+function failureOf(error: unknown, chain: unknown[], depth: number): FailureDetails {
+  if (!(error instanceof Error)) {
+    return { name: 'Error', message: typeof error === 'string' ? error : safeStringify(error) };
   }
-  return { name: 'Error', message: typeof error === 'string' ? error : safeStringify(error) };
+  chain.push(error);
+  const code = (error as { code?: unknown }).code;
+  const cause = error.cause;
+  const keepCause = cause !== undefined && depth < MAX_CAUSES && !chain.includes(cause);
+  // Name and message are written as strings whatever they hold, so the details are always JSON.
+  return {
+    name: String(error.name),
+    message: String(error.message),
+    ...(typeof error.stack === 'string' ? { stack: error.stack } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(isTerminalError(error) ? { nonRetryable: true } : {}),
+    ...(isRetryableError(error) && error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    ...(keepCause ? { cause: failureOf(cause, chain, depth + 1) } : {}),
+  };
 }
 
 function safeStringify(value: unknown): string {

@@ -50,6 +50,7 @@ import { EntityLocks } from './entity-locks.js';
 import { EventInbox } from './event-inbox.js';
 import { yieldToEventLoop } from './event-loop.js';
 import { messageToEvent, REPLY_KINDS } from './intake.js';
+import { requireJson } from './json-value.js';
 import type { ContinueAsNewRequest, Outcome } from './outcome.js';
 import { ContinueAsNewSignal, outcomeStatus } from './outcome.js';
 import { DurableTask, holdRaceCancellation } from './task.js';
@@ -356,6 +357,15 @@ export class OrchestrationExecutor implements ContextHost {
     if (this.continueAsNewRequest) outcome = { continueAsNew: this.continueAsNewRequest };
     else if ('error' in outcome && outcome.error instanceof ContinueAsNewSignal)
       outcome = { continueAsNew: outcome.error.request };
+    // An output JSON cannot carry fails this instance here, on the first run and on every replay alike, instead
+    // of failing the store write of every turn committed with it.
+    if ('ok' in outcome && outcome.ok) {
+      try {
+        requireJson(outcome.value, 'output', `The output of orchestration '${this.name}'`);
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+    }
     this.outcome = outcome;
   }
 

@@ -8,6 +8,7 @@
 import type { App } from '../engine/app.js';
 import type { FailureDetails } from '../engine/errors.js';
 import { toFailureDetails } from '../engine/errors.js';
+import { requireJson } from '../engine/json-value.js';
 import type { ActivityMessage, Message, OrchestrationMessage } from '../engine/messages.js';
 import { messageId, PRIORITY } from '../engine/messages.js';
 import type { Delivery, Queue } from '../backends/queue.js';
@@ -77,6 +78,15 @@ async function execute(deps: ActivityDeps, delivery: Delivery, log: Record<strin
       outcome = { ok: true, result };
     } catch (error) {
       outcome = { ok: false, failure: toFailureDetails(error) };
+    }
+    if (outcome.ok) {
+      // A result JSON cannot carry would make the reply's send throw, for every reply sent with it, run after run
+      // until the request is dead-lettered. Running again cannot change it: it fails the call, once.
+      try {
+        requireJson(outcome.result, 'result', `The result of activity '${request.name}'`);
+      } catch (error) {
+        outcome = { ok: false, failure: { ...toFailureDetails(error), nonRetryable: true } };
+      }
     }
   }
   if (outcome.ok) deps.logger.debug({ event: LOG_EVENTS.activityCompleted, ...log });

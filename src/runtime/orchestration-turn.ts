@@ -19,6 +19,9 @@ import type { FailureDetails } from '../engine/errors.js';
 import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
+import { replyToParent } from '../engine/actions.js';
+import { events } from '../engine/history.js';
+import { findNonJson } from '../engine/json-value.js';
 import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
@@ -99,6 +102,13 @@ export async function planOrchestrationTurn(
     return { instanceId, messages: result.messages, ack, release, deliveries: live };
   }
 
+  const problem = findTurnProblem(result);
+  if (problem !== undefined) {
+    deps.logger.error({ event: LOG_EVENTS.turnFailed, instanceId, error: problem });
+    result = failedTurn(result, fresh, problem, deps.clock.now());
+  }
+  // A failed turn's executor has run past what is committed: the next turn replays the history instead.
+  const cacheable = problem === undefined;
   const next = buildRecord(instanceId, record, fresh, result, deps.clock.now(), deps.lockEpoch);
   const archive =
     record && !fresh && record.generation === next.generation && record.tail.events.length > 0
@@ -113,7 +123,8 @@ export async function planOrchestrationTurn(
     deliveries: live,
     settled: (committed) => {
       if (committed) {
-        deps.cache.put(instanceId, next.version, executor);
+        if (cacheable) deps.cache.put(instanceId, next.version, executor);
+        else deps.cache.delete(instanceId);
         deps.logger.debug({
           event: LOG_EVENTS.turnCommitted,
           instanceId,
@@ -207,6 +218,46 @@ export async function resendOutbox(
 
 function newExecutor(deps: TurnDeps, instanceId: string): OrchestrationExecutor {
   return new OrchestrationExecutor(instanceId, deps.app, deps.executorOptions);
+}
+
+/**
+ * The first value of the turn JSON cannot carry, or `undefined`. The executor refuses such values where the code
+ * hands them over, so this finds only values changed afterwards (an input mutated after the call); it walks the
+ * turn's new events and messages without serialising anything.
+ */
+function findTurnProblem(result: StepResult): string | undefined {
+  return (
+    findNonJson(result.newEvents, 'events') ??
+    findNonJson(result.messages, 'messages') ??
+    findNonJson(result.snapshot.customStatus, 'customStatus') ??
+    findNonJson(result.snapshot.output, 'output')
+  );
+}
+
+/**
+ * Replaces a turn that made a value JSON cannot carry. Committing it would make the store refuse the write of
+ * every turn committed with it (SQLite commits a batch in one transaction), run after run; instead this instance
+ * alone fails. Its history gets an `ExecutionTerminated` (replayed the same whatever the code does, and terminal,
+ * so no later turn commits again) and its record says Failed, code VALIDATION, with the path. A parent is told.
+ * Known gap: entity locks the instance holds are not released (the executor cannot be asked to end cleanly
+ * from a state it has already left).
+ */
+function failedTurn(result: StepResult, fresh: boolean, problem: string, now: number): StepResult {
+  const { output: _output, customStatus: _customStatus, ...snapshot } = result.snapshot;
+  const failure: FailureDetails = {
+    name: 'SerializationError',
+    code: 'VALIDATION',
+    message: `Orchestration '${snapshot.name}' made a value JSON cannot carry (${problem}); the instance failed instead of committing it.`,
+  };
+  // A new execution keeps its start, which came as JSON in a message: the history must begin with one.
+  const started = fresh ? result.newEvents.filter((e) => e.type === 'ExecutionStarted').slice(0, 1) : [];
+  return {
+    newEvents: [...started, events.executionTerminated(failure.message, now)],
+    messages: snapshot.parent ? [replyToParent(snapshot.parent, { ok: false, failure })] : [],
+    deferred: result.deferred,
+    dropped: result.dropped,
+    snapshot: { ...snapshot, status: 'Failed', failure },
+  };
 }
 
 function buildRecord(
