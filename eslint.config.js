@@ -42,5 +42,13 @@ export default tseslint.config(
     // Activities are written `async` whether or not they await, as users write them.
     rules: { 'no-console': 'off', '@typescript-eslint/require-await': 'off' },
   },
-  { files: ['eslint.config.js', 'bin/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'bin/*.mjs', '.mocharc.cjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['.mocharc.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );
