@@ -5,7 +5,7 @@
  * Exit codes: 0 after a complete drain (SIGTERM/SIGINT), 1 when the drain deadline passed, a second signal
  * arrived, or the worker could not start; 2 for a usage error.
  */
-import { loadApp } from '../src/cli/dev.js';
+import { loadApp } from '../src/host/load-app.js';
 import { ValidationError } from '../src/engine/errors.js';
 import { createLogger } from '../src/observability/pino-logger.js';
 import { WORKER_LOG_EVENTS } from './log-events.js';

@@ -8,7 +8,7 @@ import { QUEUE_NAMES } from '../src/engine/messages.js';
 import type { DurableConfig, WorkerSettings } from '../src/config/config.js';
 import type { Host } from '../src/host/host.js';
 import { startHost } from '../src/host/host.js';
-import { countingLogger } from '../src/observability/counting-logger.js';
+import { countingLogger } from '../src/host/counting-logger.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { WorkerMetrics } from '../src/observability/metrics.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';

@@ -64,6 +64,23 @@ export interface DeadLetter {
   readonly reason: string;
 }
 
+/** A kind of work a worker may serve. Entity-bound messages travel on the `orchestrations` queue. */
+export type WorkKind = 'orchestrations' | 'entities' | 'activities';
+
+/**
+ * Which work a queue's receives take, for a worker that serves part of it (a pool per kind or per function). Each
+ * adapter interprets it in its own terms (Beanstalkd: the tubes it reserves from); a queue that cannot split work
+ * delivers everything and may ignore it, so the host refuses selections such a queue could not honour.
+ * @example
+ * const selection: WorkSelection = { kinds: ['activities'], functions: { activities: ['charge'] } };
+ */
+export interface WorkSelection {
+  /** Kinds of work to take. Default: all three. */
+  readonly kinds?: readonly WorkKind[];
+  /** Only these activities and entity types (by name), per kind. Default: all of a selected kind's work. */
+  readonly functions?: { readonly activities?: readonly string[]; readonly entities?: readonly string[] };
+}
+
 export interface Queue {
   send(messages: readonly Message[]): Promise<void>;
   receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]>;

@@ -2,7 +2,8 @@
  * The CLI's subcommands that talk to a running Durable over its HTTP API.
  */
 import type { ApiClient } from './api-client.js';
-import { CliError, seg } from './api-client.js';
+import { CliError } from '../host/cli-error.js';
+import { seg } from './api-client.js';
 import { short, table, time } from './format.js';
 
 export interface CommandContext {

@@ -4,7 +4,8 @@
  * by default, `--json` for scripts. Errors print one line and exit non-zero.
  */
 import { parseArgs } from 'node:util';
-import { ApiClient, CliError } from './api-client.js';
+import { CliError } from '../host/cli-error.js';
+import { ApiClient } from './api-client.js';
 import type { Flags } from './commands.js';
 import { commands } from './commands.js';
 import { dev } from './dev.js';

@@ -39,14 +39,14 @@ import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import { SystemClock } from '../clock.js';
-import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release, WorkSelection } from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
 import type { Reply } from './beanstalkd-connection.js';
 import { BeanstalkdConnection } from './beanstalkd-connection.js';
 import { parseStats, secondsUp, toBeanstalkdPriority, unexpected } from './beanstalkd-protocol.js';
 import type { ClaimStore } from './claim-store.js';
-import type { TubeRouting, TubeSelection } from './beanstalkd-tubes.js';
+import type { TubeRouting } from './beanstalkd-tubes.js';
 import { BeanstalkdTubes } from './beanstalkd-tubes.js';
 
 export interface BeanstalkdQueueOptions {
@@ -56,8 +56,8 @@ export interface BeanstalkdQueueOptions {
   readonly namespace?: string;
   /** One tube per kind (default), or per function for activities and entities. */
   readonly tubes?: TubeRouting;
-  /** The work this queue's receives take (default all; names required with per-function tubes). */
-  readonly serves?: TubeSelection;
+  /** The work this queue's receives take, as tubes (default all; names required with per-function tubes). */
+  readonly serves?: WorkSelection;
   /** TTR of the jobs put on each queue. */
   readonly ttrMs?: Partial<Record<QueueName, number>>;
   /** Used for `deliverAt` and for waiting. Default: the system clock. */
