@@ -73,7 +73,7 @@ export interface ListResult {
 }
 
 export interface WaitOptions {
-  /** Give up after this long (real time), with a `TimeoutError`. Default: wait forever. */
+  /** Give up after this long (on the client's clock), with a `TimeoutError`. Default: wait forever. */
   readonly timeoutMs?: number;
 }
 
@@ -252,18 +252,19 @@ export class DurableClient {
    * is not an end). Throws `TimeoutError` after `timeoutMs`; the instance is not affected.
    */
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const { clock } = this.options;
+    const deadline = options.timeoutMs === undefined ? Infinity : clock.now() + options.timeoutMs;
     let pause = 2;
     for (;;) {
       const status = await this.require(instanceId);
       if (isTerminal(status.status)) return toStatus(status);
-      const left = deadline - Date.now();
+      const left = deadline - clock.now();
       if (left <= 0) {
         throw new TimeoutError(
           `Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      await clock.sleep(Math.min(pause, left));
       pause = Math.min(pause * 2, 50);
     }
   }
