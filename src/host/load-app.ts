@@ -18,7 +18,8 @@ export async function loadApp(path: string): Promise<App> {
     throw new CliError(`Cannot load ${path}: ${(error as Error).message}`, 'BAD_APP');
   }
   const app = (module.default ?? module.app) as Partial<App> | undefined;
-  if (!app || typeof app !== 'object' || typeof app.orchestrations !== 'object') {
+  const parts = [app?.orchestrations, app?.activities, app?.entities];
+  if (!app || typeof app !== 'object' || !parts.some((part) => typeof part === 'object')) {
     throw new CliError(`${path} must export an app (export default defineApp({...})).`, 'BAD_APP');
   }
   try {
