@@ -2,7 +2,7 @@
 // (a floating promise is a lost message) and keep the import graph acyclic.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.durable/**'] },
@@ -11,6 +11,16 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
+    // ESM TypeScript imports name the compiled `.js`; without the alias the resolver finds no file, and the import-x
+    // rules (no-cycle, no-restricted-paths) silently skip every import they cannot resolve.
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+          extensionAlias: { '.js': ['.ts', '.js'] },
+        }),
+      ],
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -26,6 +36,12 @@ export default tseslint.config(
     },
   },
   {
+    // The layers of docs/architecture.md ("Layers"): each zone is a layer and what it must not import. Imports
+    // flow downward only; a new upward arrow is a lint error, proven by test/unit/layers.test.ts.
+    files: ['**/*.ts'],
+    rules: { 'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones() }] },
+  },
+  {
     // The engine is pure: no I/O, no clock, no node built-ins.
     files: ['src/engine/**/*.ts'],
     rules: {
@@ -34,6 +50,18 @@ export default tseslint.config(
         'error',
         { object: 'Date', property: 'now', message: 'The engine is deterministic: use the turn time.' },
         { object: 'Math', property: 'random', message: 'The engine is deterministic: use ctx.random().' },
+        { object: 'performance', property: 'now', message: 'The engine is deterministic: use the turn time.' },
+        { object: 'crypto', property: 'randomUUID', message: 'The engine is deterministic: use ctx.newGuid().' },
+      ],
+      // `new Date(eventTime)` is deterministic; `new Date()` and `Date()` read the wall clock (lib.es has them, so
+      // the engine's tsconfig cannot forbid them the way it forbids setTimeout).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'The engine is deterministic: use the turn time.',
+        },
+        { selector: "CallExpression[callee.name='Date']", message: 'The engine is deterministic: use the turn time.' },
       ],
     },
   },
@@ -42,5 +70,48 @@ export default tseslint.config(
     // Activities are written `async` whether or not they await, as users write them.
     rules: { 'no-console': 'off', '@typescript-eslint/require-await': 'off' },
   },
-  { files: ['eslint.config.js', 'bin/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'bin/*.mjs', '.mocharc.cjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['.mocharc.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );
+
+/**
+ * One zone per layer of src/: `target` may import from src/ only the folders in `may` (and itself). Folders above
+ * every layer (host, http, cli, and src/index.ts, the package's public surface) have only the rule that src/
+ * never imports the code around it.
+ */
+function layerZones() {
+  const layers = {
+    engine: [],
+    backends: ['engine'],
+    observability: [],
+    config: ['engine'],
+    client: ['engine', 'backends'],
+    runtime: ['engine', 'backends', 'observability'],
+    testing: ['engine', 'backends', 'observability', 'runtime', 'client'],
+    host: ['engine', 'backends', 'observability', 'runtime', 'client', 'config'],
+    http: ['engine', 'observability', 'client'],
+    cli: ['engine', 'backends', 'observability', 'client', 'config', 'host', 'http'],
+  };
+  const zones = Object.entries(layers).map(([layer, may]) => ({
+    target: `./src/${layer}`,
+    from: './src',
+    except: [`./${layer}`, ...may.map((folder) => `./${folder}`)],
+    message:
+      may.length === 0
+        ? `src/${layer} imports nothing of ours (docs/architecture.md, Layers).`
+        : `src/${layer} may import only ${may.map((f) => `src/${f}`).join(', ')} (docs/architecture.md, Layers).`,
+  }));
+  zones.push({
+    target: './src',
+    from: ['./worker', './operator', './test', './bench', './examples', './scripts'],
+    message: 'src/ never imports the processes, tests, benchmarks or examples built on it.',
+  });
+  return zones;
+}

@@ -5,10 +5,10 @@
  * Exit codes: 0 after a complete drain (SIGTERM/SIGINT), 1 when the drain deadline passed, a second signal
  * arrived, or the worker could not start; 2 for a usage error.
  */
-import { loadApp } from '../src/cli/dev.js';
+import { loadApp } from '../src/host/load-app.js';
 import { ValidationError } from '../src/engine/errors.js';
+import { LOG_EVENTS } from '../src/observability/log-events.js';
 import { createLogger } from '../src/observability/pino-logger.js';
-import { WORKER_LOG_EVENTS } from './log-events.js';
 import { parseWorkerArgs, WORKER_USAGE } from './options.js';
 import { startWorkerProcess } from './worker-process.js';
 
@@ -32,7 +32,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const app = await loadApp(settings.app);
     worker = await startWorkerProcess({ app, config, settings, logger });
   } catch (error) {
-    logger.error({ event: WORKER_LOG_EVENTS.fatal, error: String(error) }, 'the worker could not start');
+    logger.error({ event: LOG_EVENTS.fatal, error: String(error) }, 'the worker could not start');
     process.exitCode = error instanceof ValidationError ? 2 : 1;
     return;
   }
@@ -42,7 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
     signals++;
     if (signals > 1) {
       // An operator who asks twice wants out now; unacknowledged messages come back after their reservation.
-      logger.error({ event: WORKER_LOG_EVENTS.drainTimeout, signal }, 'second signal: exiting without draining');
+      logger.error({ event: LOG_EVENTS.drainTimeout, signal }, 'second signal: exiting without draining');
       process.exit(1);
     }
     void running.drain().then((result) => process.exit(result === 'drained' ? 0 : 1));

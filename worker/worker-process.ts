@@ -8,11 +8,11 @@ import { QUEUE_NAMES } from '../src/engine/messages.js';
 import type { DurableConfig, WorkerSettings } from '../src/config/config.js';
 import type { Host } from '../src/host/host.js';
 import { startHost } from '../src/host/host.js';
-import { countingLogger } from '../src/observability/counting-logger.js';
+import { countingLogger } from '../src/host/counting-logger.js';
+import { LOG_EVENTS } from '../src/observability/log-events.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { WorkerMetrics } from '../src/observability/metrics.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
-import { WORKER_LOG_EVENTS } from './log-events.js';
 import { createOpsServer } from './ops-server.js';
 import { checkBackends } from './readiness.js';
 
@@ -72,7 +72,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     await host.stop();
     throw error;
   }
-  logger.info({ event: WORKER_LOG_EVENTS.opsListening, address: opsAddress }, `ops server on ${opsAddress}`);
+  logger.info({ event: LOG_EVENTS.opsListening, address: opsAddress }, `ops server on ${opsAddress}`);
 
   const drainNow = async (): Promise<'drained'> => {
     await host.worker?.stop();
@@ -90,7 +90,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       if (draining) return draining;
       const started = Date.now();
       logger.info(
-        { event: WORKER_LOG_EVENTS.drainStarted, deadlineMs: settings.drainTimeoutMs },
+        { event: LOG_EVENTS.drainStarted, deadlineMs: settings.drainTimeoutMs },
         'draining: no new work; running turns and activities finish',
       );
       let timer: NodeJS.Timeout | undefined;
@@ -100,11 +100,11 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       draining = Promise.race([drainNow(), deadline]).then((result) => {
         clearTimeout(timer);
         if (result === 'drained') {
-          logger.info({ event: WORKER_LOG_EVENTS.drained, ms: Date.now() - started }, 'drained');
+          logger.info({ event: LOG_EVENTS.drained, ms: Date.now() - started }, 'drained');
         } else {
           logger.error(
             {
-              event: WORKER_LOG_EVENTS.drainTimeout,
+              event: LOG_EVENTS.drainTimeout,
               deadlineMs: settings.drainTimeoutMs,
               workerIdle: host.worker?.idle ?? true,
             },

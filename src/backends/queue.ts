@@ -14,7 +14,8 @@
  * - `touch` extends a live reservation by `visibilityTimeoutMs` from now (a heartbeat for long activities); it
  *   returns false, changing nothing, when the receipt is stale.
  * - `redrive` (beanstalkd's "kick") makes dead letters deliverable again, now, as fresh messages (`attempt` 1),
- *   and forgets their reasons.
+ *   and forgets their reasons; `deleteDeadLetters` removes them for good. Bytes that are not a message are dead
+ *   letters too (`unreadableDeadLetters`), so that nothing parked is invisible to an operator.
  * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops. A
  *   receipt whose reservation expired but which nobody has reserved again may still be honoured (beanstalkd does).
  * - Boundaries: a delayed message is visible once `now >= deliverAt`; a reservation expires at `now >= expiry`.
@@ -64,6 +65,38 @@ export interface DeadLetter {
   readonly reason: string;
 }
 
+/** A kind of work a worker may serve. Entity-bound messages travel on the `orchestrations` queue. */
+export type WorkKind = 'orchestrations' | 'entities' | 'activities';
+
+/**
+ * Which work a queue's receives take, for a worker that serves part of it (a pool per kind or per function). Each
+ * adapter interprets it in its own terms (Beanstalkd: the tubes it reserves from); a queue that cannot split work
+ * delivers everything and may ignore it, so the host refuses selections such a queue could not honour.
+ * @example
+ * const selection: WorkSelection = { kinds: ['activities'], functions: { activities: ['charge'] } };
+ */
+export interface WorkSelection {
+  /** Kinds of work to take. Default: all three. */
+  readonly kinds?: readonly WorkKind[];
+  /** Only these activities and entity types (by name), per kind. Default: all of a selected kind's work. */
+  readonly functions?: { readonly activities?: readonly string[]; readonly entities?: readonly string[] };
+}
+
+/**
+ * A dead letter whose bytes are not a message: a job put on a Beanstalkd tube by something other than Durable, or
+ * a claim-checked body whose claim is gone. Listed so that an operator sees it, and deletable or redrivable (once
+ * its claim is back) by `id`. Adapters whose dead letters are always messages they wrote have none.
+ */
+export interface UnreadableDeadLetter {
+  /** The adapter's id for it (Beanstalkd: `job-<job id>`); message ids always contain `/`, so they never clash. */
+  readonly id: string;
+  /** Where it lies, in the adapter's terms (Beanstalkd: the tube). */
+  readonly location: string;
+  /** Its bytes, base64-encoded: lossless whatever they are. */
+  readonly base64: string;
+  readonly reason: string;
+}
+
 export interface Queue {
   send(messages: readonly Message[]): Promise<void>;
   receive(queue: QueueName, max: number, options: ReceiveOptions): Promise<Delivery[]>;
@@ -84,6 +117,16 @@ export interface Queue {
    * in `messageIds` (unknown ids are ignored). Returns the messages put back, in dead-letter order.
    */
   redrive(queue: QueueName, messageIds?: readonly string[]): Promise<Message[]>;
+  /**
+   * Unreadable dead letters of `queue`, in dead-letter order (not in `deadLetters`, which lists messages). `redrive`
+   * puts them back too, as they are (all of them, or those whose `id` is in `messageIds`), but returns only messages.
+   */
+  unreadableDeadLetters(queue: QueueName): Promise<UnreadableDeadLetter[]>;
+  /**
+   * Deletes dead letters of `queue` for good: all of them, or those whose message id (or unreadable `id`) is in
+   * `ids` (unknown ids are ignored). Returns the ids deleted, in dead-letter order.
+   */
+  deleteDeadLetters(queue: QueueName, ids?: readonly string[]): Promise<string[]>;
   /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */
   nextVisibleAt(queue: QueueName): Promise<number | undefined>;
   close(): Promise<void>;

@@ -2,16 +2,7 @@
  * The CLI's way to the HTTP API: JSON requests with an optional bearer token; problem details become
  * `CliError`s with the API's code and message.
  */
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code = 'CLI_ERROR',
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+import { CliError } from '../host/cli-error.js';
 
 export interface ApiClientOptions {
   readonly url: string;

@@ -2,7 +2,8 @@
  * The CLI's subcommands that talk to a running Durable over its HTTP API.
  */
 import type { ApiClient } from './api-client.js';
-import { CliError, seg } from './api-client.js';
+import { CliError } from '../host/cli-error.js';
+import { seg } from './api-client.js';
 import { short, table, time } from './format.js';
 
 export interface CommandContext {
@@ -33,8 +34,10 @@ interface Status {
 interface DeadLetter {
   readonly queue: string;
   readonly messageId: string;
-  readonly instanceId: string;
+  /** Absent for bytes that are not a message, which carry `unreadable` instead. */
+  readonly instanceId?: string;
   readonly reason: string;
+  readonly unreadable?: { readonly location: string; readonly base64: string };
 }
 
 interface Redriven {
@@ -196,7 +199,12 @@ export const commands: Record<string, Command> = {
     ctx.out(
       table(
         ['QUEUE', 'MESSAGE', 'INSTANCE', 'REASON'],
-        page.items.map((d) => [d.queue, d.messageId, d.instanceId, short(d.reason, 70)]),
+        page.items.map((d) => [
+          d.queue,
+          d.messageId,
+          d.instanceId ?? `(unreadable, ${d.unreadable?.location ?? '?'})`,
+          short(d.reason, 70),
+        ]),
       ),
     );
   },
@@ -216,6 +224,28 @@ export const commands: Record<string, Command> = {
     if (ctx.json) return ctx.out(JSON.stringify(result, null, 2));
     const rows = result.redriven.flatMap((r) => r.messageIds.map((id) => [r.queue, id]));
     const lines = [`redriven ${rows.length} dead letter${rows.length === 1 ? '' : 's'}`];
+    if (rows.length > 0) lines.push(table(['QUEUE', 'MESSAGE'], rows));
+    const found = new Set(rows.map(([, id]) => id));
+    const missing = args.filter((id) => !found.has(id));
+    if (missing.length > 0) lines.push(`not dead letters${queue ? ` in ${queue}` : ''}: ${missing.join(', ')}`);
+    ctx.out(lines.join('\n'));
+  },
+
+  async discard(ctx, args, flags) {
+    const all = flags.all === true;
+    if (args.length === 0 && !all) {
+      throw new CliError(
+        'Name the dead letters to delete, or pass --all (durable discard <messageId ...> | --all).',
+        'USAGE',
+      );
+    }
+    if (args.length > 0 && all) throw new CliError('Give message ids or --all, not both.', 'USAGE');
+    const queue = flag(flags, 'queue');
+    const body = { ...(queue !== undefined ? { queue } : {}), ...(all ? { all: true } : { messageIds: [...args] }) };
+    const result = await ctx.api.request<{ deleted: Redriven['redriven'] }>('POST', '/api/dead-letters/delete', body);
+    if (ctx.json) return ctx.out(JSON.stringify(result, null, 2));
+    const rows = result.deleted.flatMap((r) => r.messageIds.map((id) => [r.queue, id]));
+    const lines = [`deleted ${rows.length} dead letter${rows.length === 1 ? '' : 's'}`];
     if (rows.length > 0) lines.push(table(['QUEUE', 'MESSAGE'], rows));
     const found = new Set(rows.map(([, id]) => id));
     const missing = args.filter((id) => !found.has(id));

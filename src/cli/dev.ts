@@ -5,41 +5,13 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { App } from '../engine/app.js';
-import { defineApp } from '../engine/app.js';
 import { loadConfig } from '../config/config.js';
+import { CliError } from '../host/cli-error.js';
 import { startHost } from '../host/host.js';
+import { loadApp } from '../host/load-app.js';
 import { authRequiredFor } from '../http/auth.js';
 import { createHttpApi } from '../http/http-api.js';
-import { CliError } from './api-client.js';
 import type { Flags } from './commands.js';
-
-/** Loads an app module (TypeScript or JavaScript): its default export, or an export named `app`. */
-export async function loadApp(path: string): Promise<App> {
-  const absolute = resolve(path);
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new CliError(`Cannot load ${path}: ${(error as Error).message}`, 'BAD_APP');
-  }
-  const app = (module.default ?? module.app) as Partial<App> | undefined;
-  if (!app || typeof app !== 'object' || typeof app.orchestrations !== 'object') {
-    throw new CliError(`${path} must export an app (export default defineApp({...})).`, 'BAD_APP');
-  }
-  try {
-    // Through defineApp, so a module that exports a plain object gets the same checks.
-    return defineApp({
-      orchestrations: app.orchestrations,
-      activities: app.activities ?? {},
-      entities: app.entities ?? {},
-      events: app.events ?? {},
-    });
-  } catch (error) {
-    throw new CliError(`${path}: ${(error as Error).message}`, 'BAD_APP');
-  }
-}
 
 export async function dev(args: readonly string[], flags: Flags, out: (text: string) => void): Promise<void> {
   const appPath = args[0];

@@ -4,7 +4,8 @@
  * by default, `--json` for scripts. Errors print one line and exit non-zero.
  */
 import { parseArgs } from 'node:util';
-import { ApiClient, CliError } from './api-client.js';
+import { CliError } from '../host/cli-error.js';
+import { ApiClient } from './api-client.js';
 import type { Flags } from './commands.js';
 import { commands } from './commands.js';
 import { dev } from './dev.js';
@@ -22,6 +23,7 @@ const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] 
   purge <id>                        delete a finished instance
   dead-letters                      list dead-lettered messages (--queue orchestrations|activities)
   kick <message-id ...> | --all     redrive dead letters: deliver them again as fresh messages (--queue)
+  discard <message-id ...> | --all  delete dead letters for good (--queue)
   signal <name@key> <op> [input]    signal an entity (--at ISO time)
   entity get <name@key>             read an entity's state
   entity list                       list entities (--name)`;

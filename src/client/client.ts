@@ -73,7 +73,7 @@ export interface ListResult {
 }
 
 export interface WaitOptions {
-  /** Give up after this long (real time), with a `TimeoutError`. Default: wait forever. */
+  /** Give up after this long (on the client's clock), with a `TimeoutError`. Default: wait forever. */
   readonly timeoutMs?: number;
 }
 
@@ -90,6 +90,18 @@ export interface DeadLetterEntry {
   readonly reason: string;
   /** The message as it was sent. */
   readonly message: Message;
+}
+
+/**
+ * A dead letter whose bytes are not a message (a job put on a Beanstalkd tube by hand, or a body whose claim is
+ * gone): listed with `unreadable`, no message and no instance. Its `messageId` is the queue's id for it
+ * (`job-<id>`), which `redriveDeadLetters` and `deleteDeadLetters` take like a message id.
+ */
+export interface UnreadableDeadLetterEntry {
+  readonly queue: QueueName;
+  readonly messageId: string;
+  readonly reason: string;
+  readonly unreadable: { readonly location: string; readonly base64: string };
 }
 
 /**
@@ -116,6 +128,27 @@ export interface RedriveOptions {
  */
 export interface RedriveResult {
   readonly redriven: ReadonlyArray<{ readonly queue: QueueName; readonly messageIds: readonly string[] }>;
+}
+
+/**
+ * Which dead letters `deleteDeadLetters` removes: `messageIds`, or `all: true` (exactly one of the two).
+ * @example
+ * await client.deleteDeadLetters({ queue: 'activities', all: true });
+ */
+export interface DeleteDeadLettersOptions {
+  /** Only this queue. Default: both. */
+  readonly queue?: QueueName;
+  readonly messageIds?: readonly string[];
+  readonly all?: boolean;
+}
+
+/**
+ * What `deleteDeadLetters` removed: one entry per queue it looked at (orchestrations first), in dead-letter order.
+ * @example
+ * const { deleted } = await client.deleteDeadLetters({ all: true });
+ */
+export interface DeleteDeadLettersResult {
+  readonly deleted: ReadonlyArray<{ readonly queue: QueueName; readonly messageIds: readonly string[] }>;
 }
 
 export interface ClientOptions {
@@ -219,18 +252,19 @@ export class DurableClient {
    * is not an end). Throws `TimeoutError` after `timeoutMs`; the instance is not affected.
    */
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const { clock } = this.options;
+    const deadline = options.timeoutMs === undefined ? Infinity : clock.now() + options.timeoutMs;
     let pause = 2;
     for (;;) {
       const status = await this.require(instanceId);
       if (isTerminal(status.status)) return toStatus(status);
-      const left = deadline - Date.now();
+      const left = deadline - clock.now();
       if (left <= 0) {
         throw new TimeoutError(
           `Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      await clock.sleep(Math.min(pause, left));
       pause = Math.min(pause * 2, 50);
     }
   }
@@ -328,11 +362,14 @@ export class DurableClient {
    * Messages parked in the dead-letter queues, orchestrations first, each queue in the order its messages were
    * parked.
    */
-  async listDeadLetters(queue?: QueueName): Promise<DeadLetterEntry[]> {
-    const entries: DeadLetterEntry[] = [];
+  async listDeadLetters(queue?: QueueName): Promise<(DeadLetterEntry | UnreadableDeadLetterEntry)[]> {
+    const entries: (DeadLetterEntry | UnreadableDeadLetterEntry)[] = [];
     for (const name of queuesOf(queue)) {
       for (const { message, reason } of await this.options.queue.deadLetters(name)) {
         entries.push({ queue: name, messageId: message.id, instanceId: message.instanceId, reason, message });
+      }
+      for (const { id, location, base64, reason } of await this.options.queue.unreadableDeadLetters(name)) {
+        entries.push({ queue: name, messageId: id, reason, unreadable: { location, base64 } });
       }
     }
     return entries;
@@ -359,10 +396,41 @@ export class DurableClient {
     }
     const redriven: { queue: QueueName; messageIds: string[] }[] = [];
     for (const queue of queues) {
+      // Redrive returns messages only; the unreadable dead letters it kicks back are those listed just before.
+      const unreadable = (await this.options.queue.unreadableDeadLetters(queue))
+        .map((d) => d.id)
+        .filter((id) => messageIds === undefined || messageIds.includes(id));
       const messages = await this.options.queue.redrive(queue, messageIds);
-      redriven.push({ queue, messageIds: messages.map((m) => m.id) });
+      redriven.push({ queue, messageIds: [...messages.map((m) => m.id), ...unreadable] });
     }
     return { redriven };
+  }
+
+  /**
+   * Deletes dead letters for good: those of one queue or both, only those with the given ids (message ids, or the
+   * `job-<id>` of unreadable ones), or with `all: true` every one. Deleting is not undoable, so "all" is never
+   * the default.
+   * @example
+   * const { deleted } = await client.deleteDeadLetters({ messageIds: ['job-42'] });
+   */
+  async deleteDeadLetters(options: DeleteDeadLettersOptions): Promise<DeleteDeadLettersResult> {
+    const { messageIds, all } = options;
+    if ((messageIds === undefined) === (all !== true)) {
+      throw new ValidationError('Name the dead letters to delete (messageIds), or pass all: true; not both.', {
+        ...options,
+      });
+    }
+    if (messageIds !== undefined) {
+      if (!Array.isArray(messageIds) || messageIds.length === 0) {
+        throw new ValidationError('messageIds must list at least one message id.', { messageIds });
+      }
+      for (const id of messageIds) requireString(id, 'messageIds[]');
+    }
+    const deleted: { queue: QueueName; messageIds: string[] }[] = [];
+    for (const queue of queuesOf(options.queue)) {
+      deleted.push({ queue, messageIds: await this.options.queue.deleteDeadLetters(queue, messageIds) });
+    }
+    return { deleted };
   }
 
   private async require(instanceId: string): Promise<InstanceRecord> {

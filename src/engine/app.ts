@@ -159,7 +159,7 @@ export interface App<
 export type EventDeclarations = Readonly<Record<string, readonly string[]>>;
 
 /**
- * Declares an app. When the activities are declared first as their own constant, orchestrations get a
+ * Declares an app: any subset of orchestrations, activities and entities. When the activities are declared first as their own constant, orchestrations get a
  * context typed by them: activity names, inputs and results are checked at compile time. Declared inline,
  * the context is loosely typed (names are strings, results `any`).
  * @example
@@ -181,13 +181,13 @@ export function defineApp<
   E extends Entities = Record<never, never>,
 >(app: {
   activities?: A;
-  orchestrations: O;
+  orchestrations?: O;
   entities?: E;
   events?: { readonly [K in keyof O]?: readonly string[] };
 }): App<O, A, E> {
   const events: Record<string, readonly string[]> = {};
   for (const [name, names] of Object.entries(app.events ?? {}) as [string, unknown][]) {
-    if (!Object.hasOwn(app.orchestrations, name)) {
+    if (!Object.hasOwn(app.orchestrations ?? {}, name)) {
       throw new ValidationError(`events: '${name}' is not an orchestration of this app.`, { name });
     }
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && n.length > 0)) {
@@ -195,8 +195,10 @@ export function defineApp<
     }
     events[name] = Object.freeze([...(names as string[])]);
   }
+  // Any subset of the three may be given (an entities-only app, an activity pool); the rest of Durable reads all
+  // three, so the missing ones are empty, never undefined.
   return {
-    orchestrations: app.orchestrations,
+    orchestrations: app.orchestrations ?? ({} as O),
     activities: app.activities ?? ({} as A),
     entities: app.entities ?? ({} as E),
     events: Object.freeze(events),

@@ -5,8 +5,8 @@
 import type { App } from '../engine/app.js';
 import type { Clock } from '../backends/clock.js';
 import { SystemClock } from '../backends/clock.js';
-import type { Backends } from '../backends/factory.js';
-import { openBackends } from '../backends/factory.js';
+import type { Backends } from './backends.js';
+import { openBackends } from './backends.js';
 import { DurableClient } from '../client/client.js';
 import type { DurableConfig } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';

@@ -1,11 +1,11 @@
 /**
  * What a worker serves: kinds of work (orchestrations, entities, activities) and, with per-function Beanstalkd
- * tubes, which activities and entity types. Turned into the queue's tube selection and the runtime's loops.
+ * tubes, which activities and entity types. Turned into the queue's work selection and the runtime's loops.
  *
  * Orchestrations and entities share the runtime's turn loop and, on the embedded queues, one queue: only
  * Beanstalkd, with a tube per kind, can give them to different workers.
  */
-import type { TubeSelection } from '../backends/beanstalkd/beanstalkd-tubes.js';
+import type { WorkSelection } from '../backends/queue.js';
 import type { DurableConfig, WorkQueue } from '../config/config.js';
 import type { App } from '../engine/app.js';
 import { ValidationError } from '../engine/errors.js';
@@ -18,8 +18,8 @@ export interface Serves {
 }
 
 export interface ResolvedServes {
-  /** What the queue reserves from (Beanstalkd); the embedded queues take everything. */
-  readonly selection: TubeSelection;
+  /** What the queue's receives take (Beanstalkd maps it to tubes); the embedded queues take everything. */
+  readonly selection: WorkSelection;
   /** Which runtime loops run. */
   readonly loops: { readonly orchestrations: boolean; readonly activities: boolean };
 }
@@ -60,13 +60,11 @@ export function resolveServes(app: App, config: DurableConfig, serves: Serves = 
   }
   const chosen = (names: string[]): string[] =>
     serves.functions === undefined ? names : names.filter((n) => serves.functions?.includes(n));
-  const pick = (kind: 'entities' | 'activities', names: string[]): boolean | string[] =>
-    !kinds.has(kind) ? false : routing === 'function' ? chosen(names) : true;
   return {
     selection: {
-      orchestrations: kinds.has('orchestrations'),
-      entities: pick('entities', entities),
-      activities: pick('activities', activities),
+      kinds: [...kinds],
+      // Per-function tubes need the names even when serving all of a kind: the tubes are named after them.
+      ...(routing === 'function' ? { functions: { entities: chosen(entities), activities: chosen(activities) } } : {}),
     },
     loops: {
       orchestrations: kinds.has('orchestrations') || kinds.has('entities'),

@@ -136,6 +136,20 @@ export const schemas = {
       description: `Only these message ids (1-${MAX_REDRIVE_IDS}; ids that are not dead letters are ignored). Default: every dead letter.`,
     },
   }),
+  deleteDeadLettersBody: object({
+    queue: queueName,
+    messageIds: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_REDRIVE_IDS,
+      items: messageId,
+      description: `Only these message ids (1-${MAX_REDRIVE_IDS}; ids that are not dead letters are ignored).`,
+    },
+    all: {
+      type: 'boolean',
+      description: 'Every dead letter of `queue` (default both); required without `messageIds`.',
+    },
+  }),
   anyJson,
 } as const;
 

@@ -22,6 +22,13 @@ export const LOG_EVENTS = {
   orchestrationLog: 'orchestration.log',
   httpRequest: 'http.request',
   httpInternalError: 'http.internal_error',
+  // The `durable worker` process itself.
+  opsListening: 'worker.ops_listening',
+  drainStarted: 'worker.drain_started',
+  drained: 'worker.drained',
+  drainTimeout: 'worker.drain_timeout',
+  fatal: 'worker.fatal',
 } as const;
 
-export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
+/** Every event name of the catalogue: a {@link LogRecord}'s `event` must be one of them. */
+export type LogEventName = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -2,25 +2,33 @@
  * The catalogue of metrics: every Prometheus metric Durable exports is declared here, and nowhere else.
  *
  * Each worker gets its own registry ({@link createWorkerMetrics}), so two workers in one process (tests) never
- * collide on a metric name. Values come from three sources:
- * - the structured log events, counted by {@link countingLogger} (works with the runtime as it is);
- * - a {@link WorkerObserver} the runtime calls for what no log line carries (turn latency, messages consumed by
- *   an orchestration turn, the executor cache's size);
- * - scrape-time collection: queue depth (`queue.depth`) and the Node process metrics.
+ * collide on a metric name. Values come from two sources:
+ * - the structured log events, counted by `countingLogger` (`src/host`; works with the runtime as it is);
+ * - scrape-time collection: queue depth and the executor cache's size (through the callbacks the host wires in
+ *   with `watchQueues` and `watchCache`), and the Node process metrics.
+ *
+ * Observability depends on nothing of ours: what it reads from the backends comes in through the plain
+ * {@link QueueDepthSource} shape, which a `Queue` satisfies as is.
  */
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import client from 'prom-client';
-import type { QueueDepth } from '../backends/queue.js';
-import type { QueueName } from '../engine/messages.js';
 
 /** What a turn or a message was for. */
 export type WorkKind = 'orchestration' | 'entity' | 'activity';
 
-/** The queues a depth gauge reports; the states are the fields of {@link QueueDepth}. */
-export interface QueueDepthSource {
-  depth(queue: QueueName): Promise<QueueDepth>;
+/** Messages of one queue or tube by state: the queue contract's `QueueDepth`, restated so as not to import it. */
+export interface DepthCounts {
+  readonly ready: number;
+  readonly delayed: number;
+  readonly reserved: number;
+  readonly dead: number;
+}
+
+/** Where the depth gauges read from: a `Queue` (its `depth`, and `tubeDepths` on Beanstalkd). */
+export interface QueueDepthSource<Q extends string = string> {
+  depth(queue: Q): Promise<DepthCounts>;
   /** Depth tube by tube, where the queue has tubes (Beanstalkd): what an autoscaler of one worker pool reads. */
-  tubeDepths?(): Promise<readonly { readonly tube: string; readonly depth: QueueDepth }[]>;
+  tubeDepths?(): Promise<readonly { readonly tube: string; readonly depth: DepthCounts }[]>;
 }
 
 export interface WorkerMetrics {
@@ -43,7 +51,7 @@ export interface WorkerMetrics {
   /** Per Beanstalkd tube (empty for the embedded queues). */
   readonly tubeDepth: Gauge<'tube' | 'state'>;
   /** From now on, scrapes read the depth of `queues` from `source` (until then the gauge is empty). */
-  watchQueues(source: QueueDepthSource, queues: readonly QueueName[]): void;
+  watchQueues<Q extends string>(source: QueueDepthSource<Q>, queues: readonly Q[]): void;
   /** Reads the executor cache's size on each scrape. */
   watchCache(size: () => number): void;
 }
@@ -67,7 +75,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
   if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
   if (options.processMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'durable_' });
   const registers = [registry];
-  let watched: { source: QueueDepthSource; queues: readonly QueueName[] } | undefined;
+  // Bound to its queue names when watched, so the gauges need not know the source's queue-name type.
+  let watched:
+    | {
+        readonly queues: readonly string[];
+        readonly depths: () => Promise<PromiseSettledResult<DepthCounts>[]>;
+        readonly source: Pick<QueueDepthSource, 'tubeDepths'>;
+      }
+    | undefined;
   let cacheSize: (() => number) | undefined;
 
   const queueDepth = new client.Gauge({
@@ -78,8 +93,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     // A failing backend must not fail the scrape: the gauge keeps its last values and /readyz reports the failure.
     async collect() {
       if (!watched) return;
-      const { source, queues } = watched;
-      const depths = await Promise.allSettled(queues.map((queue) => source.depth(queue)));
+      const { queues } = watched;
+      const depths = await watched.depths();
       depths.forEach((result, i) => {
         if (result.status === 'fulfilled') setStates(this, { queue: queues[i] }, result.value);
       });
@@ -162,39 +177,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     }),
     queueDepth,
     watchQueues(source, queues) {
-      watched = { source, queues: [...queues] };
+      const names = [...queues];
+      watched = { queues: names, depths: () => Promise.allSettled(names.map((q) => source.depth(q))), source };
     },
     watchCache(size) {
       cacheSize = size;
-    },
-  };
-}
-
-/**
- * The calls the runtime makes for what no log line carries. {@link metricsObserver} implements it on a
- * {@link WorkerMetrics}; the runtime treats it as optional and must never let it throw into a turn.
- */
-export interface WorkerObserver {
-  /** After a turn's messages are settled: `messages` consumed, `durationMs` from lock to settle. */
-  turnSettled(kind: 'orchestration' | 'entity', outcome: { messages: number; durationMs: number }): void;
-  /** After each `put`/`delete`/`take` miss of the executor cache. */
-  cacheSize(size: number): void;
-}
-
-/**
- * Points a {@link WorkerObserver} at the metrics.
- * @example
- * new Worker({ ...backends, app, observer: metricsObserver(metrics) });
- */
-export function metricsObserver(metrics: WorkerMetrics): WorkerObserver {
-  return {
-    turnSettled(kind, { messages, durationMs }) {
-      metrics.turnDuration.observe({ kind }, durationMs / 1000);
-      // Entity turns already count their messages from the log line; orchestration turns log only their output.
-      if (kind === 'orchestration') metrics.messages.inc({ kind }, messages);
-    },
-    cacheSize(size) {
-      metrics.cachedInstances.set(size);
     },
   };
 }
@@ -203,7 +190,7 @@ export function metricsObserver(metrics: WorkerMetrics): WorkerObserver {
 function setStates<L extends string>(
   gauge: Gauge<L | 'state'>,
   labels: Partial<Record<L, string>>,
-  depth: QueueDepth,
+  depth: DepthCounts,
 ): void {
   for (const [state, value] of Object.entries(depth))
     gauge.set({ ...labels, state } as Partial<Record<L | 'state', string>>, value as number);

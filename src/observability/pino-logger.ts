@@ -4,8 +4,10 @@
  */
 import type { DestinationStream } from 'pino';
 import { pino } from 'pino';
-import type { LogLevel } from '../config/config.js';
 import type { Logger } from './logger.js';
+
+/** The levels pino writes here (the configuration's `DURABLE_LOG_LEVEL` takes the same four names). */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface PinoLoggerOptions {
   readonly level?: LogLevel;

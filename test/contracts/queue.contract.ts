@@ -305,6 +305,42 @@ export function queueContract(name: string, make: (clock: ManualClock) => Promis
       });
     });
 
+    describe('deleting dead letters', () => {
+      async function buryAll(...messages: ActivityMessage[]): Promise<void> {
+        await queue.send(messages);
+        const deliveries = await receiveNow('activities', messages.length);
+        for (const message of messages) {
+          const delivery = deliveries.find((d) => d.message.id === message.id);
+          assert.ok(delivery !== undefined);
+          await queue.deadLetter(delivery, 'poison');
+        }
+      }
+
+      it('deletes the dead letters named, ignoring unknown ids, and leaves the others and live messages alone', async () => {
+        const [a, b, c] = [activity(), activity(), activity()];
+        await buryAll(a, b, c);
+        const live = activity();
+        await queue.send([live]);
+        assert.deepEqual(await queue.deleteDeadLetters('activities', [c.id, 'no-such-message', a.id, live.id]), [
+          a.id,
+          c.id,
+        ]);
+        assert.deepEqual(await queue.deadLetters('activities'), [{ message: b, reason: 'poison' }]);
+        assert.deepEqual(await queue.depth('activities'), { ready: 1, delayed: 0, reserved: 0, dead: 1 });
+        assert.deepEqual(await queue.redrive('activities', [a.id, c.id]), [], 'a deleted dead letter is gone for good');
+      });
+
+      it('deletes every dead letter of one queue when no ids are given', async () => {
+        const [a, b] = [activity(), activity()];
+        await buryAll(a, b);
+        assert.deepEqual(await queue.deleteDeadLetters('orchestrations'), []);
+        assert.deepEqual(await queue.deleteDeadLetters('activities'), [a.id, b.id]);
+        assert.deepEqual(await queue.deadLetters('activities'), []);
+        assert.deepEqual(await queue.unreadableDeadLetters('activities'), []);
+        assert.equal((await queue.depth('activities')).dead, 0);
+      });
+    });
+
     describe('redrive', () => {
       /** Sends the messages, receives them and dead-letters them in the order given, each with reason `why <id>`. */
       async function bury(...messages: ActivityMessage[]): Promise<void> {

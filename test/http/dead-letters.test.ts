@@ -245,6 +245,43 @@ describe('HTTP API: dead letters', () => {
     });
   });
 
+  describe('POST /api/dead-letters/delete', () => {
+    const remove = (payload: unknown, headers: Record<string, string> = {}): InjectOptions => ({
+      method: 'POST',
+      url: '/api/dead-letters/delete',
+      headers,
+      payload: payload as Record<string, unknown>,
+    });
+
+    it('deletes only the dead letters named, for good, and needs the admin scope', async () => {
+      const first = await deadActivity('ghost/0/activity/1');
+      const second = await deadActivity('ghost/0/activity/2');
+      await assertRejectedWithoutChange(h, remove({ messageIds: [first] }, bearer(READER)), 403, 'FORBIDDEN');
+      const response = await h.api.inject(remove({ messageIds: [first, 'not/a/dead/letter'] }, bearer(ADMIN)));
+      assert.equal(response.statusCode, 200, response.body);
+      assert.deepEqual(response.json(), {
+        deleted: [
+          { queue: 'orchestrations', messageIds: [] },
+          { queue: 'activities', messageIds: [first] },
+        ],
+      });
+      assert.deepEqual(
+        (await listed()).map((d) => d.messageId),
+        [second],
+      );
+      assert.equal((await h.api.inject(redrive({ messageIds: [first] }))).json().redriven[1].messageIds.length, 0);
+    });
+
+    it('deletes every dead letter only when asked with all: true, never for an empty request', async () => {
+      await deadActivity('ghost/0/activity/1');
+      await assertRejectedWithoutChange(h, remove({}), 400, 'VALIDATION');
+      await assertRejectedWithoutChange(h, remove({ all: true, messageIds: ['x/1'] }), 400, 'VALIDATION');
+      const response = await h.api.inject(remove({ queue: 'activities', all: true }));
+      assert.equal(response.statusCode, 200, response.body);
+      assert.deepEqual(await listed(), []);
+    });
+  });
+
   describe('the client underneath', () => {
     it('refuses an unknown queue and an empty or malformed id list with a ValidationError, changing nothing', async () => {
       const event = await approvalWithDeadEvent('a1', 'alice');

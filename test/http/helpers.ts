@@ -76,3 +76,14 @@ export async function startViaApi(harness: Harness, name: string, body: Record<s
 
 /** An `approval` input that waits a day for its event. */
 export const APPROVAL = { requestId: 'r-1', amount: 10, timeoutMs: 86_400_000 };
+
+/**
+ * Awaits `pending` (a long-poll, which waits on the environment's manual clock) while moving that clock forward in
+ * `stepMs` steps: virtual time passes only when the test moves it.
+ */
+export async function whileTimePasses<T>(h: Harness, pending: Promise<T>, stepMs = 10): Promise<T> {
+  let settled = false;
+  const watched = pending.finally(() => (settled = true));
+  while (!settled) await h.env.advance(stepMs);
+  return watched;
+}

@@ -7,6 +7,7 @@ import {
   snapshot,
   startHarness,
   startViaApi,
+  whileTimePasses,
 } from './helpers.js';
 
 interface StatusBody {
@@ -160,7 +161,10 @@ describe('HTTP API: orchestration instances', () => {
 
     it('long-polls with ?wait= until the instance completes', async () => {
       const id = await startViaApi(h, 'helloSequence', { input: ['Lima'] });
-      const response = await h.api.inject({ method: 'GET', url: `/api/instances/${id}?wait=10000` });
+      const response = await whileTimePasses(
+        h,
+        h.api.inject({ method: 'GET', url: `/api/instances/${id}?wait=10000` }),
+      );
       assert.equal(response.statusCode, 200);
       assert.equal(response.json<StatusBody>().status, 'Completed');
     });
@@ -168,7 +172,7 @@ describe('HTTP API: orchestration instances', () => {
     it('answers a long-poll that runs out of time with 200 and the current status', async () => {
       await startViaApi(h, 'approval', { instanceId: 'a1', input: APPROVAL });
       await h.env.settle();
-      const response = await h.api.inject({ method: 'GET', url: '/api/instances/a1?wait=30' });
+      const response = await whileTimePasses(h, h.api.inject({ method: 'GET', url: '/api/instances/a1?wait=30' }));
       assert.equal(response.statusCode, 200);
       assert.equal(response.json<StatusBody>().status, 'Running');
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Harness } from './helpers.js';
-import { APPROVAL, snapshot, startHarness } from './helpers.js';
+import { APPROVAL, snapshot, startHarness, whileTimePasses } from './helpers.js';
 
 const TOKEN = 'socket-token-0123456789';
 
@@ -27,7 +27,7 @@ describe('HTTP API over a real socket', () => {
     assert.equal(started.status, 201);
     const location = started.headers.get('location');
     assert.equal(location, '/api/instances/sock-1');
-    const status = await fetch(`${base}${location}?wait=10000`, { headers });
+    const status = await whileTimePasses(h, fetch(`${base}${location}?wait=10000`, { headers }));
     assert.equal(status.status, 200);
     const body = (await status.json()) as { status: string; output: unknown };
     assert.equal(body.status, 'Completed');

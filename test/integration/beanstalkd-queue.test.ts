@@ -239,7 +239,7 @@ describe('BeanstalkdQueue in real time', function () {
 
     it('puts orchestrations, entities and activities in their own tubes, so a worker can serve entities only', async () => {
       const producer = queue();
-      const entitiesOnly = queue({ serves: { orchestrations: false, activities: false } });
+      const entitiesOnly = queue({ serves: { kinds: ['entities'] } });
       const op = entityOperation('counter');
       const orchestration = event();
       const work = activity();
@@ -257,15 +257,15 @@ describe('BeanstalkdQueue in real time', function () {
     it('gives each activity and entity type its own tube with per-function routing, served by name', async () => {
       const producer = queue({
         tubes: 'function',
-        serves: { entities: ['counter', 'account'], activities: ['charge', 'ship it'] },
+        serves: { functions: { entities: ['counter', 'account'], activities: ['charge', 'ship it'] } },
       });
       const chargeOnly = queue({
         tubes: 'function',
-        serves: { orchestrations: false, entities: false, activities: ['charge'] },
+        serves: { kinds: ['activities'], functions: { activities: ['charge'] } },
       });
       const counterOnly = queue({
         tubes: 'function',
-        serves: { orchestrations: false, entities: ['counter'], activities: false },
+        serves: { kinds: ['entities'], functions: { entities: ['counter'] } },
       });
       const charge = activity();
       const ship = activity({ body: { ...activity().body, name: 'ship it' } });
@@ -285,7 +285,7 @@ describe('BeanstalkdQueue in real time', function () {
 
     it('refuses per-function routing without the names to serve, and names without per-function routing', () => {
       assert.throws(() => queue({ tubes: 'function' }), /name the entities to serve/);
-      assert.throws(() => queue({ serves: { activities: ['charge'] } }), /needs per-function tubes/);
+      assert.throws(() => queue({ serves: { functions: { activities: ['charge'] } } }), /needs per-function tubes/);
     });
   });
 

@@ -223,8 +223,27 @@ describe('DurableClient', () => {
     it('times out with a TimeoutError without affecting the instance', async () => {
       await env.client.start('waitForApproval', 'slow', { instanceId: 'slow' });
       await env.settle();
-      await rejects(env.client.waitForCompletion('slow', { timeoutMs: 20 }), 'TIMEOUT');
+      const waiting = rejects(env.client.waitForCompletion('slow', { timeoutMs: 20 }), 'TIMEOUT');
+      await env.advance(20);
+      await waiting;
       assert.equal((await env.client.getStatus('slow'))?.status, 'Running');
+    });
+
+    it('measures its timeout on the injected clock: it waits while that clock stands still, however long', async () => {
+      await env.client.start('waitForApproval', 'still', { instanceId: 'still' });
+      await env.settle();
+      let outcome: string | undefined;
+      const waiting = env.client.waitForCompletion('still', { timeoutMs: 1000 }).then(
+        () => (outcome = 'completed'),
+        (error: { code?: string }) => (outcome = error.code),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50)); // real time passes; the manual clock does not
+      assert.equal(outcome, undefined);
+      await env.advance(999);
+      assert.equal(outcome, undefined, 'not timed out a millisecond early');
+      await env.advance(1);
+      await waiting;
+      assert.equal(outcome, 'TIMEOUT');
     });
   });
 

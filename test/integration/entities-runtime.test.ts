@@ -268,8 +268,8 @@ describe('Entities in the runtime', () => {
     });
 
     it('removes an entity whose state an orchestration deleted with a call', async () => {
-      // Fails at the time of writing: the turn that replied to the call keeps the (already sent) reply in the
-      // record's outbox, and cleanEntityStorage only removes entities whose outbox is empty.
+      // The turn that replied to the call must not keep the (already sent) reply in the record's outbox:
+      // cleanEntityStorage only removes entities whose outbox is empty.
       await env.client.signalEntity('log@by-call', 'append', 'x');
       await env.settle();
       await env.waitForCompletion(await env.client.start('call', { id: 'log@by-call', operation: 'remove' }));

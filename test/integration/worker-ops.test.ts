@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig, loadWorkerSettings } from '../../src/config/config.js';
 import { defineApp } from '../../src/index.js';
-import { countingLogger } from '../../src/observability/counting-logger.js';
+import { countingLogger } from '../../src/host/counting-logger.js';
 import { LOG_EVENTS } from '../../src/observability/log-events.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { createWorkerMetrics } from '../../src/observability/metrics.js';

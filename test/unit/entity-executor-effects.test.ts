@@ -177,8 +177,8 @@ describe('entity executor: failure rollback', () => {
     assert.doesNotThrow(() => JSON.stringify(out.data));
   });
 
-  // BUG: runOperation pushes the outgoing signals to the outbox before it clones the result; a result that is not
-  // JSON then fails the operation (state and `sent` rolled back) but its signal has already gone out.
+  // An operation's signals join the outbox only after its result is cloned: a result that is not JSON fails the
+  // operation (state and `sent` rolled back), and a signal already in the outbox would have gone out anyway.
   it('fails an operation whose result is not JSON without sending its signals', async () => {
     const h = new EntityHarness('account@a', app);
     const out = await h.run([call('returnBigInt', undefined, 0), call('deposit', 1, 1)]);

@@ -120,8 +120,8 @@ describe('entity executor: operations and state', () => {
     });
   }
 
-  // BUG: resolveOperation reads `definition.prototype[operation]`, which runs the inherited `state` getter on the
-  // prototype (no __ctx) and throws a TypeError out of executeEntityBatch: one bad signal crashes the batch.
+  // Looking an operation up must not read `definition.prototype[operation]`: that runs the inherited `state` getter
+  // on the prototype (no __ctx), and its TypeError would escape executeEntityBatch: one bad signal, a lost batch.
   it("rejects the base member 'state' of a class-style entity as UNKNOWN_OPERATION instead of crashing the batch", async () => {
     const out = await new EntityHarness('klass@u', app).run([
       em.op('klass@u', 'state', undefined, { replyTo: replyTo(0) }),
@@ -130,7 +130,7 @@ describe('entity executor: operations and state', () => {
     assert.deepEqual(results(out.messages), [{ failed: 'UNKNOWN_OPERATION' }, 1]);
   });
 
-  // BUG (same cause): a getter declared by the entity class itself is run on the prototype and throws.
+  // Same cause: a getter declared by the entity class itself must not run on the prototype.
   it('rejects a getter of a class-style entity as UNKNOWN_OPERATION instead of crashing the batch', async () => {
     const out = await new EntityHarness('klass@u', app).run(
       em.op('klass@u', 'doubled', undefined, { replyTo: replyTo(0) }),
@@ -138,7 +138,7 @@ describe('entity executor: operations and state', () => {
     assert.deepEqual(results(out.messages), [{ failed: 'UNKNOWN_OPERATION' }]);
   });
 
-  // BUG: prototype lookup walks up to Object.prototype, so toString/hasOwnProperty/valueOf run as operations.
+  // The lookup stops below Object.prototype: toString/hasOwnProperty/valueOf are not operations.
   for (const op of ['toString', 'hasOwnProperty', 'valueOf']) {
     it(`rejects the Object.prototype member '${op}' of a class-style entity as UNKNOWN_OPERATION`, async () => {
       const out = await new EntityHarness('klass@u', app).run(em.op('klass@u', op, undefined, { replyTo: replyTo(0) }));

@@ -38,7 +38,7 @@ describe('what a worker serves', () => {
   it('serves everything by default, on every backend', () => {
     for (const config of [embedded, byKind]) {
       assert.deepEqual(resolveServes(app, config), {
-        selection: { orchestrations: true, entities: true, activities: true },
+        selection: { kinds: ['orchestrations', 'entities', 'activities'] },
         loops: { orchestrations: true, activities: true },
       });
     }
@@ -46,19 +46,18 @@ describe('what a worker serves', () => {
 
   it('lists the app’s activities and entity types as tubes to watch with per-function routing', () => {
     assert.deepEqual(resolveServes(app, byFunction).selection, {
-      orchestrations: true,
-      entities: ['counter'],
-      activities: ['charge', 'ship'],
+      kinds: ['orchestrations', 'entities', 'activities'],
+      functions: { entities: ['counter'], activities: ['charge', 'ship'] },
     });
     assert.deepEqual(resolveServes(app, byFunction, { kinds: ['activities'], functions: ['ship'] }), {
-      selection: { orchestrations: false, entities: false, activities: ['ship'] },
+      selection: { kinds: ['activities'], functions: { entities: [], activities: ['ship'] } },
       loops: { orchestrations: false, activities: true },
     });
   });
 
   it('runs the turn loop for a worker that serves entities only, on Beanstalkd', () => {
     assert.deepEqual(resolveServes(app, byKind, { kinds: ['entities'] }), {
-      selection: { orchestrations: false, entities: true, activities: false },
+      selection: { kinds: ['entities'] },
       loops: { orchestrations: true, activities: false },
     });
   });
@@ -104,11 +103,11 @@ describe('Beanstalkd tube routing', () => {
     const tubes = new BeanstalkdTubes('shop', 'function');
     assert.equal(tubes.tubeOf(entityOp('EntityOperation', 'bank account@k@1')), 'shop.entities.bank$20account');
     assert.equal(tubes.tubeOf(work), 'shop.activities.charge');
-    assert.deepEqual(tubes.watched('orchestrations', { entities: ['counter'] }), [
+    assert.deepEqual(tubes.watched('orchestrations', { functions: { entities: ['counter'] } }), [
       'shop.orchestrations',
       'shop.entities.counter',
     ]);
-    assert.deepEqual(tubes.watched('activities', { activities: false }), []);
+    assert.deepEqual(tubes.watched('activities', { kinds: ['orchestrations', 'entities'] }), []);
   });
 
   it('escapes every byte a tube name cannot hold, so distinct names never share a tube', () => {

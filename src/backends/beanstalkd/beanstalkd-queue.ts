@@ -21,7 +21,10 @@
  *   records whose job is no longer buried (kicked or deleted).
  * - redrive puts a fresh copy of each buried job (attempt 1: a `kick` would keep the job's reserve count, and
  *   the poison check would bury it again at once), then deletes the buried job and its reason. A crash in
- *   between leaves a duplicate, which receivers drop by message id, never a loss.
+ *   between leaves a duplicate, which receivers drop by message id, never a loss. An unreadable job (bytes that
+ *   are not a message, or a claim that is gone; buried by `receive` with a reason) is listed by
+ *   `unreadableDeadLetters` as `job-<id>` with its tube and bytes, `kick-job`ed by redrive and deleted by
+ *   `deleteDeadLetters` like any dead letter.
  * - depth from `stats-tube`, summed over the watched tubes; `tubeDepths` gives them one by one (metrics,
  *   autoscaling). `nextVisibleAt` is always undefined: beanstalkd does not tell when the next delayed job is due
  *   without walking the jobs, and its clock is its own (no time skipping).
@@ -39,14 +42,23 @@ import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
 import { SystemClock } from '../clock.js';
-import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import type {
+  DeadLetter,
+  Delivery,
+  Queue,
+  QueueDepth,
+  ReceiveOptions,
+  Release,
+  UnreadableDeadLetter,
+  WorkSelection,
+} from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
 import type { Reply } from './beanstalkd-connection.js';
 import { BeanstalkdConnection } from './beanstalkd-connection.js';
 import { parseStats, secondsUp, toBeanstalkdPriority, unexpected } from './beanstalkd-protocol.js';
 import type { ClaimStore } from './claim-store.js';
-import type { TubeRouting, TubeSelection } from './beanstalkd-tubes.js';
+import type { TubeRouting } from './beanstalkd-tubes.js';
 import { BeanstalkdTubes } from './beanstalkd-tubes.js';
 
 export interface BeanstalkdQueueOptions {
@@ -56,8 +68,8 @@ export interface BeanstalkdQueueOptions {
   readonly namespace?: string;
   /** One tube per kind (default), or per function for activities and entities. */
   readonly tubes?: TubeRouting;
-  /** The work this queue's receives take (default all; names required with per-function tubes). */
-  readonly serves?: TubeSelection;
+  /** The work this queue's receives take, as tubes (default all; names required with per-function tubes). */
+  readonly serves?: WorkSelection;
   /** TTR of the jobs put on each queue. */
   readonly ttrMs?: Partial<Record<QueueName, number>>;
   /** Used for `deliverAt` and for waiting. Default: the system clock. */
@@ -255,8 +267,17 @@ export class BeanstalkdQueue implements Queue {
     const lane = this.lane(queue);
     const wanted = messageIds === undefined ? undefined : new Set(messageIds);
     const out: Message[] = [];
+    let woken = false;
     await this.withDeadLetters(lane, async ({ job, message, body, stats }) => {
-      if (message === undefined || (wanted !== undefined && !wanted.has(message.id))) return 'keep';
+      if (message === undefined) {
+        // Unreadable: kicked back as it is, for when its claim is back; still unreadable, it is buried again.
+        if (wanted !== undefined && !wanted.has(unreadableId(job))) return 'keep';
+        const kicked = await lane.work.command(`kick-job ${job}`);
+        if (kicked.words[0] !== 'KICKED' && kicked.words[0] !== 'NOT_FOUND') throw unexpected('kick-job', kicked);
+        woken = true;
+        return 'forget';
+      }
+      if (wanted !== undefined && !wanted.has(message.id)) return 'keep';
       // The same body (a claim reference stays valid: deleting a buried job never touches the claim store).
       const ttr = typeof stats.ttr === 'number' ? stats.ttr : 60;
       const priority = typeof stats.pri === 'number' ? stats.pri : PRIORITY.work;
@@ -269,8 +290,37 @@ export class BeanstalkdQueue implements Queue {
       out.push(message);
       return 'forget';
     });
-    if (out.length > 0) wakeAll(lane.waiters);
+    if (out.length > 0 || woken) wakeAll(lane.waiters);
     return out;
+  }
+
+  async unreadableDeadLetters(queue: QueueName): Promise<UnreadableDeadLetter[]> {
+    const out: UnreadableDeadLetter[] = [];
+    await this.withDeadLetters(this.lane(queue), ({ job, reason, message, body, stats }) => {
+      if (message === undefined) {
+        const location = typeof stats.tube === 'string' ? stats.tube : '';
+        out.push({ id: unreadableId(job), location, base64: body.toString('base64'), reason });
+      }
+      return 'keep';
+    });
+    return out;
+  }
+
+  async deleteDeadLetters(queue: QueueName, ids?: readonly string[]): Promise<string[]> {
+    const lane = this.lane(queue);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const deleted: string[] = [];
+    await this.withDeadLetters(lane, async ({ job, message, claim }) => {
+      const id = message?.id ?? unreadableId(job);
+      if (wanted !== undefined && !wanted.has(id)) return 'keep';
+      const reply = await lane.work.command(`delete ${job}`);
+      if (reply.words[0] !== 'DELETED' && reply.words[0] !== 'NOT_FOUND') throw unexpected('delete (dead)', reply);
+      // The claim goes after the job: a crash in between leaves an orphan claim, never a job without its body.
+      if (claim !== undefined) await this.options.claimStore?.delete(claim);
+      deleted.push(id);
+      return 'forget';
+    });
+    return deleted;
   }
 
   /** Not derivable from beanstalkd without walking its jobs; see the file notes. */
@@ -331,6 +381,8 @@ export class BeanstalkdQueue implements Queue {
       job: string;
       reason: string;
       message: Message | undefined;
+      /** The claim-check key when the body lives in the claim store. */
+      claim: string | undefined;
       body: Buffer;
       stats: Record<string, number | string>;
     }) => 'keep' | 'forget' | Promise<'keep' | 'forget'>,
@@ -356,8 +408,8 @@ export class BeanstalkdQueue implements Queue {
           continue;
         }
         const body = peek.body ?? Buffer.alloc(0);
-        const { message } = await this.decode(body);
-        const verdict = await visit({ job: record.job, reason: record.reason, message, body, stats: parsed });
+        const { message, claim } = await this.decode(body);
+        const verdict = await visit({ job: record.job, reason: record.reason, message, claim, body, stats: parsed });
         if (verdict === 'forget') forgotten.add(record.id);
       }
     } finally {
@@ -447,4 +499,9 @@ export class BeanstalkdQueue implements Queue {
     }
     return { lane, id, held };
   }
+}
+
+/** The id of an unreadable dead letter: its job id, marked so that it can never equal a message id (those hold `/`). */
+function unreadableId(job: string): string {
+  return `job-${job}`;
 }

@@ -13,19 +13,10 @@
  * `$` and two hex digits (so `$` is escaped too, and distinct names never share a tube).
  */
 import type { Message, QueueName } from '../../engine/messages.js';
+import type { WorkKind, WorkSelection } from '../queue.js';
 
 /** `kind`: one tube per kind. `function`: activities and entities get one tube per name. */
 export type TubeRouting = 'kind' | 'function';
-
-/**
- * What `receive` reserves from. Default: everything. With per-function routing, `entities` and `activities` must
- * list the names to serve (a worker passes its app's, or the subset it was told to serve).
- */
-export interface TubeSelection {
-  readonly orchestrations?: boolean;
-  readonly entities?: boolean | readonly string[];
-  readonly activities?: boolean | readonly string[];
-}
 
 const MAX_TUBE_BYTES = 200;
 const ENTITY_BOUND = new Set(['EntityOperation', 'EntityLock', 'EntityUnlock']);
@@ -34,7 +25,7 @@ const ENTITY_BOUND = new Set(['EntityOperation', 'EntityLock', 'EntityUnlock']);
  * @example
  * const tubes = new BeanstalkdTubes('shop', 'function');
  * tubes.tubeOf(message); // 'shop.activities.charge'
- * tubes.watched('activities', { activities: ['charge'] }); // ['shop.activities.charge']
+ * tubes.watched('activities', { functions: { activities: ['charge'] } }); // ['shop.activities.charge']
  */
 export class BeanstalkdTubes {
   constructor(
@@ -52,12 +43,19 @@ export class BeanstalkdTubes {
     return `${this.namespace}.orchestrations`;
   }
 
-  /** The tubes a receive on `queue` reserves from; may be empty (the worker serves none of that queue's work). */
-  watched(queue: QueueName, selection: TubeSelection = {}): string[] {
-    if (queue === 'activities') return this.select('activities', selection.activities);
+  /**
+   * The tubes a receive on `queue` reserves from; may be empty (the worker serves none of that queue's work). With
+   * per-function routing, `selection.functions` must name the activities and entity types to serve (a worker
+   * passes its app's, or the subset it was told to serve); with per-kind routing it must not.
+   */
+  watched(queue: QueueName, selection: WorkSelection = {}): string[] {
+    const takes = (kind: WorkKind): boolean => selection.kinds === undefined || selection.kinds.includes(kind);
+    if (queue === 'activities') {
+      return takes('activities') ? this.select('activities', selection.functions?.activities) : [];
+    }
     return [
-      ...(selection.orchestrations === false ? [] : [`${this.namespace}.orchestrations`]),
-      ...this.select('entities', selection.entities),
+      ...(takes('orchestrations') ? [`${this.namespace}.orchestrations`] : []),
+      ...(takes('entities') ? this.select('entities', selection.functions?.entities) : []),
     ];
   }
 
@@ -66,18 +64,17 @@ export class BeanstalkdTubes {
     return `${this.namespace}.${queue}.dead-reasons`;
   }
 
-  private select(kind: 'entities' | 'activities', choice: boolean | readonly string[] | undefined): string[] {
-    if (choice === false) return [];
+  private select(kind: 'entities' | 'activities', names: readonly string[] | undefined): string[] {
     if (this.routing === 'kind') {
-      if (Array.isArray(choice)) {
+      if (names !== undefined) {
         throw new Error(`Serving only some ${kind} needs per-function tubes (routing 'function').`);
       }
       return [`${this.namespace}.${kind}`];
     }
-    if (!Array.isArray(choice)) {
+    if (names === undefined) {
       throw new Error(`With per-function tubes, name the ${kind} to serve (the app's ${kind}).`);
     }
-    return [...new Set(choice as readonly string[])].map((name) => this.tube(kind, name));
+    return [...new Set(names)].map((name) => this.tube(kind, name));
   }
 
   private tube(kind: 'entities' | 'activities', name: string): string {

@@ -12,7 +12,15 @@ import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
-import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import type {
+  UnreadableDeadLetter,
+  DeadLetter,
+  Delivery,
+  Queue,
+  QueueDepth,
+  ReceiveOptions,
+  Release,
+} from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
 import { sleepUnlessWoken, wakeAll } from '../wake.js';
 
@@ -230,6 +238,26 @@ export class MemoryQueue implements Queue {
     state.dead.splice(0, state.dead.length, ...kept);
     if (redriven.length > 0) this.wake(queue);
     return Promise.resolve(redriven);
+  }
+
+  /** None: every dead letter here is a message this queue serialised itself. */
+  unreadableDeadLetters(queue: QueueName): Promise<UnreadableDeadLetter[]> {
+    this.state(queue);
+    return Promise.resolve([]);
+  }
+
+  deleteDeadLetters(queue: QueueName, ids?: readonly string[]): Promise<string[]> {
+    const state = this.state(queue);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const deleted: string[] = [];
+    const kept = state.dead.filter((dead) => {
+      const id = (JSON.parse(dead.json) as Message).id;
+      if (wanted !== undefined && !wanted.has(id)) return true;
+      deleted.push(id);
+      return false;
+    });
+    state.dead.splice(0, state.dead.length, ...kept);
+    return Promise.resolve(deleted);
   }
 
   nextVisibleAt(queue: QueueName): Promise<number | undefined> {

@@ -19,7 +19,15 @@ import type Database from 'better-sqlite3';
 import type { Message, QueueName } from '../../engine/messages.js';
 import { PRIORITY, QUEUE_NAMES } from '../../engine/messages.js';
 import type { Clock } from '../clock.js';
-import type { DeadLetter, Delivery, Queue, QueueDepth, ReceiveOptions, Release } from '../queue.js';
+import type {
+  DeadLetter,
+  Delivery,
+  Queue,
+  QueueDepth,
+  ReceiveOptions,
+  Release,
+  UnreadableDeadLetter,
+} from '../queue.js';
 import { assertReceiveArguments } from '../queue.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
@@ -82,6 +90,7 @@ export class SqliteQueue implements Queue {
   private readonly bury: (receipt: string, reason: string) => void;
   private readonly extend: (receipt: string, expiresAt: number, now: number) => boolean;
   private readonly redriveRows: (queue: QueueName, wanted: ReadonlySet<string> | undefined, now: number) => Message[];
+  private readonly deleteDeadRows: (queue: QueueName, wanted: ReadonlySet<string> | undefined) => string[];
   private closed = false;
 
   constructor(options: SqliteQueueOptions) {
@@ -168,6 +177,16 @@ export class SqliteQueue implements Queue {
         return redriven;
       },
     );
+    this.deleteDeadRows = writeTransaction(db, (queue: QueueName, wanted: ReadonlySet<string> | undefined) => {
+      const rows = s.deadRows.all(queue) as { seq: number; message_id: string }[];
+      const deleted: string[] = [];
+      for (const row of rows) {
+        if (wanted !== undefined && !wanted.has(row.message_id)) continue;
+        s.deleteDead.run(row.seq);
+        deleted.push(row.message_id);
+      }
+      return deleted;
+    });
   }
 
   send(messages: readonly Message[]): Promise<void> {
@@ -269,6 +288,18 @@ export class SqliteQueue implements Queue {
       }
       return depth;
     });
+  }
+
+  /** None: every dead row holds a message this queue serialised itself. */
+  unreadableDeadLetters(queue: QueueName): Promise<UnreadableDeadLetter[]> {
+    return asPromise(() => {
+      if (!QUEUE_NAMES.includes(queue)) throw new Error(`Unknown queue '${String(queue)}'.`);
+      return [];
+    });
+  }
+
+  deleteDeadLetters(queue: QueueName, ids?: readonly string[]): Promise<string[]> {
+    return asPromise(() => this.deleteDeadRows(queue, ids === undefined ? undefined : new Set(ids)));
   }
 
   deadLetters(queue: QueueName): Promise<DeadLetter[]> {
@@ -410,6 +441,7 @@ function prepare(db: Database.Database) {
       `UPDATE messages SET visible_at = @expiresAt
        WHERE receipt = @receipt AND state = 'reserved' AND visible_at > @now`,
     ),
+    deleteDead: db.prepare(`DELETE FROM messages WHERE seq = ? AND state = 'dead'`),
     deadRows: db.prepare(
       `SELECT seq, message_id, body FROM messages WHERE queue = ? AND state = 'dead' ORDER BY dead_seq`,
     ),

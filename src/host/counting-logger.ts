@@ -3,11 +3,14 @@
  * The runtime already logs each commit, conflict, busy lock and activity outcome with a stable `event`, so the
  * counters need no hook in the runtime. Counting happens before the level filter of the logger underneath:
  * a `debug` line that is not written is still counted.
+ *
+ * It lives in the host, not in observability, because telling an entity's line from an orchestration's needs the
+ * engine's id rules, and observability depends on nothing of ours.
  */
 import { isEntityId } from '../engine/entity.js';
-import { LOG_EVENTS } from './log-events.js';
-import type { Logger } from './logger.js';
-import type { WorkerMetrics } from './metrics.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
+import type { Logger } from '../observability/logger.js';
+import type { WorkerMetrics } from '../observability/metrics.js';
 
 /**
  * Wraps `inner` so that every catalogued event it logs also moves the metrics.

@@ -1,16 +1,16 @@
 /**
- * Builds the backends named by the configuration. Drivers are imported lazily, so a process never loads a
+ * Builds the backends named by the configuration: composition-root code, so it lives in the host, the one layer
+ * that may know the configuration and every adapter. Drivers are imported lazily, so a process never loads a
  * driver it does not use.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Clock } from '../backends/clock.js';
+import type { GroupCommit } from '../backends/group-commit.js';
+import type { Lock } from '../backends/lock.js';
+import type { Queue, WorkSelection } from '../backends/queue.js';
+import type { Store } from '../backends/store.js';
 import type { DurableConfig } from '../config/config.js';
-import type { TubeSelection } from './beanstalkd/beanstalkd-tubes.js';
-import type { Clock } from './clock.js';
-import type { GroupCommit } from './group-commit.js';
-import type { Lock } from './lock.js';
-import type { Queue } from './queue.js';
-import type { Store } from './store.js';
 
 export interface Backends {
   readonly store: Store;
@@ -23,22 +23,22 @@ export interface Backends {
 }
 
 /**
- * `serves` picks the Beanstalkd tubes the queue reserves from (a worker serving part of the work); the embedded
- * queues ignore it.
+ * `serves` is the work this process's queue takes (a worker serving part of the work): Beanstalkd maps it to the
+ * tubes it reserves from; the embedded queues deliver everything and ignore it.
  * @example
  * const backends = await openBackends(loadConfig(), new SystemClock());
  */
-export async function openBackends(config: DurableConfig, clock: Clock, serves?: TubeSelection): Promise<Backends> {
+export async function openBackends(config: DurableConfig, clock: Clock, serves?: WorkSelection): Promise<Backends> {
   if (config.beanstalkd) return withBeanstalkdQueue(config, clock, serves);
   if (config.backend === 'memory') {
-    const { MemoryStore } = await import('./memory/memory-store.js');
-    const { MemoryQueue } = await import('./memory/memory-queue.js');
-    const { MemoryLock } = await import('./memory/memory-lock.js');
+    const { MemoryStore } = await import('../backends/memory/memory-store.js');
+    const { MemoryQueue } = await import('../backends/memory/memory-queue.js');
+    const { MemoryLock } = await import('../backends/memory/memory-lock.js');
     return assemble(new MemoryStore(), new MemoryQueue({ clock }), new MemoryLock({ clock }));
   }
-  const { SqliteDatabase } = await import('./sqlite/sqlite-database.js');
-  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-  const { SqliteQueue } = await import('./sqlite/sqlite-queue.js');
+  const { SqliteDatabase } = await import('../backends/sqlite/sqlite-database.js');
+  const { SqliteStore } = await import('../backends/sqlite/sqlite-store.js');
+  const { SqliteQueue } = await import('../backends/sqlite/sqlite-queue.js');
   mkdirSync(dirname(config.sqlite.path), { recursive: true });
   const database = SqliteDatabase.open({ path: config.sqlite.path, durability: config.sqlite.durability });
   try {
@@ -46,13 +46,13 @@ export async function openBackends(config: DurableConfig, clock: Clock, serves?:
     const queue = new SqliteQueue({ database, clock });
     let lock: Lock;
     if (config.lock === 'sqlite') {
-      const { SqliteLock } = await import('./sqlite/sqlite-lock.js');
+      const { SqliteLock } = await import('../backends/sqlite/sqlite-lock.js');
       lock = new SqliteLock({ database, clock });
     } else {
-      const { MemoryLock } = await import('./memory/memory-lock.js');
+      const { MemoryLock } = await import('../backends/memory/memory-lock.js');
       lock = new MemoryLock({ clock });
     }
-    const { SqliteGroupCommit } = await import('./sqlite/sqlite-group-commit.js');
+    const { SqliteGroupCommit } = await import('../backends/sqlite/sqlite-group-commit.js');
     return assemble(store, queue, lock, new SqliteGroupCommit(database, store, queue));
   } finally {
     database.close(); // the adapters hold their own references
@@ -80,11 +80,11 @@ function assemble(store: Store, queue: Queue, lock: Lock, groupCommit?: GroupCom
 async function withBeanstalkdQueue(
   config: DurableConfig,
   clock: Clock,
-  serves: TubeSelection | undefined,
+  serves: WorkSelection | undefined,
 ): Promise<Backends> {
   const local = await openBackends({ ...config, beanstalkd: undefined }, clock);
   await local.queue.close();
-  const { BeanstalkdQueue } = await import('./beanstalkd/beanstalkd-queue.js');
+  const { BeanstalkdQueue } = await import('../backends/beanstalkd/beanstalkd-queue.js');
   const { store, lock } = local;
   const queue = new BeanstalkdQueue({
     ...config.beanstalkd,

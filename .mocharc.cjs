@@ -1,0 +1,38 @@
+// Mocha adds a config file's `spec` to the files named on the command line, so a fixed `spec` makes
+// `npx mocha test/unit/x.test.ts` run the whole suite. The default spec applies only when the command line names
+// no test file: `npx mocha` runs everything, `npx mocha <file or glob>...` runs just those.
+'use strict';
+
+const { types, aliases } = require('mocha/lib/cli/run-option-metadata.cjs');
+
+/** Mocha options that take the next argument as their value (`--grep x`, `-t 5000`). */
+const takesValue = new Set(
+  [...types.string, ...types.array, ...types.number].flatMap((name) => [name, ...(aliases[name] ?? [])]),
+);
+
+/** Positional arguments of a mocha command line: the spec files and globs it names. */
+function positionals(argv) {
+  const found = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') return found.concat(argv.slice(i + 1));
+    if (!arg.startsWith('-')) {
+      found.push(arg);
+      continue;
+    }
+    const name = arg.replace(/^--?/, '');
+    if (name.startsWith('spec')) found.push(arg); // `--spec x` names a file too
+    if (name.includes('=')) continue;
+    if (takesValue.has(name)) i++;
+  }
+  return found;
+}
+
+const named = positionals(process.argv.slice(2));
+
+module.exports = {
+  'node-option': ['import=tsx'],
+  ...(named.length === 0 ? { spec: ['test/**/*.test.ts'] } : {}),
+  timeout: 20000,
+  reporter: 'spec',
+};
