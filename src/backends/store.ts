@@ -39,7 +39,8 @@ import type { FailureDetails } from '../engine/errors.js';
 import type { EntityData } from '../engine/entity-executor.js';
 import type { OrchestrationSnapshot } from '../engine/executor.js';
 import type { HistoryEvent } from '../engine/history.js';
-import type { Message } from '../engine/messages.js';
+import { startMessage } from '../engine/actions.js';
+import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
 
 /**
@@ -73,6 +74,12 @@ export interface InstanceRecord extends OrchestrationSnapshot {
 
 export interface HistoryChunk {
   readonly instanceId: string;
+  /**
+   * The incarnation (creation of the instance id) the chunk belongs to; part of its key, so a chunk left by a purged
+   * incarnation (a purge that crashed between its deletes, a stale worker writing after it) is never read by a later
+   * one. Absent ('') for chunks written before incarnations existed.
+   */
+  readonly incarnation?: string;
   readonly generation: number;
   /** Index of `events[0]` in the generation's history. */
   readonly fromIndex: number;
@@ -131,8 +138,14 @@ export interface Store {
   putHistoryChunk(chunk: HistoryChunk): Promise<void>;
   /** The history of the record's current generation as committed (chunks below the tail, then the tail). */
   readHistory(record: InstanceRecord): Promise<HistoryEvent[]>;
-  /** Removes chunks of generations below `belowGeneration` (garbage after continue-as-new or restart). */
-  deleteHistory(instanceId: string, belowGeneration: number): Promise<void>;
+  /**
+   * Removes the instance's chunks that are not of `current`'s incarnation, or of a generation below `current`'s:
+   * garbage after continue-as-new, a restart, or a purge whose chunk deletes did not finish.
+   */
+  deleteHistory(
+    instanceId: string,
+    current: { readonly incarnation?: string; readonly generation: number },
+  ): Promise<void>;
   list(query: ListQuery): Promise<ListPage>;
   /**
    * Claim checks: a message body too large for the queue (beanstalkd's 64 KiB job limit) is kept here, under a
@@ -145,6 +158,27 @@ export interface Store {
   /** Deletes the record (if still at `expectedVersion`) and all its history. Returns false on a version conflict. */
   purge(instanceId: string, expectedVersion: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * The start message of a Pending record (created by a client, not yet started by a worker). Deterministic: sent
+ * again after a lost send, it is the same message, and the instance drops a second copy.
+ */
+export function pendingStartMessage(record: InstanceRecord): OrchestrationMessage {
+  return startMessage(
+    record.instanceId,
+    record.name,
+    record.input,
+    record.generation,
+    undefined,
+    undefined,
+    record.incarnation,
+  );
+}
+
+/** Identity of a record's or chunk's incarnation: '' for those written before incarnations existed. */
+export function incarnationOf(item: { readonly incarnation?: string }): string {
+  return item.incarnation ?? '';
 }
 
 /** Builds a record's next version: same identity, version + 1, the given fields changed. */

@@ -459,8 +459,17 @@ export class DurableClient {
       throw new DurableError('INVALID_STATE', `Instance ${instanceId} is ${record.status}: cannot ${describe(body)}.`);
     }
     const kind = body.type === 'EventRaised' ? 'event' : 'control';
+    // For this creation of the id only: if it is purged and created again before the message arrives, it is dropped.
+    const incarnation = record.incarnation ? { incarnation: record.incarnation } : {};
     await this.options.queue.send([
-      { id: `${instanceId}/${kind}/${key}`, queue: 'orchestrations', instanceId, body, priority: PRIORITY.control },
+      {
+        id: `${instanceId}/${kind}/${key}`,
+        queue: 'orchestrations',
+        instanceId,
+        ...incarnation,
+        body,
+        priority: PRIORITY.control,
+      },
     ]);
   }
 }

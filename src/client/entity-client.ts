@@ -11,7 +11,8 @@ import { isTerminal } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
-import { nextRecord } from '../backends/store.js';
+import { incarnationOf, nextRecord } from '../backends/store.js';
+import { parseOrchestrationSenderId } from '../engine/messages.js';
 
 export interface EntityClientOptions {
   readonly store: Store;
@@ -147,7 +148,7 @@ export class EntityClient {
       for (const record of page.items) {
         const data = record.entity;
         if (!data) continue;
-        if (data.lock && (await this.hasEnded(data.lock.holder.instanceId, data.lock.holder.generation))) {
+        if (data.lock && (await this.hasEnded(data.lock.holder))) {
           await queue.send([
             entityMessage(`${data.lock.lockId}/release-orphaned`, record.instanceId, {
               type: 'EntityUnlock',
@@ -168,11 +169,9 @@ export class EntityClient {
         }
         const stale: string[] = [];
         for (const sender of Object.keys(data.senders)) {
-          const slash = sender.lastIndexOf('/');
-          if (slash < 0) continue; // an entity: they live on, and so does their ordering
-          const generation = Number(sender.slice(slash + 1));
-          if (await this.hasEnded(sender.slice(0, slash), generation, clock.now() - SENDER_GRACE_MS))
-            stale.push(sender);
+          const execution = parseOrchestrationSenderId(sender);
+          if (!execution) continue; // an entity: they live on, and so does their ordering
+          if (await this.hasEnded(execution, clock.now() - SENDER_GRACE_MS)) stale.push(sender);
         }
         if (stale.length > 0) {
           const senders = Object.fromEntries(Object.entries(data.senders).filter(([s]) => !stale.includes(s)));
@@ -185,10 +184,18 @@ export class EntityClient {
     return { removedEmpty, releasedLocks, prunedSenders };
   }
 
-  /** Whether that orchestration generation is over (and, with `endedBefore`, was over before that time). */
-  private async hasEnded(instanceId: string, generation: number, endedBefore = Infinity): Promise<boolean> {
+  /**
+   * Whether that orchestration execution is over (and, with `endedBefore`, was over before that time). An execution
+   * of a purged incarnation is over, even if its id was created again.
+   */
+  private async hasEnded(
+    execution: { readonly instanceId: string; readonly generation: number; readonly incarnation?: string },
+    endedBefore = Infinity,
+  ): Promise<boolean> {
+    const { instanceId, generation } = execution;
     const record = await this.options.store.get(instanceId);
     if (!record) return true;
+    if (execution.incarnation !== undefined && execution.incarnation !== incarnationOf(record)) return true;
     if (record.generation > generation) return record.updatedAt < endedBefore;
     return isTerminal(record.status) && record.updatedAt < endedBefore;
   }

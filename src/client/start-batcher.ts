@@ -3,7 +3,7 @@
  * `commitMany` and one `send`, instead of a compare-and-set and a send each. Each start still succeeds or fails
  * on its own (a taken id fails only its own start).
  */
-import { startMessage } from '../engine/actions.js';
+import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../engine/errors.js';
 import type { OrchestrationMessage } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
@@ -11,6 +11,7 @@ import { isTerminal } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store, TurnCommit } from '../backends/store.js';
+import { pendingStartMessage } from '../backends/store.js';
 
 export type ReusePolicy = 'allow-terminal' | 'allow-failed' | 'reject';
 
@@ -72,7 +73,7 @@ export class StartBatcher {
           // send the start message again. Same deterministic id, so a second copy is dropped.
           resends.push({
             request,
-            message: startMessage(request.instanceId, request.name, request.input, current.generation),
+            message: pendingStartMessage(current),
           });
         } else if (current && !mayReuse(current.status, request.reuse)) {
           request.reject(
@@ -84,10 +85,13 @@ export class StartBatcher {
           );
         } else {
           const generation = current ? current.generation + 1 : 0;
+          // A new record is a new creation of the id: its own incarnation. A restart is a new generation of the
+          // same creation (generations already keep its executions apart).
+          const next = pendingRecord(request, current, generation, now, current?.incarnation ?? randomUUID());
           commits.push({
             request,
-            commit: { next: pendingRecord(request, current, generation, now), expectedVersion: current?.version ?? 0 },
-            message: startMessage(request.instanceId, request.name, request.input, generation),
+            commit: { next, expectedVersion: current?.version ?? 0 },
+            message: pendingStartMessage(next),
           });
         }
       }
@@ -118,6 +122,7 @@ function pendingRecord(
   current: InstanceRecord | undefined,
   generation: number,
   now: number,
+  incarnation: string,
 ): InstanceRecord {
   const { instanceId, name, input } = request;
   return JSON.parse(
@@ -126,12 +131,13 @@ function pendingRecord(
       version: (current?.version ?? 0) + 1,
       name,
       generation,
+      incarnation,
       status: 'Pending',
       input,
       createdAt: now,
       updatedAt: now,
       historyLength: 0,
-      tail: { instanceId, generation, fromIndex: 0, events: [] },
+      tail: { instanceId, incarnation, generation, fromIndex: 0, events: [] },
       // The client sends the start itself, right after this commit; a worker re-sending it on its first load
       // would only produce a duplicate.
       outbox: [],

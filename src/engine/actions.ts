@@ -7,7 +7,8 @@ import type { FailureDetails } from './errors.js';
 import type { HistoryEvent, HistoryEventOf, ParentRef, TimerPurpose } from './history.js';
 import { events } from './history.js';
 import type { EntityMessage, Message, OrchestrationMessage } from './messages.js';
-import { messageId, PRIORITY } from './messages.js';
+import { messageId, orchestrationSenderId, PRIORITY } from './messages.js';
+import { childIncarnation } from './child-id.js';
 
 export type Action =
   | {
@@ -48,6 +49,8 @@ export type Action =
 export interface Source {
   readonly instanceId: string;
   readonly generation: number;
+  /** '' for an instance created before incarnations existed. */
+  readonly incarnation: string;
 }
 
 /** The history event that records an action. */
@@ -109,14 +112,17 @@ export function matches(action: Action, event: HistoryEvent): boolean {
 
 /** The message that carries an action out, or `undefined` for a timer cancelled before it was sent. */
 export function actionMessage(source: Source, seq: number, action: Action): Message {
-  const { instanceId, generation } = source;
-  const sender = `${instanceId}/${generation}`;
+  const { instanceId, generation, incarnation } = source;
+  const sender = orchestrationSenderId(instanceId, generation, incarnation);
+  // Replies come back to this incarnation only: the activity's result, the timer, the entity's response.
+  const mine = incarnation ? { incarnation } : {};
   switch (action.kind) {
     case 'activity':
       return {
         id: messageId(instanceId, generation, 'activity', seq),
         queue: 'activities',
         instanceId,
+        ...mine,
         body: {
           type: 'ActivityRequest',
           name: action.name,
@@ -129,12 +135,21 @@ export function actionMessage(source: Source, seq: number, action: Action): Mess
         priority: PRIORITY.work,
       };
     case 'sub':
-      return startMessage(action.instanceId, action.name, action.input, 0, { instanceId, generation, seq });
+      return startMessage(
+        action.instanceId,
+        action.name,
+        action.input,
+        0,
+        { instanceId, generation, seq, ...mine },
+        undefined,
+        childIncarnation(incarnation, generation, seq),
+      );
     case 'timer':
       return {
         id: messageId(instanceId, generation, 'timer', seq),
         queue: 'orchestrations',
         instanceId,
+        ...mine,
         body: { type: 'TimerFired', generation, seq, fireAt: action.fireAt },
         deliverAt: action.fireAt,
         priority: PRIORITY.reply,
@@ -145,7 +160,7 @@ export function actionMessage(source: Source, seq: number, action: Action): Mess
         operation: action.operation,
         input: action.input,
         sender: { id: sender, n: action.n },
-        replyTo: { instanceId, generation, seq },
+        replyTo: { instanceId, generation, seq, ...mine },
         ...(action.lockId !== undefined ? { lockId: action.lockId } : {}),
       });
     case 'entity-signal':
@@ -162,7 +177,7 @@ export function actionMessage(source: Source, seq: number, action: Action): Mess
       return entityMessage(messageId(instanceId, generation, 'entity', seq), action.entities[0] ?? '', {
         type: 'EntityLock',
         lockId: action.lockId,
-        holder: { instanceId, generation, seq },
+        holder: { instanceId, generation, seq, ...mine },
         entities: action.entities,
         index: 0,
         sender: { id: sender, n: action.n },
@@ -179,7 +194,7 @@ export function unlockMessage(source: Source, lockId: string, entityId: string, 
   return entityMessage(`${lockId}/unlock/${entityId}`, entityId, {
     type: 'EntityUnlock',
     lockId,
-    sender: { id: `${source.instanceId}/${source.generation}`, n },
+    sender: { id: orchestrationSenderId(source.instanceId, source.generation, source.incarnation), n },
   });
 }
 
@@ -191,16 +206,19 @@ export function startMessage(
   generation: number,
   parent?: ParentRef,
   carriedEvents?: readonly HistoryEventOf<'EventRaised'>[],
+  incarnation?: string,
 ): OrchestrationMessage {
   return {
     id: messageId(instanceId, generation, 'start', 0),
     queue: 'orchestrations',
     instanceId,
+    ...(incarnation ? { incarnation } : {}),
     body: {
       type: 'ExecutionStarted',
       name,
       input,
       generation,
+      ...(incarnation ? { incarnation } : {}),
       ...(parent ? { parent } : {}),
       ...(carriedEvents && carriedEvents.length > 0 ? { carriedEvents } : {}),
     },
@@ -217,11 +235,24 @@ export function replyToParent(
     id: messageId(parent.instanceId, parent.generation, 'sub-result', parent.seq),
     queue: 'orchestrations',
     instanceId: parent.instanceId,
+    ...(parent.incarnation ? { incarnation: parent.incarnation } : {}),
     body: reply.ok
       ? { type: 'SubOrchestrationCompleted', generation: parent.generation, seq: parent.seq, result: reply.result }
       : { type: 'SubOrchestrationFailed', generation: parent.generation, seq: parent.seq, failure: reply.failure },
     priority: PRIORITY.reply,
   };
+}
+
+/** The answer to a sub-orchestration start whose child id is taken: the parent's call fails, it does not hang. */
+export function instanceExists(instanceId: string, parent: ParentRef): OrchestrationMessage {
+  return replyToParent(parent, {
+    ok: false,
+    failure: {
+      name: 'InstanceExistsError',
+      code: 'INSTANCE_EXISTS',
+      message: `Instance ${instanceId} already exists; a sub-orchestration needs an unused instance id.`,
+    },
+  });
 }
 
 export function describe(action: Action): string {

@@ -29,6 +29,17 @@ export function defaultChildId(parentId: string, generation: number, seq: number
   return `${parentId.slice(0, MAX_INSTANCE_ID_LENGTH - tail.length - hash.length)}${hash}${tail}`;
 }
 
+/**
+ * The incarnation of a child started by a parent's call: derived from the parent's incarnation, generation and
+ * call, so replay computes the same one, and a child id reused by a later creation of the parent gets another.
+ * A parent without an incarnation (created before they existed) starts children without one.
+ */
+export function childIncarnation(parentIncarnation: string, generation: number, seq: number): string | undefined {
+  if (!parentIncarnation) return undefined;
+  const key = `${parentIncarnation}/${generation}/${seq}`;
+  return `${hash53(key).toString(36)}${hash53(`${key}/2`).toString(36)}`;
+}
+
 /** A 53-bit string hash (cyrb53): deterministic across processes and platforms, not cryptographic. */
 function hash53(text: string): number {
   let h1 = 0xdeadbeef;

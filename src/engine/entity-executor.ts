@@ -307,9 +307,11 @@ class EntityRun {
           throw new ValidationError(`Unknown orchestration '${name}'.`, { name }, 'UNKNOWN_ORCHESTRATION');
         }
         requireJson(input, 'input', `The input of startOrchestration('${name}')`);
-        const instanceId =
-          options?.instanceId ?? uuidFrom(seededUint32(`${this.entityId}/${opIndex}/start/${sends++}`));
-        outgoing.push(startMessage(instanceId, name, input, 0));
+        const start = `${this.entityId}/${opIndex}/start/${sends++}`;
+        const instanceId = options?.instanceId ?? uuidFrom(seededUint32(start));
+        // A new creation of that id: its own incarnation (pure, from the same seed as the id).
+        const incarnation = uuidFrom(seededUint32(`${start}/incarnation`));
+        outgoing.push(startMessage(instanceId, name, input, 0, undefined, undefined, incarnation));
         return instanceId;
       },
       entity: <T>(name: string, key: string) =>
@@ -337,6 +339,7 @@ function reply(to: ReplyTo, body: OrchestrationMessage['body']): OrchestrationMe
     id: messageId(to.instanceId, to.generation, 'entity-result', to.seq),
     queue: 'orchestrations',
     instanceId: to.instanceId,
+    ...(to.incarnation ? { incarnation: to.incarnation } : {}),
     body,
     priority: PRIORITY.reply,
   };

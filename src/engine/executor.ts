@@ -20,6 +20,7 @@ import {
   actionMessage,
   describe,
   describeEvent,
+  instanceExists,
   matches,
   nameOf,
   replyToParent,
@@ -84,6 +85,8 @@ type Handlers = { [K in HistoryEventType]: (event: HistoryEventOf<K>) => void };
 export class OrchestrationExecutor implements ContextHost {
   name = '';
   generation = 0;
+  /** Which creation of the instance id this is ('' for instances created before incarnations existed). */
+  incarnation = '';
   isReplaying = false;
   currentTime = 0;
 
@@ -176,6 +179,7 @@ export class OrchestrationExecutor implements ContextHost {
       instanceId: this.instanceId,
       name: this.name,
       generation: this.generation,
+      ...(this.incarnation ? { incarnation: this.incarnation } : {}),
       status: this.status,
       ...(this.input !== undefined ? { input: this.input } : {}),
       ...(this.output !== undefined ? { output: this.output } : {}),
@@ -324,6 +328,7 @@ export class OrchestrationExecutor implements ContextHost {
     this.started = true;
     this.name = e.name;
     this.generation = e.generation;
+    this.incarnation = e.incarnation ?? '';
     this.startedAt = e.at;
     this.input = e.input;
     this.parent = e.parent;
@@ -486,7 +491,9 @@ export class OrchestrationExecutor implements ContextHost {
       this.pushEvent(events.executionCompleted({ status: 'ContinuedAsNew' }, at));
       const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.inbox.takeAll() : [];
       const { input } = outcome.continueAsNew;
-      turn.messages.push(startMessage(this.instanceId, this.name, input, this.generation + 1, this.parent, carried));
+      turn.messages.push(
+        startMessage(this.instanceId, this.name, input, this.generation + 1, this.parent, carried, this.incarnation),
+      );
       return;
     }
     if (outcome.ok) this.pushEvent(events.executionCompleted({ status: 'Completed', result: outcome.value }, at));
@@ -501,16 +508,7 @@ export class OrchestrationExecutor implements ContextHost {
 
   /** A second parent tried to start a child id that is taken: tell it, instead of leaving it waiting forever. */
   private rejectForeignStart(message: OrchestrationMessage, parent: ParentRef): void {
-    this.turn?.messages.push(
-      replyToParent(parent, {
-        ok: false,
-        failure: {
-          name: 'InstanceExistsError',
-          code: 'INSTANCE_EXISTS',
-          message: `Instance ${message.instanceId} already exists; a sub-orchestration needs an unused instance id.`,
-        },
-      }),
-    );
+    this.turn?.messages.push(instanceExists(message.instanceId, parent));
   }
 
   // ---- ContextHost: what the code can ask for -----------------------------------------------------
@@ -684,5 +682,11 @@ function rank(message: OrchestrationMessage): number {
 }
 
 function sameParent(a: ParentRef, b: ParentRef | undefined): boolean {
-  return b !== undefined && a.instanceId === b.instanceId && a.generation === b.generation && a.seq === b.seq;
+  return (
+    b !== undefined &&
+    a.instanceId === b.instanceId &&
+    a.generation === b.generation &&
+    a.seq === b.seq &&
+    a.incarnation === b.incarnation
+  );
 }

@@ -15,6 +15,8 @@ export interface ParentRef {
   readonly instanceId: string;
   readonly generation: number;
   readonly seq: number;
+  /** The parent's incarnation: its reply is addressed to that creation of the parent id, not a later one. */
+  readonly incarnation?: string;
 }
 
 export type HistoryEvent =
@@ -24,6 +26,8 @@ export type HistoryEvent =
       readonly name: string;
       readonly input: unknown;
       readonly generation: number;
+      /** Which creation of the instance id this is (see messages.ts); absent in histories written before it existed. */
+      readonly incarnation?: string;
       readonly parent?: ParentRef;
       /** Unconsumed events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`, in arrival order. */
       readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];

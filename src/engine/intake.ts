@@ -26,6 +26,7 @@ export function messageToEvent(message: OrchestrationMessage, now: number): Hist
           name: body.name,
           input: body.input,
           generation: body.generation,
+          ...(body.incarnation !== undefined ? { incarnation: body.incarnation } : {}),
           ...(body.parent ? { parent: body.parent } : {}),
           ...(body.carriedEvents?.length ? { carriedEvents: body.carriedEvents } : {}),
         },

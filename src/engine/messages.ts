@@ -20,6 +20,8 @@ export type OrchestrationMessageBody =
       readonly name: string;
       readonly input: unknown;
       readonly generation: number;
+      /** The incarnation the started execution belongs to (the envelope's, repeated into history). */
+      readonly incarnation?: string;
       readonly parent?: ParentRef;
       /** Events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`. */
       readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];
@@ -68,6 +70,7 @@ export interface ReplyTo {
   readonly instanceId: string;
   readonly generation: number;
   readonly seq: number;
+  readonly incarnation?: string;
 }
 
 export type EntityMessageBody =
@@ -116,6 +119,13 @@ interface Envelope<Q extends QueueName, B> {
   readonly queue: Q;
   /** The orchestration this message is for (activities: the orchestration that called them). */
   readonly instanceId: string;
+  /**
+   * The incarnation of `instanceId` the message belongs to. Every creation of an instance id (a client start, a
+   * sub-orchestration start, a start after a purge) gets a new random incarnation, kept in its record; a message
+   * for another incarnation (an old timer, a late result, a signal of a purged run) is dropped on arrival. Absent on
+   * messages to entities and on messages written before incarnations existed (then nothing is checked).
+   */
+  readonly incarnation?: string;
   readonly body: B;
   /** Epoch ms before which the message must not be delivered (timers, retries). */
   readonly deliverAt?: number;
@@ -131,6 +141,25 @@ export type Message = OrchestrationMessage | EntityMessage | ActivityMessage;
 
 /** Priorities: replies and control first, then new work. */
 export const PRIORITY = { control: 0, reply: 10, work: 100 } as const;
+
+/**
+ * The sender id of an orchestration execution, as entities know it: `<instance>/<incarnation>/<generation>`
+ * (`<instance>/<generation>` for instances without an incarnation). Instance ids never contain `/`.
+ */
+export function orchestrationSenderId(instanceId: string, generation: number, incarnation?: string): string {
+  return incarnation ? `${instanceId}/${incarnation}/${generation}` : `${instanceId}/${generation}`;
+}
+
+/** The parts of an orchestration sender id, or `undefined` for another sender (an entity, a client). */
+export function parseOrchestrationSenderId(
+  id: string,
+): { instanceId: string; generation: number; incarnation?: string } | undefined {
+  const parts = id.split('/');
+  const generation = Number(parts.at(-1));
+  if (parts.length < 2 || parts.length > 3 || !Number.isInteger(generation)) return undefined;
+  const instanceId = parts[0] as string;
+  return parts.length === 3 ? { instanceId, generation, incarnation: parts[1] as string } : { instanceId, generation };
+}
 
 /** The deterministic id of an engine-produced message. */
 export function messageId(instanceId: string, generation: number, kind: string, seq: number | string): string {

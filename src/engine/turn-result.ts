@@ -31,6 +31,8 @@ export interface OrchestrationSnapshot {
   readonly instanceId: string;
   readonly name: string;
   readonly generation: number;
+  /** Which creation of the instance id this is; '' for instances created before incarnations existed. */
+  readonly incarnation?: string;
   readonly status: RuntimeStatus;
   readonly input?: unknown;
   readonly output?: unknown;

@@ -59,6 +59,9 @@ function countEvent(fields: Record<string, unknown>, m: WorkerMetrics): void {
     case LOG_EVENTS.lockBusy:
       m.lockBusy.inc(number(fields.messages, 1));
       break;
+    case LOG_EVENTS.staleIncarnation:
+      m.staleIncarnation.inc(Array.isArray(fields.messages) ? fields.messages.length : 1);
+      break;
     case LOG_EVENTS.turnFailed:
       m.turnFailures.inc({ reason: 'error' });
       break;

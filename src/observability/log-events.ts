@@ -13,6 +13,7 @@ export const LOG_EVENTS = {
   batchFailed: 'worker.batch_failed',
   nonDeterminism: 'orchestration.non_determinism',
   outboxResent: 'orchestration.outbox_resent',
+  staleIncarnation: 'orchestration.stale_incarnation_dropped',
   orphanMessage: 'orchestration.orphan_message',
   lockBusy: 'orchestration.lock_busy',
   deadLettered: 'message.dead_lettered',

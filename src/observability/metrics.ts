@@ -46,6 +46,7 @@ export interface WorkerMetrics {
   /** Activity executions whose attempt was not the first (a durable retry). */
   readonly activityRetries: Counter;
   readonly deadLettered: Counter<'kind'>;
+  readonly staleIncarnation: Counter;
   readonly cachedInstances: Gauge;
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** Per Beanstalkd tube (empty for the embedded queues). */
@@ -159,6 +160,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     activityRetries: new client.Counter({
       name: 'durable_activity_retries_total',
       help: 'Activity executions that were a retry (attempt > 1).',
+      registers,
+    }),
+    staleIncarnation: new client.Counter({
+      name: 'durable_stale_incarnation_messages_total',
+      help: 'Messages dropped because they belong to another creation of their instance id (purged and created again).',
       registers,
     }),
     deadLettered: new client.Counter({

@@ -103,6 +103,8 @@ function reply(request: ActivityMessage, failure: FailureDetails | undefined, re
     id: messageId(request.instanceId, generation, 'activity-result', seq),
     queue: 'orchestrations',
     instanceId: request.instanceId,
+    // Back to the creation of the instance that asked: a purged and re-created id drops it.
+    ...(request.incarnation ? { incarnation: request.incarnation } : {}),
     body: failure
       ? { type: 'TaskFailed', generation, seq, failure }
       : { type: 'TaskCompleted', generation, seq, result },

@@ -19,14 +19,14 @@ import type { FailureDetails } from '../engine/errors.js';
 import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
-import { replyToParent } from '../engine/actions.js';
+import { instanceExists, replyToParent } from '../engine/actions.js';
 import { events } from '../engine/history.js';
 import { findNonJson } from '../engine/json-value.js';
 import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
-import { nextRecord } from '../backends/store.js';
+import { incarnationOf, nextRecord } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
@@ -66,8 +66,9 @@ export async function planOrchestrationTurn(
   outboxMayBeUnsent: boolean,
 ): Promise<TurnPlan | undefined> {
   const startedAt = performance.now();
-  const live = await deadLetterPoison(deps, instanceId, deliveries);
-  if (live.length === 0) return undefined;
+  const current = await dropOtherIncarnations(deps, record, await deadLetterPoison(deps, instanceId, deliveries));
+  const live = current.live;
+  if (live.length === 0) return current.replies.length > 0 ? nothingButReplies(instanceId, current.replies) : undefined;
   const messages = live.map((d) => d.message as OrchestrationMessage);
   // The previous owner may have died between its commit and its send: send its outbox before anything else
   // (before this turn's commit replaces the outbox). A send that fails fails the batch, which keeps the lock
@@ -145,10 +146,52 @@ export async function planOrchestrationTurn(
     ...(record && next.generation > record.generation
       ? {
           // Chunks of earlier generations are garbage now; losing this cleanup to a crash only wastes space.
-          cleanup: () => deps.store.deleteHistory(instanceId, next.generation).catch(() => undefined),
+          cleanup: () => deps.store.deleteHistory(instanceId, next).catch(() => undefined),
         }
       : {}),
   };
+}
+
+/**
+ * Messages for another incarnation of the instance id (an old timer, a late result or event of a run that was
+ * purged, the start of a purged parent's child) must never touch this one: they are acknowledged and counted. A
+ * sub-orchestration start among them is answered, so that its parent does not wait forever: the id is taken.
+ */
+async function dropOtherIncarnations(
+  deps: TurnDeps,
+  record: InstanceRecord | undefined,
+  deliveries: Delivery[],
+): Promise<{ live: Delivery[]; replies: Message[] }> {
+  if (!record) return { live: deliveries, replies: [] };
+  const incarnation = incarnationOf(record);
+  const live: Delivery[] = [];
+  const dropped: Delivery[] = [];
+  const replies: Message[] = [];
+  for (const d of deliveries) {
+    const message = d.message as OrchestrationMessage;
+    if (message.incarnation === undefined || message.incarnation === incarnation) {
+      live.push(d);
+      continue;
+    }
+    dropped.push(d);
+    if (message.body.type === 'ExecutionStarted' && message.body.parent) {
+      replies.push(instanceExists(record.instanceId, message.body.parent));
+    }
+  }
+  if (dropped.length > 0) {
+    deps.logger.warn({
+      event: LOG_EVENTS.staleIncarnation,
+      instanceId: record.instanceId,
+      messages: dropped.map((d) => d.message.id),
+    });
+    await deps.queue.settle({ ack: dropped });
+  }
+  return { live, replies };
+}
+
+/** A turn that only sends replies that need no state change (they are deterministic: safe to send again). */
+function nothingButReplies(instanceId: string, messages: Message[]): TurnPlan {
+  return { instanceId, messages, ack: [], release: [], deliveries: [] };
 }
 
 interface Plan {
@@ -281,10 +324,17 @@ function buildRecord(
     failure: s.failure,
     customStatus: s.customStatus,
     parent: s.parent,
+    incarnation: s.incarnation,
     createdAt: record?.createdAt ?? now,
     updatedAt: now,
     historyLength: base + result.newEvents.length,
-    tail: { instanceId, generation: s.generation, fromIndex: base, events: result.newEvents },
+    tail: withoutUndefined({
+      instanceId,
+      incarnation: s.incarnation,
+      generation: s.generation,
+      fromIndex: base,
+      events: result.newEvents,
+    }),
     outbox: result.messages,
     lockEpoch,
   });

@@ -45,8 +45,14 @@ function newRecord(instanceId: string, overrides: Partial<InstanceRecord> = {}):
   };
 }
 
-function chunk(instanceId: string, generation: number, fromIndex: number, list: HistoryEvent[]): HistoryChunk {
-  return { instanceId, generation, fromIndex, events: list };
+function chunk(
+  instanceId: string,
+  generation: number,
+  fromIndex: number,
+  list: HistoryEvent[],
+  incarnation?: string,
+): HistoryChunk {
+  return { instanceId, ...(incarnation !== undefined ? { incarnation } : {}), generation, fromIndex, events: list };
 }
 
 /** `count` distinct events, numbered from `first`, so concatenation order is visible. */
@@ -228,7 +234,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.putHistoryChunk(chunk(id, 1, 0, numbered(10, 2)));
         await store.putHistoryChunk(chunk(id, 2, 0, numbered(20, 2)));
         const current = await createAt(store, newRecord(id, { generation: 2, tail: chunk(id, 2, 2, numbered(22, 1)) }));
-        await store.deleteHistory(id, 2);
+        await store.deleteHistory(id, { generation: 2 });
         assert.deepEqual(await store.readHistory(current), numbered(20, 3));
         await assertHistoryGone(store, old, numbered(0, 2));
         await assertHistoryGone(store, { ...old, generation: 1, tail: chunk(id, 1, 2, []) }, numbered(10, 2));
@@ -444,6 +450,33 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
 
       it('returns false when purging an instance that does not exist', async () => {
         assert.equal(await store.purge(uniqueId('purge-missing'), 1), false);
+      });
+
+      // A store without multi-document transactions (RethinkDB) deletes the record and then the chunks, and can
+      // crash in between; a stale worker can also write a chunk after the purge. Either way chunks of the purged
+      // incarnation survive under the id. They must never be read as the history of the id's next creation.
+      it('never reads chunks a purged incarnation left behind as the history of the next one', async () => {
+        const id = uniqueId('purge-crash');
+        await store.putHistoryChunk(chunk(id, 0, 0, numbered(0, 2), 'first'));
+        await createAt(
+          store,
+          newRecord(id, { incarnation: 'first', version: 2, tail: chunk(id, 0, 2, numbered(2, 1), 'first') }),
+        );
+        assert.equal(await store.purge(id, 2), true);
+        // The state a crash between the two deletes leaves, or a stale worker archiving after the purge.
+        await store.putHistoryChunk(chunk(id, 0, 0, numbered(0, 2), 'first'));
+
+        // The next creation has not archived its own first chunk yet: the old one must not fill the gap.
+        const next = newRecord(id, { incarnation: 'second', tail: chunk(id, 0, 2, numbered(102, 1), 'second') });
+        assert.deepEqual(await store.compareAndSet(next, 0), { ok: true });
+        await assert.rejects(store.readHistory(next), /not contiguous/);
+        await store.putHistoryChunk(chunk(id, 0, 0, numbered(100, 2), 'second'));
+        assert.deepEqual(await store.readHistory(next), numbered(100, 3));
+
+        // The leftovers are garbage that deleteHistory clears, keeping the current incarnation's chunks.
+        await store.deleteHistory(id, next);
+        assert.deepEqual(await store.readHistory(next), numbered(100, 3));
+        await assertHistoryGone(store, { ...next, incarnation: 'first' }, numbered(0, 2));
       });
     });
   });

@@ -247,7 +247,9 @@ describe('entity executor: signals and orchestration starts', () => {
     const [r] = responses(out.messages);
     assert.equal(typeof r?.result, 'string');
     assert.equal(start?.instanceId, r?.result);
-    assert.deepEqual(start?.body, { type: 'ExecutionStarted', name: 'audit', input: 7, generation: 0 });
+    const incarnation = start?.incarnation;
+    assert.equal(typeof incarnation, 'string', 'a new creation of the id gets its own incarnation');
+    assert.deepEqual(start?.body, { type: 'ExecutionStarted', name: 'audit', input: 7, generation: 0, incarnation });
   });
 
   it('gives a started orchestration the same id when the same batch is replayed', async () => {

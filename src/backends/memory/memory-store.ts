@@ -9,7 +9,7 @@
  */
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assertCasArguments } from '../store.js';
+import { assertCasArguments, incarnationOf } from '../store.js';
 import { compareNewestFirst, decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
@@ -26,9 +26,9 @@ function json<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** The key of a chunk within one instance: chunks are immutable and addressed by generation and start index. */
-function chunkKey(generation: number, fromIndex: number): string {
-  return `${generation}:${fromIndex}`;
+/** The key of a chunk within one instance: chunks are immutable and addressed by incarnation, generation and start. */
+function chunkKey(chunk: HistoryChunk): string {
+  return `${incarnationOf(chunk)}:${chunk.generation}:${chunk.fromIndex}`;
 }
 
 /**
@@ -94,17 +94,18 @@ export class MemoryStore implements Store {
       byKey = new Map();
       this.chunks.set(chunk.instanceId, byKey);
     }
-    byKey.set(chunkKey(chunk.generation, chunk.fromIndex), json(chunk));
+    byKey.set(chunkKey(chunk), json(chunk));
     return Promise.resolve();
   }
 
   readHistory(record: InstanceRecord): Promise<HistoryEvent[]> {
     return settle(() => {
       const { instanceId, generation, tail } = record;
+      const incarnation = incarnationOf(record);
       // Only chunks strictly below the tail count: anything at or above it was written by a turn that never
       // committed (a crash between `putHistoryChunk` and `compareAndSet`), so it is not history yet.
       const below = [...(this.chunks.get(instanceId)?.values() ?? [])]
-        .filter((c) => c.generation === generation && c.fromIndex < tail.fromIndex)
+        .filter((c) => incarnationOf(c) === incarnation && c.generation === generation && c.fromIndex < tail.fromIndex)
         .sort((a, b) => a.fromIndex - b.fromIndex);
       // Chunks must tile [0, tail.fromIndex) exactly; a hole or an overlap means lost or corrupt history,
       // and replaying it would silently run the orchestration against the wrong past.
@@ -119,10 +120,15 @@ export class MemoryStore implements Store {
     });
   }
 
-  deleteHistory(instanceId: string, belowGeneration: number): Promise<void> {
+  deleteHistory(
+    instanceId: string,
+    current: { readonly incarnation?: string; readonly generation: number },
+  ): Promise<void> {
     const byKey = this.chunks.get(instanceId);
     if (byKey !== undefined) {
-      for (const [key, chunk] of byKey) if (chunk.generation < belowGeneration) byKey.delete(key);
+      for (const [key, chunk] of byKey) {
+        if (incarnationOf(chunk) !== incarnationOf(current) || chunk.generation < current.generation) byKey.delete(key);
+      }
       if (byKey.size === 0) this.chunks.delete(instanceId);
     }
     return Promise.resolve();

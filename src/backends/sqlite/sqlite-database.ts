@@ -9,8 +9,8 @@
  *   as JSON (`record`) because the store contract reads and writes it as one document; `version` is a column
  *   so that compare-and-set is one conditional statement, and `kind`, `name`, `status`, `created_at` are copied
  *   out of the JSON only so that `list` can filter and sort on indexes.
- * - `history_chunks`: immutable pieces of history keyed (instance_id, generation, from_index), the events as
- *   JSON. Separate from `records` so that a turn rewrites only the small record, never the whole history.
+ * - `history_chunks`: immutable pieces of history keyed (instance_id, incarnation, generation, from_index; the
+ *   incarnation since schema version 3), the events as JSON. Separate from `records` so that a turn rewrites only the small record, never the whole history.
  * - `messages`: both queues. `seq` (autoincrement, never reused) is the send order ("oldest first"); `state`
  *   is where the message is (ready, delayed, reserved, dead) so that the next messages to deliver are a walk
  *   of one index instead of a scan; `visible_at` is when a delayed message becomes visible or when a
@@ -47,7 +47,7 @@ export interface SqliteDatabaseOptions {
 }
 
 /** The schema version this code writes and understands. Files at a lower version are migrated on open. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The migrations, in order: `MIGRATIONS[n]` takes a file from version `n` to `n + 1`. Never edit a released step
@@ -108,6 +108,22 @@ const MIGRATIONS: readonly string[] = [
     key  TEXT PRIMARY KEY,
     body TEXT NOT NULL
   );
+  `,
+  // 2 → 3: history chunks are keyed by incarnation too, so chunks of a purged creation of an id are never read by
+  // the next one. Chunks written before have the empty incarnation, as do the records that point at them.
+  `
+  CREATE TABLE history_chunks_v3 (
+    instance_id TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    generation  INTEGER NOT NULL,
+    from_index  INTEGER NOT NULL,
+    events      TEXT NOT NULL,
+    PRIMARY KEY (instance_id, incarnation, generation, from_index)
+  );
+  INSERT INTO history_chunks_v3 (instance_id, incarnation, generation, from_index, events)
+    SELECT instance_id, '', generation, from_index, events FROM history_chunks;
+  DROP TABLE history_chunks;
+  ALTER TABLE history_chunks_v3 RENAME TO history_chunks;
   `,
 ];
 

@@ -10,6 +10,7 @@
 import type Database from 'better-sqlite3';
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
+import { incarnationOf } from '../store.js';
 import { assertCasArguments } from '../store.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
@@ -30,6 +31,7 @@ interface RowWrite {
 
 interface ChunkWrite {
   readonly instanceId: string;
+  readonly incarnation: string;
   readonly generation: number;
   readonly fromIndex: number;
   readonly events: string;
@@ -54,6 +56,7 @@ function prepareWrite(next: InstanceRecord, expectedVersion: number): RowWrite {
 function prepareChunk(chunk: HistoryChunk): ChunkWrite {
   return {
     instanceId: chunk.instanceId,
+    incarnation: incarnationOf(chunk),
     generation: chunk.generation,
     fromIndex: chunk.fromIndex,
     events: JSON.stringify(chunk.events),
@@ -151,7 +154,7 @@ export class SqliteStore implements Store {
       const { instanceId, generation, tail } = record;
       // Only chunks strictly below the tail count: anything at or above it was written by a turn that never
       // committed (a crash between the chunk write and the compare-and-set).
-      const chunks = this.statements.readChunks.all(instanceId, generation, tail.fromIndex) as {
+      const chunks = this.statements.readChunks.all(instanceId, incarnationOf(record), generation, tail.fromIndex) as {
         from_index: number;
         events: string;
       }[];
@@ -168,9 +171,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  deleteHistory(instanceId: string, belowGeneration: number): Promise<void> {
+  deleteHistory(
+    instanceId: string,
+    current: { readonly incarnation?: string; readonly generation: number },
+  ): Promise<void> {
     return asPromise(() => {
-      this.statements.deleteOldChunks.run(instanceId, belowGeneration);
+      this.statements.deleteOldChunks.run(instanceId, incarnationOf(current), current.generation);
     });
   }
 
@@ -295,16 +301,18 @@ function prepare(db: Database.Database) {
     ),
     deleteRecord: db.prepare('DELETE FROM records WHERE instance_id = ? AND version = ?'),
     putChunk: db.prepare(
-      `INSERT INTO history_chunks (instance_id, generation, from_index, events)
-       VALUES (@instanceId, @generation, @fromIndex, @events)
-       ON CONFLICT (instance_id, generation, from_index) DO UPDATE SET events = excluded.events`,
+      `INSERT INTO history_chunks (instance_id, incarnation, generation, from_index, events)
+       VALUES (@instanceId, @incarnation, @generation, @fromIndex, @events)
+       ON CONFLICT (instance_id, incarnation, generation, from_index) DO UPDATE SET events = excluded.events`,
     ),
     readChunks: db.prepare(
       `SELECT from_index, events FROM history_chunks
-       WHERE instance_id = ? AND generation = ? AND from_index < ? ORDER BY from_index`,
+       WHERE instance_id = ? AND incarnation = ? AND generation = ? AND from_index < ? ORDER BY from_index`,
     ),
     deleteChunks: db.prepare('DELETE FROM history_chunks WHERE instance_id = ?'),
-    deleteOldChunks: db.prepare('DELETE FROM history_chunks WHERE instance_id = ? AND generation < ?'),
+    deleteOldChunks: db.prepare(
+      'DELETE FROM history_chunks WHERE instance_id = ? AND (incarnation <> ? OR generation < ?)',
+    ),
   };
 }
 
