@@ -207,6 +207,7 @@ export function startMessage(
   parent?: ParentRef,
   carriedEvents?: readonly HistoryEventOf<'EventRaised'>[],
   incarnation?: string,
+  seenEventIds?: readonly string[],
 ): OrchestrationMessage {
   return {
     id: messageId(instanceId, generation, 'start', 0),
@@ -221,6 +222,7 @@ export function startMessage(
       ...(incarnation ? { incarnation } : {}),
       ...(parent ? { parent } : {}),
       ...(carriedEvents && carriedEvents.length > 0 ? { carriedEvents } : {}),
+      ...(seenEventIds && seenEventIds.length > 0 ? { seenEventIds } : {}),
     },
     priority: PRIORITY.control,
   };

@@ -7,6 +7,13 @@ import { DurableTask } from './task.js';
 
 type Raised = HistoryEventOf<'EventRaised'>;
 
+/**
+ * How many event ids an instance remembers across continue-as-new: the newest 256. An event raised again with the
+ * same id is dropped if its first copy is among them (in practice: raised in the last 256 events, whatever the
+ * generation); an older repeat is delivered again. Within one generation every id is remembered.
+ */
+export const EVENT_ID_WINDOW = 256;
+
 interface Waiter {
   readonly name: string;
   readonly task: DurableTask<unknown>;
@@ -23,6 +30,16 @@ export class EventInbox {
 
   hasSeen(messageId: string): boolean {
     return this.seen.has(messageId);
+  }
+
+  /** Ids carried over from the previous generations: their repeats are dropped here too. */
+  rememberSeen(ids: readonly string[]): void {
+    for (const id of ids) this.seen.add(id);
+  }
+
+  /** The newest {@link EVENT_ID_WINDOW} event ids seen, oldest first: what the next generation remembers. */
+  recentIds(): string[] {
+    return [...this.seen].slice(-EVENT_ID_WINDOW);
   }
 
   /** Notes an event as arrived (also while it is held during a suspension), so a second copy is dropped. */

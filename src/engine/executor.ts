@@ -335,6 +335,7 @@ export class OrchestrationExecutor implements ContextHost {
     this.status = 'Running';
     this.random32 = seededUint32(`${this.instanceId}/${e.generation}`);
     // Events carried over by continue-as-new are waiting before the code starts, in their original order.
+    this.inbox.rememberSeen(e.seenEventIds ?? []);
     this.inbox.carryIn(e.carriedEvents ?? []);
     const fn = this.app.orchestrations[e.name];
     if (!fn) {
@@ -492,7 +493,16 @@ export class OrchestrationExecutor implements ContextHost {
       const carried = outcome.continueAsNew.keepUnprocessedEvents ? this.inbox.takeAll() : [];
       const { input } = outcome.continueAsNew;
       turn.messages.push(
-        startMessage(this.instanceId, this.name, input, this.generation + 1, this.parent, carried, this.incarnation),
+        startMessage(
+          this.instanceId,
+          this.name,
+          input,
+          this.generation + 1,
+          this.parent,
+          carried,
+          this.incarnation,
+          this.inbox.recentIds(),
+        ),
       );
       return;
     }

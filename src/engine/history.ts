@@ -31,6 +31,8 @@ export type HistoryEvent =
       readonly parent?: ParentRef;
       /** Unconsumed events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`, in arrival order. */
       readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];
+      /** Ids of the events the previous generations received (the newest {@link EVENT_ID_WINDOW}): repeats are dropped. */
+      readonly seenEventIds?: readonly string[];
     }
   | {
       readonly type: 'TaskScheduled';

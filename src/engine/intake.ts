@@ -29,6 +29,7 @@ export function messageToEvent(message: OrchestrationMessage, now: number): Hist
           ...(body.incarnation !== undefined ? { incarnation: body.incarnation } : {}),
           ...(body.parent ? { parent: body.parent } : {}),
           ...(body.carriedEvents?.length ? { carriedEvents: body.carriedEvents } : {}),
+          ...(body.seenEventIds?.length ? { seenEventIds: body.seenEventIds } : {}),
         },
         now,
       );

@@ -25,6 +25,8 @@ export type OrchestrationMessageBody =
       readonly parent?: ParentRef;
       /** Events carried over by `continueAsNew(…, { keepUnprocessedEvents: true })`. */
       readonly carriedEvents?: readonly HistoryEventOf<'EventRaised'>[];
+      /** Ids of events the previous generations received, newest last: an event raised twice is delivered once. */
+      readonly seenEventIds?: readonly string[];
     }
   | { readonly type: 'TaskCompleted'; readonly generation: number; readonly seq: number; readonly result: unknown }
   | { readonly type: 'TaskFailed'; readonly generation: number; readonly seq: number; readonly failure: FailureDetails }

@@ -77,14 +77,24 @@ export async function planOrchestrationTurn(
 
   const prepared = await prepare(deps, instanceId, record, messages, live);
   if (!prepared) return undefined;
-  const { executor, fresh, stale } = prepared;
+  const { stale } = prepared;
+  let { executor, fresh } = prepared;
 
   let result: StepResult;
   try {
+    const now = deps.clock.now();
     result = await executor.step(
       messages.filter((m) => !stale.has(m)),
-      deps.clock.now(),
+      now,
     );
+    // Continue-as-new starts the next generation in the same turn, with the messages that arrived after the
+    // request (in arrival order), so nothing waits between generations and no later message can overtake them.
+    for (let hops = 0; result.snapshot.status === 'ContinuedAsNew' && hops < MAX_INLINE_CONTINUATIONS; hops++) {
+      const continued = await continueInline(deps, instanceId, result, now);
+      if (!continued) break;
+      ({ executor, result } = continued);
+      fresh = true;
+    }
   } catch (error) {
     deps.cache.delete(instanceId);
     await backOff(deps, instanceId, record, live, error);
@@ -192,6 +202,41 @@ async function dropOtherIncarnations(
 /** A turn that only sends replies that need no state change (they are deterministic: safe to send again). */
 function nothingButReplies(instanceId: string, messages: Message[]): TurnPlan {
   return { instanceId, messages, ack: [], release: [], deliveries: [] };
+}
+
+/**
+ * How many generations one turn may run through. An orchestration that continues as new without waiting for
+ * anything would otherwise never end its turn; past this, the usual path takes over (commit ContinuedAsNew, send the
+ * next start, defer what arrives meanwhile).
+ */
+const MAX_INLINE_CONTINUATIONS = 20;
+
+/**
+ * Runs the next generation of an execution that just continued as new: its start message (taken out of the
+ * outbox: it is applied here, not sent) followed by the messages the previous generation deferred. The result
+ * stands for the whole turn: the next generation's events and status, every message both generations produced.
+ */
+async function continueInline(
+  deps: TurnDeps,
+  instanceId: string,
+  result: StepResult,
+  now: number,
+): Promise<{ executor: OrchestrationExecutor; result: StepResult } | undefined> {
+  const generation = result.snapshot.generation + 1;
+  const start = result.messages.find(
+    (m) => m.instanceId === instanceId && m.body.type === 'ExecutionStarted' && m.body.generation === generation,
+  ) as OrchestrationMessage | undefined;
+  if (!start) return undefined;
+  const executor = newExecutor(deps, instanceId);
+  const next = await executor.step([start, ...result.deferred], now);
+  return {
+    executor,
+    result: {
+      ...next,
+      messages: [...result.messages.filter((m) => m !== start), ...next.messages],
+      dropped: [...result.dropped, ...next.dropped],
+    },
+  };
 }
 
 interface Plan {
