@@ -16,7 +16,6 @@
  */
 import type { App } from '../engine/app.js';
 import type { FailureDetails } from '../engine/errors.js';
-import { NonDeterminismError, toFailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
 import { instanceExists, replyToParent } from '../engine/actions.js';
@@ -26,14 +25,16 @@ import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
-import { incarnationOf, nextRecord } from '../backends/store.js';
+import { incarnationOf } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { ExecutorCache } from './executor-cache.js';
 import { toResend } from './outbox.js';
+import type { StuckDeps } from './stuck-instance.js';
+import { markStuck, stuckTurn } from './stuck-instance.js';
 
-export interface TurnDeps {
+export interface TurnDeps extends StuckDeps {
   readonly app: App;
   readonly store: Store;
   readonly queue: Queue;
@@ -48,9 +49,6 @@ export interface TurnDeps {
   /** The epoch of the lock the worker holds its instances with, stamped on every record it commits. */
   readonly lockEpoch: string;
 }
-
-/** Upper bound of the back-off for instances that cannot make progress (nondeterminism, failing loads). */
-const MAX_BACKOFF_MS = 60_000;
 
 /**
  * Plans one turn for `instanceId` over `deliveries` (all addressed to it): replays or takes the cached executor,
@@ -75,13 +73,14 @@ export async function planOrchestrationTurn(
   // unreleased, so the next owner sends again.
   if (record && outboxMayBeUnsent) await resendOutbox(deps, record, messages);
 
-  const prepared = await prepare(deps, instanceId, record, messages, live);
-  if (!prepared) return undefined;
-  const { stale } = prepared;
-  let { executor, fresh } = prepared;
-
+  let executor: OrchestrationExecutor | undefined;
+  let fresh = false;
   let result: StepResult;
   try {
+    const prepared = await prepare(deps, instanceId, record, messages, live);
+    if (!prepared) return undefined;
+    const { stale } = prepared;
+    ({ executor, fresh } = prepared);
     const now = deps.clock.now();
     result = await executor.step(
       messages.filter((m) => !stale.has(m)),
@@ -97,8 +96,10 @@ export async function planOrchestrationTurn(
     }
   } catch (error) {
     deps.cache.delete(instanceId);
-    await backOff(deps, instanceId, record, live, error);
-    return undefined;
+    const terminated = await stuckTurn(deps, instanceId, record, live, error);
+    if (!terminated) return undefined;
+    // Ended without a replay: there is no executor to keep.
+    ({ executor, result, fresh } = { executor: undefined, result: terminated, fresh: false });
   }
   const deferred = new Set(result.deferred);
   const ack = live.filter((d) => !deferred.has(d.message as OrchestrationMessage));
@@ -109,7 +110,7 @@ export async function planOrchestrationTurn(
   if (result.newEvents.length === 0) {
     // Nothing to commit: every message was a duplicate, stale or early. Replies that need no state change
     // (a refused sub-orchestration start) are deterministic, so sending them without a commit is safe.
-    if (record && !fresh) deps.cache.put(instanceId, record.version, executor);
+    if (record && !fresh && executor) deps.cache.put(instanceId, record.version, executor);
     return { instanceId, messages: result.messages, ack, release, deliveries: live };
   }
 
@@ -119,7 +120,7 @@ export async function planOrchestrationTurn(
     result = failedTurn(result, fresh, problem, deps.clock.now());
   }
   // A failed turn's executor has run past what is committed: the next turn replays the history instead.
-  const cacheable = problem === undefined;
+  const cacheable = problem === undefined ? executor : undefined;
   const next = buildRecord(instanceId, record, fresh, result, deps.clock.now(), deps.lockEpoch);
   const archive =
     record && !fresh && record.generation === next.generation && record.tail.events.length > 0
@@ -134,7 +135,8 @@ export async function planOrchestrationTurn(
     deliveries: live,
     settled: (committed) => {
       if (committed) {
-        if (cacheable) deps.cache.put(instanceId, next.version, executor);
+        deps.backoffs.delete(instanceId);
+        if (cacheable) deps.cache.put(instanceId, next.version, cacheable);
         else deps.cache.delete(instanceId);
         deps.logger.debug({
           event: LOG_EVENTS.turnCommitted,
@@ -282,14 +284,10 @@ async function prepare(
 
   const cached = deps.cache.take(instanceId, record.version);
   if (cached) return { executor: cached, fresh: false, stale };
-  try {
-    const executor = newExecutor(deps, instanceId);
-    await executor.load(await deps.store.readHistory(record));
-    return { executor, fresh: false, stale };
-  } catch (error) {
-    await backOff(deps, instanceId, record, live, error);
-    return undefined;
-  }
+  // A history that cannot be loaded or replayed throws: the instance is stuck (stuck-instance.ts).
+  const executor = newExecutor(deps, instanceId);
+  await executor.load(await deps.store.readHistory(record));
+  return { executor, fresh: false, stale };
 }
 
 /** Sends `record`'s outbox again, except what `arriving` answers. */
@@ -383,37 +381,6 @@ function buildRecord(
     outbox: result.messages,
     lockEpoch,
   });
-}
-
-/**
- * The instance cannot make progress with this code (nondeterminism) or this load failed. Nothing is committed
- * but a `stuck` note that the client shows; the messages wait with growing back-off, never dead-lettered, so
- * deploying code that matches the history lets the instance continue.
- */
-async function backOff(
-  deps: TurnDeps,
-  instanceId: string,
-  record: InstanceRecord | undefined,
-  live: Delivery[],
-  error: unknown,
-): Promise<void> {
-  const failure = toFailureDetails(error);
-  const nonDeterministic = error instanceof NonDeterminismError;
-  deps.logger.error({
-    event: nonDeterministic ? LOG_EVENTS.nonDeterminism : LOG_EVENTS.turnFailed,
-    instanceId,
-    error: failure.message,
-  });
-  if (record) await markStuck(deps, record, failure);
-  const attempt = Math.max(1, ...live.map((d) => d.attempt));
-  const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempt - 1, 6));
-  await Promise.all(live.map((d) => deps.queue.release(d, delay)));
-}
-
-async function markStuck(deps: TurnDeps, record: InstanceRecord, stuck: FailureDetails): Promise<void> {
-  const { stack: _stack, ...brief } = stuck;
-  // A lost race here only loses the note, never a state transition.
-  await deps.store.compareAndSet(nextRecord(record, { stuck: brief, updatedAt: deps.clock.now() }), record.version);
 }
 
 /** Dead-letters messages whose turns keep crashing workers, and notes why on the instance. */

@@ -109,6 +109,7 @@ export class Worker {
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
       lockEpoch: options.lock.epoch,
+      backoffs: new Map(),
     };
     this.entityDeps = {
       app: options.app,
