@@ -19,12 +19,23 @@
  * - Operations on a stale receipt (its reservation expired and the message was delivered again) are no-ops. A
  *   receipt whose reservation expired but which nobody has reserved again may still be honoured (beanstalkd does).
  * - Boundaries: a delayed message is visible once `now >= deliverAt`; a reservation expires at `now >= expiry`.
+ * - Optional, `reclaim(except)`: a reservation may name its holder (`ReceiveOptions.consumer`, in practice a boot id:
+ *   a random id per process start). `reclaim` ends now every reservation not held by `except`, exactly as if it had
+ *   expired (`attempt + 1`, so a message that kills its process each time is still dead-lettered after
+ *   `maxDeliveries`), and returns how many it ended. A restarted process that alone consumes the queue calls it once
+ *   at start, so that its dead predecessor's messages come back in seconds instead of after their lease. The
+ *   embedded adapters (memory, SQLite) have it. Beanstalkd does not need it: a dead worker's connection closes and
+ *   the server releases its jobs at once.
  *
  * WHAT IS DELIBERATELY NOT
  * - No exactly-once delivery and no deduplication: the same message may arrive twice (a re-sent outbox, a
  *   redelivery). Receivers drop duplicates by message id; that is the engine's job.
  * - No ordering guarantee between messages beyond priority and age; the engine does not need one.
  * - No transactions with the store.
+ * - No liveness check behind `reclaim`: the queue cannot tell a dead holder from a live one, so the caller must
+ *   know that no other consumer is alive (one process owns the queue). Called while other processes consume, it
+ *   takes their live reservations away and their messages run twice (correct, since delivery is at least once,
+ *   but wasted work).
  */
 import type { Message, QueueName } from '../engine/messages.js';
 
@@ -43,6 +54,11 @@ export interface ReceiveOptions {
   readonly waitMs?: number;
   /** Stops waiting early (returns what is there, possibly nothing). */
   readonly signal?: AbortSignal;
+  /**
+   * Who holds the reservations taken (a boot id), for `reclaim`. Adapters that support `reclaim` may take a default
+   * at construction; a reservation without a holder is held by nobody, so any `reclaim` takes it back.
+   */
+  readonly consumer?: string;
 }
 
 export interface QueueDepth {
@@ -127,6 +143,14 @@ export interface Queue {
    * `ids` (unknown ids are ignored). Returns the ids deleted, in dead-letter order.
    */
   deleteDeadLetters(queue: QueueName, ids?: readonly string[]): Promise<string[]>;
+  /**
+   * Optional. Ends at once every reservation, in both queues, not held by consumer `except`, as an expiry would
+   * (visible now, `attempt + 1`; the old receipt is honoured until the message is reserved again). Returns how
+   * many reservations it ended. Only for a consumer that knows every other holder is dead (see the header).
+   * @example
+   * const reclaimed = (await queue.reclaim?.(bootId)) ?? 0; // at start, before receiving anything
+   */
+  reclaim?(except: string): Promise<number>;
   /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */
   nextVisibleAt(queue: QueueName): Promise<number | undefined>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@
  * that may know the configuration and every adapter. Drivers are imported lazily, so a process never loads a
  * driver it does not use.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../backends/clock.js';
@@ -18,6 +19,11 @@ export interface Backends {
   readonly lock: Lock;
   /** Present when the store and the queue share one transactional database (SQLite). */
   readonly groupCommit?: GroupCommit;
+  /**
+   * This process's boot id (random per start), which the queue writes on every reservation it takes, when the queue
+   * can `reclaim` (SQLite): a restarted process takes back its dead predecessor's reservations by it.
+   */
+  readonly bootId?: string;
   /** Closes all three. */
   close(): Promise<void>;
 }
@@ -43,7 +49,8 @@ export async function openBackends(config: DurableConfig, clock: Clock, serves?:
   const database = SqliteDatabase.open({ path: config.sqlite.path, durability: config.sqlite.durability });
   try {
     const store = new SqliteStore({ database });
-    const queue = new SqliteQueue({ database, clock });
+    const bootId = randomUUID();
+    const queue = new SqliteQueue({ database, clock, consumer: bootId });
     let lock: Lock;
     if (config.lock === 'sqlite') {
       const { SqliteLock } = await import('../backends/sqlite/sqlite-lock.js');
@@ -53,7 +60,7 @@ export async function openBackends(config: DurableConfig, clock: Clock, serves?:
       lock = new MemoryLock({ clock });
     }
     const { SqliteGroupCommit } = await import('../backends/sqlite/sqlite-group-commit.js');
-    return assemble(store, queue, lock, new SqliteGroupCommit(database, store, queue));
+    return { ...assemble(store, queue, lock, new SqliteGroupCommit(database, store, queue)), bootId };
   } finally {
     database.close(); // the adapters hold their own references
   }

@@ -9,6 +9,7 @@ import type { Backends } from './backends.js';
 import { openBackends } from './backends.js';
 import { DurableClient } from '../client/client.js';
 import type { DurableConfig } from '../config/config.js';
+import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { Worker } from '../runtime/worker.js';
@@ -58,6 +59,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
   let worker: Worker | undefined;
   if (options.runWorker !== false) {
+    await reclaimIfAlone(backends, options.config, options.logger);
     worker = new Worker({
       app: options.app,
       store,
@@ -84,4 +86,24 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await backends.close();
     },
   };
+}
+
+/**
+ * With the in-process lock on SQLite (`durable dev`, a lone `durable worker`), this process is the file's only
+ * consumer, so every reservation not taken under its boot id belongs to a dead predecessor: end them now, before the
+ * worker starts, instead of letting the interrupted activities wait out their lease (60 s by default). Never with
+ * the SQLite lock, where other live workers share the file and a reclaim would take their work away; nor on
+ * Beanstalkd, which releases a dead worker's jobs itself when its connection closes. Client-only hosts never
+ * reclaim: they run beside a worker.
+ */
+async function reclaimIfAlone(backends: Backends, config: DurableConfig, logger: Logger | undefined): Promise<void> {
+  const { bootId, queue } = backends;
+  if (bootId === undefined || queue.reclaim === undefined || config.lock !== 'memory' || config.beanstalkd) return;
+  try {
+    const reclaimed = await queue.reclaim(bootId);
+    if (reclaimed > 0) logger?.info({ event: LOG_EVENTS.queueReclaimed, reclaimed, bootId }, 'reclaimed reservations');
+  } catch (error) {
+    // Not fatal: the predecessor's reservations still come back when their leases end, as without a reclaim.
+    logger?.warn({ event: LOG_EVENTS.queueReclaimed, reclaimed: 0, bootId, error }, 'reclaim failed; leases will');
+  }
 }

@@ -17,6 +17,7 @@ export const LOG_EVENTS = {
   orphanMessage: 'orchestration.orphan_message',
   lockBusy: 'orchestration.lock_busy',
   deadLettered: 'message.dead_lettered',
+  queueReclaimed: 'queue.reclaimed',
   activityCompleted: 'activity.completed',
   activityFailed: 'activity.failed',
   activityLeaseLost: 'activity.lease_lost',

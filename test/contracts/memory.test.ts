@@ -9,6 +9,7 @@ import { events } from '../../src/engine/history.js';
 import { lockContract } from './lock.contract.js';
 import { queueBatchContract } from './queue-batch.contract.js';
 import { queueContract } from './queue.contract.js';
+import { queueReclaimContract } from './queue-reclaim.contract.js';
 import { storeBatchContract } from './store-batch.contract.js';
 import { storeContract } from './store.contract.js';
 
@@ -17,6 +18,7 @@ queueContract('MemoryQueue', (clock) => Promise.resolve({ queue: new MemoryQueue
 lockContract('MemoryLock', (clock) => Promise.resolve({ lock: new MemoryLock({ clock }) }));
 storeBatchContract('MemoryStore', () => Promise.resolve({ store: new MemoryStore() }));
 queueBatchContract('MemoryQueue', (clock) => Promise.resolve({ queue: new MemoryQueue({ clock }) }));
+queueReclaimContract('MemoryQueue', (clock) => Promise.resolve({ queue: new MemoryQueue({ clock }) }));
 
 describe('MemoryStore (beyond the contract)', () => {
   const started = events.executionStarted({ name: 'test', input: null, generation: 0 });

@@ -15,6 +15,7 @@ import { tick, track, untilSleeping } from './helpers.js';
 import { lockContract } from './lock.contract.js';
 import { queueBatchContract } from './queue-batch.contract.js';
 import { queueContract } from './queue.contract.js';
+import { queueReclaimContract } from './queue-reclaim.contract.js';
 import { storeBatchContract } from './store-batch.contract.js';
 import { storeContract } from './store.contract.js';
 
@@ -34,6 +35,11 @@ queueContract('SqliteQueue', async (clock) => {
 });
 
 queueBatchContract('SqliteQueue', async (clock) => {
+  const file = await tempDatabaseFile();
+  return { queue: new SqliteQueue({ database: { path: file.path }, clock }), cleanup: file.cleanup };
+});
+
+queueReclaimContract('SqliteQueue', async (clock) => {
   const file = await tempDatabaseFile();
   return { queue: new SqliteQueue({ database: { path: file.path }, clock }), cleanup: file.cleanup };
 });
@@ -135,6 +141,26 @@ describe('SqliteQueue (beyond the contract)', () => {
       [message],
     );
     await Promise.all([receiver.close(), sender.close()]);
+    await file.cleanup();
+  });
+
+  it('takes back, under its own boot id, what a handle with another boot id reserved on the same file', async () => {
+    // A restart: the dead process's handle and the new one are two queue objects on one file, each with the
+    // consumer (boot id) of its process, and receives that do not name a consumer.
+    const file = await tempDatabaseFile();
+    const clock = new ManualClock();
+    const dead = new SqliteQueue({ database: { path: file.path }, clock, consumer: 'boot-1' });
+    const restarted = new SqliteQueue({ database: { path: file.path }, clock, consumer: 'boot-2' });
+    await dead.send([message, { ...message, id: 'second' }]);
+    assert.equal((await dead.receive('activities', 1, { visibilityTimeoutMs: 60_000 })).length, 1);
+    const [own] = await restarted.receive('activities', 1, { visibilityTimeoutMs: 60_000 });
+    assert.equal(own?.message.id, 'second');
+
+    assert.equal(await restarted.reclaim('boot-2'), 1);
+    const [back] = await restarted.receive('activities', 1, { visibilityTimeoutMs: 60_000 });
+    assert.deepEqual([back?.message.id, back?.attempt], ['only', 2]);
+    assert.equal(await restarted.reclaim('boot-2'), 0, 'both reservations are now its own');
+    await Promise.all([dead.close(), restarted.close()]);
     await file.cleanup();
   });
 

@@ -6,7 +6,8 @@
  * (visible at `visibleAt`), `reserved` (until `expiresAt`), or the dead letters. Moves between those
  * places happen in synchronous steps, so concurrent receivers can never reserve the same message twice.
  * Expiry is applied lazily: before any read of a queue, due delayed messages and expired reservations are
- * moved to `ready`. A redriven dead letter becomes a fresh entry (attempt 1) with its old `seq`.
+ * moved to `ready`. A redriven dead letter becomes a fresh entry (attempt 1) with its old `seq`. `reclaim` expires,
+ * now, every reservation whose holder (`ReceiveOptions.consumer`) is not the one named.
  */
 import { randomUUID } from 'node:crypto';
 import type { Message, QueueName } from '../../engine/messages.js';
@@ -40,6 +41,8 @@ interface Entry {
   expiresAt: number;
   /** The latest reservation's receipt; honoured until the message is reserved again, acked, released or dead. */
   receipt: string | undefined;
+  /** Who holds the current reservation (`ReceiveOptions.consumer`), if it said. */
+  consumer: string | undefined;
 }
 
 interface QueueState {
@@ -121,6 +124,7 @@ export class MemoryQueue implements Queue {
         visibleAt,
         expiresAt: 0,
         receipt: undefined,
+        consumer: undefined,
       };
       this.makeAvailable(entry, now);
       touched.add(message.queue);
@@ -135,7 +139,7 @@ export class MemoryQueue implements Queue {
     const deadline = this.clock.now() + Math.max(0, options.waitMs ?? 0);
     for (;;) {
       if (this.closed) return [];
-      const taken = this.take(queue, max, visibilityTimeoutMs);
+      const taken = this.take(queue, max, visibilityTimeoutMs, options.consumer);
       if (taken.length > 0 || signal?.aborted === true) return taken;
       const now = this.clock.now();
       if (now >= deadline) return [];
@@ -231,6 +235,7 @@ export class MemoryQueue implements Queue {
         visibleAt: now,
         expiresAt: 0,
         receipt: undefined,
+        consumer: undefined,
       };
       this.makeAvailable(entry, now);
       redriven.push(message);
@@ -262,6 +267,26 @@ export class MemoryQueue implements Queue {
 
   nextVisibleAt(queue: QueueName): Promise<number | undefined> {
     return Promise.resolve(this.nextVisible(this.refresh(queue)));
+  }
+
+  reclaim(except: string): Promise<number> {
+    let reclaimed = 0;
+    for (const queue of QUEUE_NAMES) {
+      // Time first, so that a reservation that had already expired is counted once, by `refresh`, not twice.
+      const state = this.refresh(queue);
+      const now = this.clock.now();
+      let any = false;
+      for (const entry of state.reserved) {
+        if (entry.consumer === except) continue;
+        entry.expiresAt = now;
+        any = true;
+        reclaimed += 1;
+      }
+      if (!any) continue;
+      this.refresh(queue); // expires them exactly as time would: attempt + 1, receipt kept
+      this.wake(queue);
+    }
+    return Promise.resolve(reclaimed);
   }
 
   /** Wakes every waiting receive (they return what is there); later receives return nothing. */
@@ -302,7 +327,7 @@ export class MemoryQueue implements Queue {
   }
 
   /** Reserves up to `max` visible messages, best first, in one synchronous step. */
-  private take(queue: QueueName, max: number, visibilityTimeoutMs: number): Delivery[] {
+  private take(queue: QueueName, max: number, visibilityTimeoutMs: number, consumer: string | undefined): Delivery[] {
     const state = this.refresh(queue);
     const now = this.clock.now();
     return state.ready.splice(0, max).map((entry) => {
@@ -311,6 +336,7 @@ export class MemoryQueue implements Queue {
       entry.receipt = receipt;
       entry.where = 'reserved';
       entry.expiresAt = now + visibilityTimeoutMs;
+      entry.consumer = consumer;
       state.reserved.add(entry);
       this.receipts.set(receipt, entry);
       return { message: JSON.parse(entry.json) as Message, receipt, attempt: entry.attempt };

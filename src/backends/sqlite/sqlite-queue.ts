@@ -9,6 +9,11 @@
  * without writing. The receipt of an expired reservation stays honoured until someone reserves the message again
  * (but `touch` extends only a live one). `redrive` turns `dead` rows back into `ready` ones with `attempt` 1.
  *
+ * A reservation's holder (`ReceiveOptions.consumer`, else the queue's `consumer` option: the process's boot id) is
+ * written into its receipt, after a `~` (`<queue>:<seq>:<uuid>~<consumer>`; neither part before it contains one),
+ * so that `reclaim` needs no column of its own and works on files of every schema version. `reclaim` expires the
+ * reservations of every other holder at once, as time would.
+ *
  * A receive that finds nothing waits: messages sent or released by this process wake it at once (in-process
  * notification); messages from other processes are found by polling every `pollIntervalMs` of clock time. All
  * processes sharing a file must therefore use the same time base (the system clock, in production).
@@ -41,6 +46,8 @@ export interface SqliteQueueOptions {
   readonly clock: Clock;
   /** How often a waiting receive looks for messages from other processes (clock ms, default 25). */
   readonly pollIntervalMs?: number;
+  /** Who holds this handle's reservations when a receive does not say (a boot id): see `reclaim`. */
+  readonly consumer?: string;
 }
 
 interface SendRow {
@@ -81,11 +88,18 @@ export class SqliteQueue implements Queue {
   private readonly releaseDatabase: () => void;
   private readonly clock: Clock;
   private readonly pollMs: number;
+  private readonly consumer: string | undefined;
   /** Identifies the file among this process's waiters (see `waitingByFile`). */
   private readonly fileKey: string;
   private readonly statements: ReturnType<typeof prepare>;
   private readonly sendRows: (rows: readonly SendRow[]) => void;
-  private readonly take: (queue: QueueName, max: number, visibilityTimeoutMs: number) => Delivery[];
+  private readonly take: (
+    queue: QueueName,
+    max: number,
+    visibilityTimeoutMs: number,
+    consumer: string | undefined,
+  ) => Delivery[];
+  private readonly expireOthers: (except: string, now: number) => number;
   private readonly settleRows: (acks: readonly string[], releases: readonly ReleaseRow[]) => QueueName[];
   private readonly bury: (receipt: string, reason: string) => void;
   private readonly extend: (receipt: string, expiresAt: number, now: number) => boolean;
@@ -98,6 +112,7 @@ export class SqliteQueue implements Queue {
     if (!(pollMs > 0)) throw new Error(`SqliteQueue: pollIntervalMs must be positive, got ${pollMs}.`);
     this.pollMs = pollMs;
     this.clock = options.clock;
+    this.consumer = options.consumer;
     ({ database: this.database, release: this.releaseDatabase } = holdDatabase(options.database));
     const db = this.database.connection;
     // An in-memory database is private to its connection: key it by the handle instead of a path.
@@ -108,22 +123,26 @@ export class SqliteQueue implements Queue {
       for (const row of rows) s.insert.run(row);
     });
 
-    const reserve = writeTransaction(db, (queue: QueueName, max: number, visibilityTimeoutMs: number) => {
-      const now = this.clock.now();
-      s.refresh.run(queue, now);
-      // One statement reserves the whole batch. A fresh receipt per reservation (`<queue>:<seq>:<token>`, a new
-      // token per batch): the previous holder's receipt stops matching, so it goes stale.
-      const rows = s.reserve.all({ queue, max, expiresAt: now + visibilityTimeoutMs, token: randomUUID() }) as {
-        seq: number;
-        priority: number;
-        body: string;
-        attempt: number;
-        receipt: string;
-      }[];
-      // RETURNING gives no order: deliver in queue order, as the heads were chosen.
-      rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
-      return rows.map(({ body, attempt, receipt }) => ({ message: JSON.parse(body) as Message, receipt, attempt }));
-    });
+    const reserve = writeTransaction(
+      db,
+      (queue: QueueName, max: number, visibilityTimeoutMs: number, consumer: string | undefined) => {
+        const now = this.clock.now();
+        s.refresh.run(queue, now);
+        // One statement reserves the whole batch. A fresh receipt per reservation (`<queue>:<seq>:<token>`, a new
+        // token per batch, naming the holder): the previous holder's receipt stops matching, so it goes stale.
+        const token = consumer === undefined ? randomUUID() : `${randomUUID()}~${consumer}`;
+        const rows = s.reserve.all({ queue, max, expiresAt: now + visibilityTimeoutMs, token }) as {
+          seq: number;
+          priority: number;
+          body: string;
+          attempt: number;
+          receipt: string;
+        }[];
+        // RETURNING gives no order: deliver in queue order, as the heads were chosen.
+        rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+        return rows.map(({ body, attempt, receipt }) => ({ message: JSON.parse(body) as Message, receipt, attempt }));
+      },
+    );
     // A reservation need not survive power loss: lost, the message is simply visible again (delivery is at least
     // once anyway). So reserving skips the fsync; the next durable commit's fsync flushes it with everything else
     // in the WAL. This halves the fsyncs of a turn under durability `full`.
@@ -137,7 +156,15 @@ export class SqliteQueue implements Queue {
         db.pragma('synchronous = FULL');
       }
     };
-    this.take = (queue, max, visibilityTimeoutMs) => withoutFsync(() => reserve(queue, max, visibilityTimeoutMs));
+    this.take = (queue, max, visibilityTimeoutMs, consumer) =>
+      withoutFsync(() => reserve(queue, max, visibilityTimeoutMs, consumer));
+    // Ending reservations is a reservation change too: lost, the messages simply wait for their expiry again.
+    const reclaimRows = writeTransaction(db, (except: string, now: number) => {
+      let reclaimed = 0;
+      for (const queue of QUEUE_NAMES) reclaimed += s.reclaim.run({ queue, except, now }).changes;
+      return reclaimed;
+    });
+    this.expireOthers = (except, now) => withoutFsync(() => reclaimRows(except, now));
 
     // Extending a reservation is a reservation too: lost, it merely ends sooner. Only a live one is extended; an
     // expired one is over (the next receive makes the message ready again), whether or not a receive has looked.
@@ -228,7 +255,8 @@ export class SqliteQueue implements Queue {
     const deadline = this.clock.now() + Math.max(0, options.waitMs ?? 0);
     for (;;) {
       if (this.closed) return [];
-      const taken = this.anyVisible(queue) ? this.take(queue, max, visibilityTimeoutMs) : [];
+      const consumer = options.consumer ?? this.consumer;
+      const taken = this.anyVisible(queue) ? this.take(queue, max, visibilityTimeoutMs, consumer) : [];
       if (taken.length > 0 || signal?.aborted === true) return taken;
       const now = this.clock.now();
       if (now >= deadline) return [];
@@ -330,6 +358,14 @@ export class SqliteQueue implements Queue {
     return asPromise(() => this.nextVisible(queue, this.clock.now()));
   }
 
+  reclaim(except: string): Promise<number> {
+    return asPromise(() => {
+      const reclaimed = this.expireOthers(String(except), this.clock.now());
+      if (reclaimed > 0) for (const queue of QUEUE_NAMES) this.wake(queue);
+      return reclaimed;
+    });
+  }
+
   /** Wakes every receive waiting on this file (they look again; this queue's return nothing); releases the file. */
   close(): Promise<void> {
     return asPromise(() => {
@@ -416,6 +452,13 @@ function prepare(db: Database.Database) {
        WHERE seq IN (SELECT seq FROM messages WHERE queue = @queue AND state = 'ready' ORDER BY priority, seq
                      LIMIT @max)
        RETURNING seq, priority, body, attempt, receipt`,
+    ),
+    // An expiry, now, of the live reservations of every holder but @except (the holder follows the receipt's first
+    // `~`; a receipt without one has no holder). Already expired ones are left to `refresh`, which counts them once.
+    reclaim: db.prepare(
+      `UPDATE messages SET attempt = attempt + 1, state = 'ready', visible_at = @now
+       WHERE queue = @queue AND state = 'reserved' AND visible_at > @now
+         AND (instr(receipt, '~') = 0 OR substr(receipt, instr(receipt, '~') + 1) <> @except)`,
     ),
     ack: db.prepare(`DELETE FROM messages WHERE receipt IN (SELECT value FROM json_each(?)) AND state <> 'dead'`),
     // An expired reservation that nobody has refreshed yet still counts its expiry, so `attempt` depends only on
