@@ -21,6 +21,7 @@ export const WORKER_USAGE = `Usage: durable worker <app module> [options]   (eve
   --functions NAME,NAME            DURABLE_FUNCTIONS (only these activities and entity types; needs --tubes function)
   --activity-lease-ms N            DURABLE_ACTIVITY_LEASE_MS (default 60000; renewed while the activity runs)
   --turn-timeout-ms N              DURABLE_TURN_TIMEOUT_MS (default 10000; a dead worker's instances wait this long)
+  --max-deliveries N               DURABLE_MAX_DELIVERIES (default 10; then a message that keeps crashing is dead-lettered)
   --ops-host ADDR  --ops-port N    DURABLE_OPS_HOST, DURABLE_OPS_PORT (default 0.0.0.0:9464): /metrics /healthz /readyz
   --drain-timeout-ms N             DURABLE_DRAIN_TIMEOUT_MS (default 30000)
   --log-level debug|info|warn|error   DURABLE_LOG_LEVEL`;
@@ -54,6 +55,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
       functions: { type: 'string' },
       'activity-lease-ms': { type: 'string' },
       'turn-timeout-ms': { type: 'string' },
+      'max-deliveries': { type: 'string' },
       'ops-host': { type: 'string' },
       'ops-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
@@ -76,6 +78,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Record<string, str
     DURABLE_FUNCTIONS: values.functions,
     DURABLE_ACTIVITY_LEASE_MS: values['activity-lease-ms'],
     DURABLE_TURN_TIMEOUT_MS: values['turn-timeout-ms'],
+    DURABLE_MAX_DELIVERIES: values['max-deliveries'],
     DURABLE_OPS_HOST: values['ops-host'],
     DURABLE_OPS_PORT: values['ops-port'],
     DURABLE_DRAIN_TIMEOUT_MS: values['drain-timeout-ms'],

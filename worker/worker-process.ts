@@ -54,7 +54,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     config: options.config,
     logger,
     serves: { kinds: settings.serves, functions: settings.functions },
-    worker: { orchestrationConcurrency: settings.orchestrationConcurrency },
+    worker: { orchestrationConcurrency: settings.orchestrationConcurrency, maxDeliveries: settings.maxDeliveries },
   });
   metrics.watchQueues(host.backends.queue, QUEUE_NAMES);
   metrics.watchCache(() => host.worker?.cachedInstances ?? 0);

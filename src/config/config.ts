@@ -28,6 +28,7 @@
  * | `DURABLE_SERVES` | the kinds of work this worker takes: `orchestrations`, `entities`, `activities` (comma-separated; serving orchestrations without entities, or the reverse, needs Beanstalkd) | all three |
  * | `DURABLE_FUNCTIONS` | only these activities and entity types (comma-separated names; needs `DURABLE_TUBES=function`) | all of the app's |
  * | `DURABLE_ORCHESTRATION_CONCURRENCY` | instances whose turns run at once | `16` |
+ * | `DURABLE_MAX_DELIVERIES` | deliveries of a message (its runs keep crashing or timing out workers) before it is dead-lettered | `10` |
  * | `DURABLE_LOG_LEVEL` | `debug`, `info`, `warn` or `error` | `info` |
  */
 import { ValidationError } from '../engine/errors.js';
@@ -131,6 +132,8 @@ export interface WorkerSettings {
   /** Only these activities and entity types (undefined: all of the app's). */
   readonly functions: readonly string[] | undefined;
   readonly orchestrationConcurrency: number;
+  /** Deliveries of a message before it is dead-lettered as poison. */
+  readonly maxDeliveries: number;
   readonly logLevel: LogLevel;
 }
 
@@ -142,6 +145,7 @@ export type WorkerSettingsOverrides = Partial<{
   serves: readonly WorkQueue[];
   functions: readonly string[];
   orchestrationConcurrency: number;
+  maxDeliveries: number;
   logLevel: LogLevel;
 }>;
 
@@ -164,6 +168,7 @@ export function loadWorkerSettings(
     functions: overrides.functions ?? names(env, 'DURABLE_FUNCTIONS'),
     orchestrationConcurrency:
       overrides.orchestrationConcurrency ?? positiveInt(env, 'DURABLE_ORCHESTRATION_CONCURRENCY', 16),
+    maxDeliveries: overrides.maxDeliveries ?? positiveInt(env, 'DURABLE_MAX_DELIVERIES', 10),
     logLevel:
       overrides.logLevel ?? oneOf<LogLevel>(env, 'DURABLE_LOG_LEVEL', ['debug', 'info', 'warn', 'error'], 'info'),
   };

@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { isEntityId } from '../engine/entity.js';
 import type { ActivityDeps } from './activity-runner.js';
+import { IsolationGate } from './isolation-gate.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { runActivity } from './activity-runner.js';
 import { ReplyBatcher } from './reply-batcher.js';
@@ -66,6 +67,11 @@ export interface WorkerOptions {
   readonly maxDeliveries?: number;
   /** How long one receive waits for messages before checking for shutdown (default 1 s). */
   readonly pollMs?: number;
+  /**
+   * How long a redelivered message waits for the work already running, and then runs alone before the worker takes
+   * new work again (default 2 s, real time; see isolation-gate.ts).
+   */
+  readonly isolationMs?: number;
 }
 
 /**
@@ -81,6 +87,8 @@ export class Worker {
   private readonly turnDeps: TurnDeps;
   private readonly entityDeps: EntityTurnDeps;
   private readonly abort = new AbortController();
+  /** Redelivered messages run alone in this process, so that a poison message dies alone. */
+  private readonly isolation = new IsolationGate();
   private loops: Promise<void>[] = [];
   private busyTurns = 0;
   private busyActivities = 0;
@@ -156,6 +164,10 @@ export class Worker {
     this.logger.info({ event: LOG_EVENTS.workerStopped, workerId: this.workerId });
   }
 
+  private get isolationMs(): number {
+    return this.options.isolationMs ?? 2000;
+  }
+
   private get stopping(): boolean {
     return this.abort.signal.aborted;
   }
@@ -163,7 +175,10 @@ export class Worker {
   private async orchestrationLoop(): Promise<void> {
     const { queue } = this.options;
     const turnTimeoutMs = this.options.turnTimeoutMs ?? 10_000;
+    // Keeps the reservations of messages that wait for an isolated run (see isolation-gate.ts).
+    const waiting = new LeaseKeeper({ queue, clock: this.turnDeps.clock, leaseMs: turnTimeoutMs, logger: this.logger });
     while (!this.stopping) {
+      await this.isolation.opened();
       const deliveries = await this.receive(() =>
         queue.receive('orchestrations', this.options.batchSize ?? 100, {
           visibilityTimeoutMs: turnTimeoutMs,
@@ -174,14 +189,52 @@ export class Worker {
       if (deliveries.length === 0) continue;
       this.busyTurns++;
       try {
-        await this.runBatch(groupByInstance(deliveries), turnTimeoutMs);
-      } catch (error) {
-        // runBatch handles backend failures itself; this is the last line that keeps the loop alive.
-        this.logger.error({ event: LOG_EVENTS.batchFailed, error: String(error) });
+        const { ordinary, isolated, giveBack } = this.isolation.sort(deliveries, this.turnDeps.maxDeliveries);
+        const unhold = [...(this.isolation.closed ? ordinary : []), ...(isolated ? [isolated] : [])].map((d) =>
+          waiting.hold(d),
+        );
+        try {
+          // Ordinary messages first, batched as usual: a redelivered one is likelier to be the poison, and if it ran
+          // first they would die with it.
+          await this.isolation.ordinary(async () => {
+            await this.giveBackRedelivered(giveBack);
+            if (ordinary.length > 0) await this.runTurns(groupByInstance(ordinary), turnTimeoutMs);
+          });
+        } finally {
+          if (isolated) {
+            await this.isolation.isolated(async () => {
+              for (const release of unhold) release();
+              await this.runTurns(groupByInstance([isolated]), turnTimeoutMs);
+            }, this.isolationMs);
+          }
+          for (const release of unhold) release();
+        }
       } finally {
         this.busyTurns--;
       }
     }
+    waiting.close();
+  }
+
+  /** A batch that never throws: runBatch handles backend failures itself; this is the last line that keeps the loop alive. */
+  private async runTurns(groups: Map<string, Delivery[]>, turnTimeoutMs: number): Promise<void> {
+    try {
+      await this.runBatch(groups, turnTimeoutMs);
+    } catch (error) {
+      this.logger.error({ event: LOG_EVENTS.batchFailed, error: String(error) });
+    }
+  }
+
+  /**
+   * Redelivered messages that cannot run alone now (another one is claimed) go back to the queue at once, for
+   * another worker or for later: held here, they would die with the claimed one if it is the poison. A release
+   * that fails only means they come back when their reservation expires.
+   */
+  private async giveBackRedelivered(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.options.queue
+      .settle({ release: deliveries.map((delivery) => ({ delivery, delayMs: 0 })) })
+      .catch(() => undefined);
   }
 
   /**
@@ -285,11 +338,19 @@ export class Worker {
             this.logger.warn({ event: LOG_EVENTS.batchFailed, messageId: reply.id, retryInMs, error: String(error) }),
         ),
     };
+    const run = async (delivery: Delivery): Promise<void> => {
+      try {
+        await runActivity(activityDeps, delivery);
+      } catch (error) {
+        this.logger.error({ event: LOG_EVENTS.activityFailed, messageId: delivery.message.id, error: String(error) });
+      }
+    };
     while (!this.stopping) {
       if (running.size >= limit) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         continue;
       }
+      await this.isolation.opened();
       const deliveries = await this.receive(() =>
         queue.receive('activities', limit - running.size, {
           visibilityTimeoutMs: this.options.activityTimeoutMs ?? 300_000,
@@ -297,22 +358,35 @@ export class Worker {
           signal: this.abort.signal,
         }),
       );
-      for (const delivery of deliveries) {
+      const { ordinary, isolated, giveBack } = this.isolation.sort(deliveries, this.turnDeps.maxDeliveries);
+      if (giveBack.length > 0) await this.isolation.ordinary(() => this.giveBackRedelivered(giveBack));
+      for (const delivery of ordinary) {
         this.busyActivities++;
-        const run: Promise<void> = runActivity(activityDeps, delivery)
-          .catch((error: unknown) => {
-            this.logger.error({
-              event: LOG_EVENTS.activityFailed,
-              messageId: delivery.message.id,
-              error: String(error),
-            });
-          })
+        // Held from the start: it may wait for an isolated run that began after this receive.
+        const unhold = leases.hold(delivery);
+        const started: Promise<void> = this.isolation
+          .ordinary(() => (unhold(), run(delivery)))
           .finally(() => {
-            running.delete(run);
+            running.delete(started);
             this.busyActivities--;
             this.slotFreed?.();
           });
-        running.add(run);
+        running.add(started);
+      }
+      if (isolated) {
+        // Alone, after this receive's ordinary activities and everything already running; the loop takes nothing
+        // new while it is claimed (`opened` above).
+        this.busyActivities++;
+        const unhold = leases.hold(isolated);
+        const started: Promise<void> = this.isolation
+          .isolated(() => (unhold(), run(isolated)), this.isolationMs)
+          .finally(() => {
+            unhold();
+            running.delete(started);
+            this.busyActivities--;
+            this.slotFreed?.();
+          });
+        running.add(started);
       }
     }
     await Promise.all(running);
