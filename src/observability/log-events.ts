@@ -14,6 +14,7 @@ export const LOG_EVENTS = {
   nonDeterminism: 'orchestration.non_determinism',
   outboxResent: 'orchestration.outbox_resent',
   staleIncarnation: 'orchestration.stale_incarnation_dropped',
+  startsResent: 'orchestration.pending_starts_resent',
   orphanMessage: 'orchestration.orphan_message',
   lockBusy: 'orchestration.lock_busy',
   deadLettered: 'message.dead_lettered',

@@ -29,6 +29,7 @@ import { ExecutorCache } from './executor-cache.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import { planOrchestrationTurn } from './orchestration-turn.js';
 import { outboxMayBeUnsent } from './outbox.js';
+import { sweepPendingStarts } from './pending-sweeper.js';
 import type { TurnPlan } from './turn-plan.js';
 import { commitPlans } from './turn-plan.js';
 
@@ -150,7 +151,7 @@ export class Worker {
     this.logger.info({ event: LOG_EVENTS.workerStarted, workerId: this.workerId });
     const serves = this.options.serves ?? {};
     this.loops = [
-      ...(serves.orchestrations !== false ? [this.orchestrationLoop()] : []),
+      ...(serves.orchestrations !== false ? [this.orchestrationLoop(), this.sweepLoop()] : []),
       ...(serves.activities !== false ? [this.activityLoop()] : []),
     ];
   }
@@ -170,6 +171,16 @@ export class Worker {
 
   private get stopping(): boolean {
     return this.abort.signal.aborted;
+  }
+
+  /** Re-sends the starts that clients created records for but died before sending (pending-sweeper.ts). */
+  private sweepLoop(): Promise<void> {
+    const { store, queue, lock, clock } = this.options;
+    const ageMs = this.options.turnTimeoutMs ?? 10_000;
+    return sweepPendingStarts(
+      { store, queue, lock, clock, logger: this.logger, owner: this.workerId, ageMs },
+      this.abort.signal,
+    );
   }
 
   private async orchestrationLoop(): Promise<void> {

@@ -5,9 +5,10 @@
  * Calls are numbered across every wrapped object, in the order they are made. `failAt(n, mode)` fails call `n`:
  * - `before`: the call is refused and does nothing (a connection error, a 429);
  * - `after`: the call takes effect, then the caller is told it failed (a timeout after the server committed),
- *   the harder case: the caller must not assume the write did not happen.
+ *   the harder case: the caller must not assume the write did not happen;
+ * - `hang`: the call is refused and never answers, like a process that died in it, until `unhang()`.
  */
-export type FailMode = 'before' | 'after';
+export type FailMode = 'before' | 'after' | 'hang';
 
 export class InjectedFailure extends Error {
   constructor(readonly call: string) {
@@ -22,11 +23,24 @@ export class Failpoints {
   /** The calls that were failed. */
   readonly failed: string[] = [];
   private readonly plan = new Map<number, FailMode>();
+  private readonly byMethod = new Map<string, { occurrence: number; mode: FailMode }>();
+  private readonly hanging: Array<() => void> = [];
 
   /** Fails call number `n` (1-based, across all wrapped objects). */
   failAt(n: number, mode: FailMode): this {
     this.plan.set(n, mode);
     return this;
+  }
+
+  /** Fails the `occurrence`-th call (1-based) of one method, e.g. `failOn('queue.send', 1, 'hang')`. */
+  failOn(label: string, occurrence: number, mode: FailMode): this {
+    this.byMethod.set(label, { occurrence, mode });
+    return this;
+  }
+
+  /** Ends every hanging call with a failure (the test is done with the "dead" caller). */
+  unhang(): void {
+    for (const reject of this.hanging.splice(0)) reject();
   }
 
   /** A proxy of `target` whose async methods (those that return a promise) go through the failpoints. */
@@ -42,10 +56,15 @@ export class Failpoints {
 
   private call(label: string, invoke: () => unknown): unknown {
     this.calls.push(label);
-    const mode = this.plan.get(this.calls.length);
+    const byMethod = this.byMethod.get(label);
+    const occurrence = this.calls.filter((c) => c === label).length;
+    const mode = this.plan.get(this.calls.length) ?? (byMethod?.occurrence === occurrence ? byMethod.mode : undefined);
     if (mode === undefined) return invoke();
     this.failed.push(label);
     if (mode === 'before') return Promise.reject(new InjectedFailure(label));
+    if (mode === 'hang') {
+      return new Promise((_resolve, reject) => this.hanging.push(() => reject(new InjectedFailure(label))));
+    }
     const result = invoke();
     // Only asynchronous calls can time out after taking effect; a synchronous one just fails before.
     if (!(result instanceof Promise)) throw new InjectedFailure(label);

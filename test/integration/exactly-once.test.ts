@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineApp, TestEnvironment } from '../../src/index.js';
+import { defineApp, TestEnvironment, Worker } from '../../src/index.js';
+import { Failpoints } from '../helpers/failpoints.js';
 
 /** Every run of `work`, by its idempotency key: with no crash, each call must run exactly once. */
 const runs = new Map<string, number>();
@@ -44,3 +45,48 @@ describe('exactly once with several workers and no crash', function () {
     }
   });
 });
+
+describe('a worker that dies between its commit and its send', function () {
+  this.timeout(60_000);
+  beforeEach(() => runs.clear());
+
+  it("sends the dead worker's outbox from the next owner, so the fan-out still runs, each call once", async () => {
+    const env = TestEnvironment.start(app, { startWorker: false, worker: { turnTimeoutMs: 10_000 } });
+    // The first worker commits the fan-out, then dies inside the send of its outbox: the send never returns.
+    const failpoints = new Failpoints().failOn('queue.send', 1, 'hang');
+    // Not one of the environment's workers: a dead process is never idle, and the environment waits for idle ones.
+    const dying = new Worker({
+      app,
+      store: env.store,
+      queue: failpoints.wrap('queue', env.queue),
+      lock: env.lock,
+      clock: env.clock,
+      turnTimeoutMs: 10_000,
+    });
+    dying.start();
+    try {
+      const id = await env.client.start('fanOut', 5);
+      await until(() => failpoints.failed.length === 1, 'the first worker is stuck in its send');
+      assert.equal((await env.client.getStatus(id))?.status, 'Running', 'the turn was committed');
+      assert.equal(runs.size, 0, 'no activity request left the dead worker');
+
+      env.startWorker(); // the next owner, once the dead worker's lock and reservations lapse
+      const done = await env.waitForCompletion(id);
+      assert.equal(done.output, 20);
+      assert.equal(runs.size, 5);
+      assert.deepEqual([...runs.values()], [1, 1, 1, 1, 1]);
+    } finally {
+      failpoints.unhang();
+      await dying.stop();
+      await env.close();
+    }
+  });
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
