@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.js';
+import type { Host } from '../../src/host/host.js';
+import { startHost } from '../../src/host/host.js';
 import { defineApp, TestEnvironment, Worker } from '../../src/index.js';
+import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { Failpoints } from '../helpers/failpoints.js';
 
 /** Every run of `work`, by its idempotency key: with no crash, each call must run exactly once. */
@@ -90,3 +98,44 @@ async function until(condition: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+describe('exactly once with three workers on Beanstalkd and one SQLite file', function () {
+  this.timeout(120_000);
+  requireBeanstalkd();
+  let server: BeanstalkdServer | undefined;
+  let dir: string | undefined;
+  let hosts: Host[] = [];
+  beforeEach(() => runs.clear());
+  afterEach(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    hosts = [];
+    await server?.stop();
+    server = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs each of 1,000 activity calls once when three hosts share Beanstalkd and the SQLite store and lock', async () => {
+    server = await BeanstalkdServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'durable-exactly-once-'));
+    const config = loadConfig({
+      DURABLE_SQLITE_PATH: join(dir, 'durable.db'),
+      DURABLE_LOCK: 'sqlite',
+      DURABLE_DURABILITY: 'normal',
+      DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${server.port}`,
+      DURABLE_NAMESPACE: `once-${randomUUID().slice(0, 8)}`,
+    });
+    // Three hosts, each with its own connections, as three processes would have (their activities count into one
+    // map: that is what a shared side-effect ledger would see).
+    for (let i = 0; i < 3; i++) hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
+    const { client } = hosts[0] as Host;
+    const ids = await Promise.all(Array.from({ length: 50 }, () => client.start('fanOut', 20)));
+    for (const id of ids) {
+      const done = await client.waitForCompletion(id, { timeoutMs: 60_000 });
+      assert.equal(done.status, 'Completed', JSON.stringify(done.error));
+      assert.equal(done.output, 380);
+    }
+    assert.equal(runs.size, 1000);
+    const repeated = [...runs].filter(([, count]) => count > 1);
+    assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+  });
+});
