@@ -9,6 +9,7 @@ import { startHost } from '../../src/host/host.js';
 import { defineApp, TestEnvironment, Worker } from '../../src/index.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { Failpoints } from '../helpers/failpoints.js';
+import { until } from '../helpers/until.js';
 
 /** Every run of `work`, by its idempotency key: with no crash, each call must run exactly once. */
 const runs = new Map<string, number>();
@@ -90,14 +91,6 @@ describe('a worker that dies between its commit and its send', function () {
     }
   });
 });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe('exactly once with three workers on Beanstalkd and one SQLite file', function () {
   this.timeout(120_000);

@@ -7,6 +7,7 @@ import type { EntityContext, Logger } from '../../src/index.js';
 import type { LogRecord } from '../../src/observability/logger.js';
 import { defineApp, TestEnvironment } from '../../src/index.js';
 import { LOG_EVENTS } from '../../src/observability/log-events.js';
+import { until } from '../helpers/until.js';
 
 let release: () => void = () => undefined;
 let oldActivityStarted = false;
@@ -42,14 +43,6 @@ function recorder(): Logger & { readonly records: LogRecord[] } {
   const records: LogRecord[] = [];
   const log = (record: LogRecord): void => void records.push(record);
   return { records, debug: log, info: log, warn: log, error: log };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 describe('incarnations: a purged id started again', () => {

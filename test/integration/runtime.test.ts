@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import type { InstanceRecord, Message, Queue, Store } from '../../src/index.js';
 import { defineApp, TestEnvironment } from '../../src/index.js';
 import { messageId } from '../../src/engine/messages.js';
-
-/** Polls (real time) until `condition` holds; fails the test after 5 s. */
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+import { until } from '../helpers/until.js';
 
 /** A promise with its resolver, for activities that block until the test lets them go. */
 function gate(): { promise: Promise<void>; open: () => void } {
