@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import type { EntityContext } from '../../src/index.js';
 import { defineApp, TestEnvironment } from '../../src/index.js';
+import { countingLogger } from '../../src/host/counting-logger.js';
+import { createWorkerMetrics } from '../../src/observability/metrics.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import type { FailMode } from '../helpers/failpoints.js';
 import { Failpoints } from '../helpers/failpoints.js';
 
@@ -113,4 +116,38 @@ describe('backend failures, one call at a time', function () {
         assert.ok(methods.has(method), `${method} was failed at least once (${[...methods].join(', ')})`);
     });
   }
+
+  it('logs and counts a failed batch and gives its messages back with a back-off that grows, loop intact', async () => {
+    const metrics = createWorkerMetrics({ processMetrics: false });
+    const env = TestEnvironment.start(app, { startWorker: false });
+    // The lock refuses acquires until told otherwise, like an API server answering 429.
+    let refusing = true;
+    const lock = new Proxy(env.lock, {
+      get: (target, property, receiver) =>
+        property === 'acquire'
+          ? (...args: Parameters<typeof target.acquire>) =>
+              refusing ? Promise.reject(new Error('429 Too Many Requests')) : target.acquire(...args)
+          : (Reflect.get(target, property, receiver) as unknown),
+    });
+    env.startWorker({ lock, logger: countingLogger(silentLogger, metrics) });
+    try {
+      const id = await env.client.start('child', 5);
+      const delays: number[] = [];
+      for (let failure = 0; failure < 3; failure++) {
+        await env.settle();
+        const next = await env.queue.nextVisibleAt('orchestrations');
+        assert.ok(next !== undefined, 'the message went back to the queue');
+        delays.push(next - env.clock.now());
+        if (failure === 2) refusing = false;
+        env.clock.advanceTo(next);
+      }
+      assert.deepEqual(delays, [100, 200, 400], 'three batches failed, each backing off twice as long');
+      const done = await env.waitForCompletion(id);
+      assert.equal(done.output, 11, 'the loop went on once the lock answered');
+      const failures = await metrics.turnFailures.get();
+      assert.equal(failures.values.find((v) => v.labels.reason === 'backend')?.value, 3);
+    } finally {
+      await env.close();
+    }
+  });
 });
