@@ -1,8 +1,12 @@
 /**
  * Lost starts. A client creates an instance's record (status Pending) and then sends its start message; a client
- * that dies in between leaves a record nothing will ever start. The sweeper finds Pending records older than the
- * turn timeout and sends their start again. The start message is deterministic, so an instance whose start was not
- * lost (it is only slow to arrive) drops the second copy.
+ * that dies in between leaves a record nothing will ever start. The sweeper finds Pending records older than
+ * `ageMs` and sends their start again. The start message is deterministic, so an instance whose start was not lost
+ * (it is only slow to arrive) drops the second copy.
+ *
+ * A start that is not lost but keeps crashing workers (a poison message, on its way to the dead-letter queue) must
+ * not get a twin that shares its fate: the age is many turn timeouts (a crash loop dead-letters its message well
+ * within it), and a record already marked stuck (its start was dead-lettered) is left to the operator.
  *
  * One sweep per interval in the whole cluster: a sweep first takes a lock (`sweep/pending-starts`) for the interval,
  * and a worker that does not get it skips its turn.
@@ -54,7 +58,7 @@ export async function sweepOnce(options: PendingSweeperOptions): Promise<number>
       limit: 100,
       ...(cursor !== undefined ? { cursor } : {}),
     });
-    const starts = page.items.map(pendingStartMessage);
+    const starts = page.items.filter((record) => record.stuck === undefined).map(pendingStartMessage);
     if (starts.length > 0) await queue.send(starts);
     sent += starts.length;
     cursor = page.nextCursor;

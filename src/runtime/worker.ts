@@ -176,7 +176,9 @@ export class Worker {
   /** Re-sends the starts that clients created records for but died before sending (pending-sweeper.ts). */
   private sweepLoop(): Promise<void> {
     const { store, queue, lock, clock } = this.options;
-    const ageMs = this.options.turnTimeoutMs ?? 10_000;
+    // Ten turn timeouts (100 s by default): far longer than a live start takes, or than a poison start takes to be
+    // dead-lettered.
+    const ageMs = 10 * (this.options.turnTimeoutMs ?? 10_000);
     return sweepPendingStarts(
       { store, queue, lock, clock, logger: this.logger, owner: this.workerId, ageMs },
       this.abort.signal,

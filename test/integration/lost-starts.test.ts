@@ -4,6 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { defineApp, DurableClient, TestEnvironment } from '../../src/index.js';
+import { ManualClock } from '../../src/backends/clock.js';
+import { MemoryLock } from '../../src/backends/memory/memory-lock.js';
+import { MemoryQueue } from '../../src/backends/memory/memory-queue.js';
+import { MemoryStore } from '../../src/backends/memory/memory-store.js';
+import { nextRecord } from '../../src/backends/store.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { sweepOnce } from '../../src/runtime/pending-sweeper.js';
 import { Failpoints } from '../helpers/failpoints.js';
 
 const app = defineApp({
@@ -29,7 +36,7 @@ describe('lost starts', () => {
       await env.settle();
       assert.equal((await env.client.getStatus('lost-start'))?.status, 'Pending', 'nothing started it yet');
 
-      await env.advance(20_000); // older than the turn timeout, and one sweep interval later
+      await env.advance(200_000); // older than ten turn timeouts, and one sweep interval later
       const done = await env.waitForCompletion('lost-start');
       assert.equal(done.status, 'Completed');
       assert.equal(done.output, 'hello lost');
@@ -42,12 +49,46 @@ describe('lost starts', () => {
     const env = TestEnvironment.start(app);
     try {
       const id = await env.client.start('greet', 'on time');
-      await env.advance(30_000);
+      await env.advance(300_000);
       const done = await env.waitForCompletion(id);
       assert.equal(done.output, 'hello on time');
       assert.equal(done.generation, 0, 'one execution, not a second start');
     } finally {
       await env.close();
     }
+  });
+
+  it('leaves alone a Pending record whose start was dead-lettered, and young ones, sending only lost starts', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const store = new MemoryStore();
+    const queue = new MemoryQueue({ clock });
+    const creator = new DurableClient({
+      store,
+      queue: new Failpoints().failOn('queue.send', 1, 'before').wrap('q', queue),
+      clock,
+    });
+    for (const id of ['lost', 'poisoned']) {
+      await creator.start('greet', id, { instanceId: id }).catch(() => undefined);
+    }
+    const poisoned = await store.get('poisoned');
+    assert.ok(poisoned);
+    await store.compareAndSet(
+      nextRecord(poisoned, { stuck: { name: 'PoisonMessage', message: 'dead-lettered' } }),
+      poisoned.version,
+    );
+    const sweep = {
+      store,
+      queue,
+      lock: new MemoryLock({ clock }),
+      clock,
+      logger: silentLogger,
+      owner: 'w',
+      ageMs: 60_000,
+    };
+    assert.equal(await sweepOnce(sweep), 0, 'nothing is old enough yet');
+    clock.advance(60_001);
+    assert.equal(await sweepOnce({ ...sweep, owner: 'w2' }), 1);
+    const [start] = await queue.receive('orchestrations', 10, { visibilityTimeoutMs: 1000 });
+    assert.equal(start?.message.instanceId, 'lost');
   });
 });
