@@ -8,6 +8,10 @@ import { RethinkdbLock } from '../../src/backends/rethinkdb/rethinkdb-lock.js';
 import { RethinkdbStore } from '../../src/backends/rethinkdb/rethinkdb-store.js';
 import { RethinkdbPool } from '../../src/backends/rethinkdb/rethinkdb-connection.js';
 import { events } from '../../src/engine/history.js';
+import { SystemClock } from '../../src/backends/clock.js';
+import { loadConfig } from '../../src/config/config.js';
+import { openBackends } from '../../src/host/backends.js';
+import { execFileSync } from 'node:child_process';
 import type { RethinkdbAddress } from '../fixtures/rethinkdb-server.js';
 import { RethinkdbServer, externalRethinkdb, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
 import { lockContract } from './lock.contract.js';
@@ -53,6 +57,30 @@ describe('RethinkDB adapters on a real server', function () {
   storeContract('RethinkdbStore', async () => ({ store: await RethinkdbStore.open(options()) }));
   storeBatchContract('RethinkdbStore', async () => ({ store: await RethinkdbStore.open(options()) }));
   lockContract('RethinkdbLock', async (clock) => ({ lock: await RethinkdbLock.open({ ...options(), clock }) }));
+
+  describe('the backend factory', () => {
+    it('builds the store from DURABLE_STORE_URL and the lock from DURABLE_LOCK=rethinkdb', async () => {
+      const config = loadConfig({
+        DURABLE_BACKEND: 'memory',
+        DURABLE_STORE_URL: `rethinkdb://${address.host}:${address.port}/${db}`,
+        DURABLE_LOCK: 'rethinkdb',
+      });
+      const backends = await openBackends(config, new SystemClock());
+      try {
+        assert.equal(backends.store.constructor.name, 'RethinkdbStore');
+        assert.equal(backends.lock.constructor.name, 'RethinkdbLock');
+        assert.equal(backends.lock.epoch, `rethinkdb:${db}`);
+        const key = `factory-${randomUUID()}`;
+        assert.equal(await backends.lock.acquire(key, 'a', 60_000), 'clean');
+        assert.equal(await backends.lock.acquire(key, 'b', 60_000), false, 'expiry is judged on the server clock');
+        await backends.lock.release(key, 'a');
+        await backends.store.putClaim(key, '{"x":1}');
+        assert.equal(await backends.store.getClaim(key), '{"x":1}');
+      } finally {
+        await backends.close();
+      }
+    });
+  });
 
   describe('RethinkdbStore (beyond the contract)', () => {
     it('keeps instance ids longer than a RethinkDB primary key, with their history, and lists them', async () => {
@@ -124,5 +152,90 @@ describe('RethinkDB adapters on a real server', function () {
         await own.stop();
       }
     });
+  });
+});
+
+describe('RethinkDB configuration', () => {
+  it('reads DURABLE_STORE_URL with credentials, port, database and the table and timeout settings', () => {
+    const config = loadConfig({
+      DURABLE_STORE_URL: 'rethinkdb://worker:s%40cret@db.example:28016/prod_durable',
+      DURABLE_RETHINKDB_CA: '/etc/ssl/rethinkdb-ca.pem',
+      DURABLE_RETHINKDB_REPLICAS: '3',
+      DURABLE_RETHINKDB_SHARDS: '2',
+      DURABLE_RETHINKDB_TIMEOUT_MS: '2500',
+      DURABLE_LOCK: 'rethinkdb',
+    });
+    assert.equal(config.lock, 'rethinkdb');
+    assert.deepEqual(config.rethinkdb, {
+      host: 'db.example',
+      port: 28016,
+      db: 'prod_durable',
+      user: 'worker',
+      password: 's@cret',
+      caPath: '/etc/ssl/rethinkdb-ca.pem',
+      replicas: 3,
+      shards: 2,
+      timeoutMs: 2500,
+    });
+  });
+
+  it('defaults to port 28015, database durable, one replica and shard, and a 10 s query timeout', () => {
+    assert.deepEqual(loadConfig({ DURABLE_STORE_URL: 'rethinkdb://localhost' }).rethinkdb, {
+      host: 'localhost',
+      port: 28015,
+      db: 'durable',
+      replicas: 1,
+      shards: 1,
+      timeoutMs: 10_000,
+    });
+    assert.equal(loadConfig({}).rethinkdb, undefined, 'the embedded default needs no RethinkDB');
+  });
+
+  it('refuses a store URL that is not rethinkdb://, or names an invalid database', () => {
+    for (const url of ['redis://localhost', 'not a url', 'rethinkdb:///durable', 'rethinkdb://h/bad-name']) {
+      assert.throws(
+        () => loadConfig({ DURABLE_STORE_URL: url }),
+        /DURABLE_STORE_URL must look like rethinkdb:\/\//,
+        url,
+      );
+    }
+  });
+
+  it('refuses replicas, shards and timeouts that are not positive integers, and more than 64 shards', () => {
+    const url = { DURABLE_STORE_URL: 'rethinkdb://localhost' };
+    assert.throws(() => loadConfig({ ...url, DURABLE_RETHINKDB_REPLICAS: '0' }), /DURABLE_RETHINKDB_REPLICAS/);
+    assert.throws(
+      () => loadConfig({ ...url, DURABLE_RETHINKDB_SHARDS: '65' }),
+      /DURABLE_RETHINKDB_SHARDS must be at most 64/,
+    );
+    assert.throws(() => loadConfig({ ...url, DURABLE_RETHINKDB_TIMEOUT_MS: '1.5' }), /DURABLE_RETHINKDB_TIMEOUT_MS/);
+  });
+
+  it('refuses DURABLE_LOCK=rethinkdb without a RethinkDB store URL', () => {
+    assert.throws(() => loadConfig({ DURABLE_LOCK: 'rethinkdb' }), /DURABLE_LOCK=rethinkdb needs DURABLE_STORE_URL/);
+  });
+
+  it('never loads the rethinkdb driver for the embedded default', function () {
+    this.timeout(30_000);
+    // A fresh process: in this one, the suites above have loaded the driver already.
+    const script = `
+      import { createRequire } from 'node:module';
+      import { mkdtempSync } from 'node:fs';
+      import { tmpdir } from 'node:os';
+      import { join } from 'node:path';
+      import { loadConfig } from './src/config/config.ts';
+      import { openBackends } from './src/host/backends.ts';
+      import { SystemClock } from './src/backends/clock.ts';
+      const dir = mkdtempSync(join(tmpdir(), 'durable-lazy-'));
+      const backends = await openBackends(loadConfig({ DURABLE_SQLITE_PATH: join(dir, 'd.db') }), new SystemClock());
+      await backends.close();
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/rethinkdb/'));
+      console.log(JSON.stringify(loaded));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url),
+      encoding: 'utf8',
+    });
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop() ?? ''), []);
   });
 });
