@@ -7,7 +7,7 @@
  * | `DURABLE_BACKEND` | `sqlite` or `memory` (store and queue) | `sqlite` |
  * | `DURABLE_SQLITE_PATH` | the database file | `.durable/durable.db` |
  * | `DURABLE_DURABILITY` | `full` (a commit survives power loss) or `normal` (survives a process crash) | `full` |
- * | `DURABLE_LOCK` | `memory` (one process) or `sqlite` (several processes share the file) | `memory` |
+ * | `DURABLE_LOCK` | `memory` (one process), `sqlite` (several processes share the file) or `rethinkdb` (needs `DURABLE_STORE_URL`) | `memory` |
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
  * | `DURABLE_CACHE_SIZE` | replayed instances a worker keeps in memory (a turn of a cached instance replays nothing) | `10000` |
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
@@ -15,6 +15,11 @@
  * | `DURABLE_TUBES` | Beanstalkd tubes per `kind`, or per `function` for activities and entities | `kind` |
  * | `DURABLE_TURN_TIMEOUT_MS` | how long a turn may hold its instances' locks and messages: how soon the instances of a worker that died mid-turn move again | `10000` |
  * | `DURABLE_ACTIVITY_LEASE_MS` | how long a running activity's reservation lasts; a live worker renews it every third of it (a heartbeat), so this is how soon a dead worker's activity runs again | `60000` |
+ * | `DURABLE_STORE_URL` | `rethinkdb://user:password@host:28015/db`: the store on RethinkDB (the queue stays as configured) | none |
+ * | `DURABLE_RETHINKDB_CA` | path of a PEM CA certificate: connect to RethinkDB over TLS, checking the server against it | none |
+ * | `DURABLE_RETHINKDB_REPLICAS` | replicas per table shard, when the tables are created | `1` |
+ * | `DURABLE_RETHINKDB_SHARDS` | shards per table, when the tables are created | `1` |
+ * | `DURABLE_RETHINKDB_TIMEOUT_MS` | how long any RethinkDB query may take before it fails (and the runtime backs off) | `10000` |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
  * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
@@ -34,7 +39,7 @@
 import { ValidationError } from '../engine/errors.js';
 
 export type BackendKind = 'sqlite' | 'memory';
-export type LockKind = 'memory' | 'sqlite';
+export type LockKind = 'memory' | 'sqlite' | 'rethinkdb';
 export type DurabilitySetting = 'full' | 'normal';
 
 export interface DurableConfig {
@@ -55,6 +60,21 @@ export interface DurableConfig {
     readonly namespace: string;
     readonly tubes: 'kind' | 'function';
   };
+  /** Set by `DURABLE_STORE_URL=rethinkdb://…`: the store (and, with `DURABLE_LOCK=rethinkdb`, the lock) on RethinkDB. */
+  readonly rethinkdb?: RethinkdbSettings;
+}
+
+export interface RethinkdbSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly db: string;
+  readonly user?: string;
+  readonly password?: string;
+  /** A PEM file: TLS, with the server's certificate checked against this CA. */
+  readonly caPath?: string;
+  readonly replicas: number;
+  readonly shards: number;
+  readonly timeoutMs: number;
 }
 
 export type ConfigOverrides = Partial<{
@@ -78,9 +98,16 @@ export function loadConfig(
   overrides: ConfigOverrides = {},
 ): DurableConfig {
   const backend = overrides.backend ?? oneOf<BackendKind>(env, 'DURABLE_BACKEND', ['sqlite', 'memory'], 'sqlite');
+  const lock = overrides.lock ?? oneOf<LockKind>(env, 'DURABLE_LOCK', ['memory', 'sqlite', 'rethinkdb'], 'memory');
+  const rethinkdb = rethinkdbStore(env);
+  if (lock === 'rethinkdb' && rethinkdb.rethinkdb === undefined) {
+    throw new ValidationError('DURABLE_LOCK=rethinkdb needs DURABLE_STORE_URL=rethinkdb://host:28015/db.', {
+      variable: 'DURABLE_LOCK',
+    });
+  }
   return {
     backend,
-    lock: overrides.lock ?? oneOf<LockKind>(env, 'DURABLE_LOCK', ['memory', 'sqlite'], 'memory'),
+    lock,
     sqlite: {
       path: overrides.sqlitePath ?? nonEmpty(env, 'DURABLE_SQLITE_PATH', '.durable/durable.db'),
       durability:
@@ -91,6 +118,44 @@ export function loadConfig(
     activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
     turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 10_000),
     ...beanstalkdQueue(env),
+    ...rethinkdb,
+  };
+}
+
+/**
+ * `DURABLE_STORE_URL=rethinkdb://user:password@host:28015/db` (user, password, port and database optional: `admin`
+ * with no password, 28015, `durable`), with the `DURABLE_RETHINKDB_*` settings.
+ */
+function rethinkdbStore(env: Record<string, string | undefined>): Pick<DurableConfig, 'rethinkdb'> {
+  const value = env.DURABLE_STORE_URL;
+  if (value === undefined || value === '') return {};
+  const invalid = (): ValidationError =>
+    new ValidationError(`DURABLE_STORE_URL must look like rethinkdb://user:password@host:28015/db (got '${value}').`, {
+      variable: 'DURABLE_STORE_URL',
+    });
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid();
+  }
+  if (url.protocol !== 'rethinkdb:' || url.hostname === '') throw invalid();
+  const db = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'durable';
+  // RethinkDB's rule for database names.
+  if (!/^[A-Za-z0-9_]+$/.test(db)) throw invalid();
+  const caPath = env.DURABLE_RETHINKDB_CA;
+  return {
+    rethinkdb: {
+      host: url.hostname,
+      port: url.port === '' ? 28015 : Number(url.port),
+      db,
+      ...(url.username !== '' ? { user: decodeURIComponent(url.username) } : {}),
+      ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
+      ...(caPath !== undefined && caPath !== '' ? { caPath } : {}),
+      replicas: positiveInt(env, 'DURABLE_RETHINKDB_REPLICAS', 1),
+      shards: boundedInt(env, 'DURABLE_RETHINKDB_SHARDS', 1, 64),
+      timeoutMs: positiveInt(env, 'DURABLE_RETHINKDB_TIMEOUT_MS', 10_000),
+    },
   };
 }
 
@@ -236,6 +301,15 @@ function oneOf<T extends string>(
 function nonEmpty(env: Record<string, string | undefined>, name: string, fallback: string): string {
   const value = env[name];
   return value === undefined || value === '' ? fallback : value;
+}
+
+/** An integer from 1 to `max` (RethinkDB allows at most 64 shards per table). */
+function boundedInt(env: Record<string, string | undefined>, name: string, fallback: number, max: number): number {
+  const n = positiveInt(env, name, fallback);
+  if (n > max) {
+    throw new ValidationError(`${name} must be at most ${max} (got '${n}').`, { variable: name, value: env[name] });
+  }
+  return n;
 }
 
 function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {

@@ -5,13 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock } from '../backends/clock.js';
 import type { GroupCommit } from '../backends/group-commit.js';
 import type { Lock } from '../backends/lock.js';
 import type { Queue, WorkSelection } from '../backends/queue.js';
 import type { Store } from '../backends/store.js';
-import type { DurableConfig } from '../config/config.js';
+import type { DurableConfig, RethinkdbSettings } from '../config/config.js';
 
 export interface Backends {
   readonly store: Store;
@@ -36,6 +37,7 @@ export interface Backends {
  */
 export async function openBackends(config: DurableConfig, clock: Clock, serves?: WorkSelection): Promise<Backends> {
   if (config.beanstalkd) return withBeanstalkdQueue(config, clock, serves);
+  if (config.rethinkdb) return withRethinkdbStore(config, config.rethinkdb, clock);
   if (config.backend === 'memory') {
     const { MemoryStore } = await import('../backends/memory/memory-store.js');
     const { MemoryQueue } = await import('../backends/memory/memory-queue.js');
@@ -53,6 +55,7 @@ export async function openBackends(config: DurableConfig, clock: Clock, serves?:
     const queue = new SqliteQueue({ database, clock, consumer: bootId });
     let lock: Lock;
     if (config.lock === 'sqlite') {
+      // (`rethinkdb` never reaches here: withRethinkdbStore asks for the memory lock and replaces it.)
       const { SqliteLock } = await import('../backends/sqlite/sqlite-lock.js');
       lock = new SqliteLock({ database, clock });
     } else {
@@ -105,4 +108,47 @@ async function withBeanstalkdQueue(
     },
   });
   return assemble(store, queue, lock);
+}
+
+/**
+ * The store (and, with `DURABLE_LOCK=rethinkdb`, the lock) on RethinkDB; the queue as configured. The RethinkDB
+ * adapters, and with them the driver, are imported only here. No group commit: the queue is not in the store's
+ * database.
+ */
+async function withRethinkdbStore(config: DurableConfig, settings: RethinkdbSettings, clock: Clock): Promise<Backends> {
+  const onRethinkdb = config.lock === 'rethinkdb';
+  const local = await openBackends(
+    { ...config, rethinkdb: undefined, ...(onRethinkdb ? { lock: 'memory' } : {}) },
+    clock,
+  );
+  await local.store.close();
+  try {
+    const options = {
+      host: settings.host,
+      port: settings.port,
+      db: settings.db,
+      ...(settings.user !== undefined ? { user: settings.user } : {}),
+      ...(settings.password !== undefined ? { password: settings.password } : {}),
+      ...(settings.caPath !== undefined ? { tlsCa: await readFile(settings.caPath, 'utf8') } : {}),
+      replicas: settings.replicas,
+      shards: settings.shards,
+      timeoutMs: settings.timeoutMs,
+    };
+    const { RethinkdbStore } = await import('../backends/rethinkdb/rethinkdb-store.js');
+    const store = await RethinkdbStore.open(options);
+    let lock = local.lock;
+    if (onRethinkdb) {
+      const { RethinkdbLock } = await import('../backends/rethinkdb/rethinkdb-lock.js');
+      lock = await RethinkdbLock.open(options).catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      });
+      await local.lock.close();
+    }
+    return { ...assemble(store, local.queue, lock), ...(local.bootId !== undefined ? { bootId: local.bootId } : {}) };
+  } catch (error) {
+    await local.queue.close();
+    await local.lock.close();
+    throw error;
+  }
 }

@@ -1,0 +1,345 @@
+/**
+ * The RethinkDB store: the store contract on a RethinkDB database (tables in rethinkdb-schema.ts).
+ *
+ * **The commit point is one single-document conditional replace** on the record's version:
+ * `records.get(key).replace(row => r.branch(<row is at expectedVersion>, next, r.error('conflict')))`. RethinkDB
+ * applies a replace atomically to its document, so of two writers on one version exactly one wins; the loser's
+ * write is refused inside the server and reported as `errors: 1, first_error: 'conflict'`, not thrown, and is
+ * mapped here to `{ ok: false, current }` (the current record is read in the same query, on the primary).
+ * Everything else a turn writes (the archived tail as a history chunk) is written before it, under a deterministic
+ * key, and ignored by readers until a committed record's tail is past it: no multi-document transaction is needed.
+ *
+ * **Settings.** Writes use `durability: 'hard'` (acknowledged once on disk on a majority of the table's replicas)
+ * and the reads that decide something (`get`, `getMany`, `readHistory`, `getClaim`, `list`) use
+ * `readMode: 'majority'` (only data a majority has acknowledged, so never a write a failover would undo). With both,
+ * a single-document compare-and-set is linearizable (Jepsen's RethinkDB 2.2.3 analysis). Weaker settings trade
+ * safety for speed: `soft` durability acknowledges before the disk write (a crash of the server loses commits
+ * already acknowledged, so sent outboxes could refer to turns that no longer exist); `single` or `outdated` reads
+ * can return a value a failover later discards, or a stale one, and a worker deciding on it would replay from a
+ * history that does not match what was committed. The version check still refuses every stale commit, so those
+ * reads cost retries, but lost acknowledged writes are a real loss.
+ *
+ * Documents hold the record as a JSON string (`body`) beside the indexed fields, as SQLite does: RethinkDB would
+ * interpret user objects with a `$reql_type$` field and refuses nesting deeper than the driver's limit; a string
+ * comes back exactly as written.
+ */
+import type { HistoryEvent } from '../../engine/history.js';
+import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
+import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
+import { assertCasArguments, incarnationOf } from '../store.js';
+import type { Reql, RethinkdbConnectionOptions } from './rethinkdb-connection.js';
+import { RethinkdbError, RethinkdbPool } from './rethinkdb-connection.js';
+import type { TableSettings } from './rethinkdb-schema.js';
+import { STORE_TABLES, chunkKey, documentKey, ensureTables } from './rethinkdb-schema.js';
+
+export interface RethinkdbStoreOptions extends RethinkdbConnectionOptions, TableSettings {}
+
+/** A record as stored: the indexed fields, and the record itself as JSON. */
+interface RecordDoc {
+  readonly id: string;
+  readonly instanceId: string;
+  readonly version: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly status: string;
+  readonly createdAt: number;
+  readonly body: string;
+}
+
+interface ChunkDoc {
+  readonly id: string;
+  readonly instanceId: string;
+  readonly incarnation: string;
+  readonly generation: number;
+  readonly fromIndex: number;
+  readonly events: string;
+}
+
+/** What one item's compare-and-set query returns. */
+type ItemOutcome =
+  { readonly ok: true } | { readonly ok: false; readonly current: string | null; readonly error: string };
+
+const CONFLICT = 'conflict';
+const HARD = { durability: 'hard' } as const;
+const MAJORITY = { readMode: 'majority' } as const;
+
+function recordDoc(next: InstanceRecord, expectedVersion: number): RecordDoc {
+  assertCasArguments(next, expectedVersion);
+  return {
+    id: documentKey(next.instanceId),
+    instanceId: next.instanceId,
+    version: next.version,
+    kind: next.kind ?? 'orchestration',
+    name: next.name,
+    status: next.status,
+    createdAt: next.createdAt,
+    body: JSON.stringify(next), // throws on values JSON cannot carry (BigInt, cycles): a rejection, nothing written
+  };
+}
+
+function chunkDoc(chunk: HistoryChunk): ChunkDoc {
+  const incarnation = incarnationOf(chunk);
+  return {
+    id: chunkKey(chunk.instanceId, incarnation, chunk.generation, chunk.fromIndex),
+    instanceId: chunk.instanceId,
+    incarnation,
+    generation: chunk.generation,
+    fromIndex: chunk.fromIndex,
+    events: JSON.stringify(chunk.events),
+  };
+}
+
+function parseRecord(body: string | null | undefined): InstanceRecord | undefined {
+  return body === null || body === undefined ? undefined : (JSON.parse(body) as InstanceRecord);
+}
+
+/**
+ * A {@link Store} on RethinkDB. Several workers may share the database; the version check in the conditional
+ * replace keeps them from overwriting each other's commits.
+ * @example
+ * const store = await RethinkdbStore.open({ host: '127.0.0.1', port: 28015, db: 'durable', replicas: 3 });
+ * const result = await store.compareAndSet(record, 0);
+ * if (!result.ok) console.log('someone else created it', result.current);
+ * await store.close();
+ */
+export class RethinkdbStore implements Store {
+  private constructor(private readonly pool: RethinkdbPool) {}
+
+  /** Connects, creates the tables and indexes that are missing, and waits until they are ready. */
+  static async open(options: RethinkdbStoreOptions): Promise<RethinkdbStore> {
+    const pool = await RethinkdbPool.open(options);
+    try {
+      await ensureTables(pool, STORE_TABLES, options);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return new RethinkdbStore(pool);
+  }
+
+  async get(instanceId: string): Promise<InstanceRecord | undefined> {
+    const body = await this.pool.run<string | null>((r, db) =>
+      db.table('records', MAJORITY).get(documentKey(instanceId))('body').default(null),
+    );
+    return parseRecord(body);
+  }
+
+  async compareAndSet(next: InstanceRecord, expectedVersion: number): Promise<CasResult> {
+    const doc = recordDoc(next, expectedVersion);
+    const outcome = await this.pool.run<ItemOutcome>((r, db) => casTerm(r, db, doc, expectedVersion), HARD);
+    return casResult(outcome);
+  }
+
+  async commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]> {
+    // Everything is validated and serialized before the query: a bad item rejects the call and writes nothing.
+    const docs = commits.map((c) => recordDoc(c.next, c.expectedVersion));
+    const chunks = commits.flatMap((c) => (c.archive !== undefined ? [chunkDoc(c.archive)] : []));
+    if (docs.length === 0) return [];
+    // One query, one round trip: the batch's chunks in one insert, then one conditional replace per record, each
+    // decided on its own (an array of writes evaluates every element and returns one outcome per item). If the
+    // chunk insert fails, no record is replaced: a record must never point past history that is not stored.
+    const outcomes = await this.pool.run<ItemOutcome[]>((r, db) => {
+      const replaces = r.expr(docs.map((doc, i) => casTerm(r, db, doc, (commits[i] as TurnCommit).expectedVersion)));
+      if (chunks.length === 0) return replaces;
+      return db
+        .table('history_chunks')
+        .insert(chunks, { conflict: 'replace', ...HARD })
+        .do((inserted: Reql) =>
+          r.branch(
+            inserted('errors').eq(0),
+            replaces,
+            r.error(r.add('Archiving history chunks failed: ', inserted('first_error'))),
+          ),
+        );
+    }, HARD);
+    return outcomes.map(casResult);
+  }
+
+  async getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
+    const keys = [...new Set(instanceIds)].map(documentKey);
+    const found = new Map<string, InstanceRecord>();
+    if (keys.length === 0) return found;
+    const bodies = await this.pool.run<string[]>((r, db) => db.table('records', MAJORITY).getAll(r.args(keys))('body'));
+    const byId = new Map<string, InstanceRecord>();
+    for (const body of bodies) {
+      const record = JSON.parse(body) as InstanceRecord;
+      byId.set(record.instanceId, record);
+    }
+    // In the order asked for, like the memory store.
+    for (const id of instanceIds) {
+      const record = byId.get(id);
+      if (record !== undefined && !found.has(id)) found.set(id, record);
+    }
+    return found;
+  }
+
+  async putHistoryChunk(chunk: HistoryChunk): Promise<void> {
+    const doc = chunkDoc(chunk);
+    // An upsert that replaces: after a purge and re-creation, the new instance's chunk must win.
+    const result = await this.pool.run<{ errors: number; first_error?: string }>((_, db) =>
+      db.table('history_chunks').insert(doc, { conflict: 'replace', ...HARD }),
+    );
+    if (result.errors > 0) throw new RethinkdbError(`Writing a history chunk failed: ${result.first_error}`);
+  }
+
+  async readHistory(record: InstanceRecord): Promise<HistoryEvent[]> {
+    const { instanceId, generation, tail } = record;
+    const incarnation = incarnationOf(record);
+    // Only chunks strictly below the tail count: anything at or above it was written by a turn that never committed.
+    const chunks = await this.pool.run<{ fromIndex: number; events: string }[]>((r, db) =>
+      db
+        .table('history_chunks', MAJORITY)
+        .between(
+          [instanceId, incarnation, generation, r.minval],
+          [instanceId, incarnation, generation, tail.fromIndex],
+          {
+            index: 'chunk',
+            rightBound: 'open',
+          },
+        )
+        .orderBy({ index: 'chunk' })
+        .pluck('fromIndex', 'events'),
+    );
+    // Chunks must tile [0, tail.fromIndex) exactly: a hole means lost history, and replaying it would run the
+    // orchestration against the wrong past.
+    const history: HistoryEvent[] = [];
+    for (const chunk of chunks) {
+      if (chunk.fromIndex !== history.length) throw gap(instanceId, generation, history.length);
+      history.push(...(JSON.parse(chunk.events) as HistoryEvent[]));
+    }
+    if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
+    history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
+    return history;
+  }
+
+  async deleteHistory(
+    instanceId: string,
+    current: { readonly incarnation?: string; readonly generation: number },
+  ): Promise<void> {
+    const incarnation = incarnationOf(current);
+    await this.pool.run((r, db) =>
+      instanceChunks(r, db, instanceId)
+        .filter((c: Reql) => c('incarnation').ne(incarnation).or(c('generation').lt(current.generation)))
+        .delete(HARD),
+    );
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const limit = pageSize(query.limit);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const kind = query.kind ?? 'orchestration';
+    // An empty status list is read as "no status filter", like an absent one.
+    const statuses = query.statuses === undefined || query.statuses.length === 0 ? undefined : query.statuses;
+    // The index whose prefix covers the most filters; whatever it does not cover is filtered on the way.
+    const [index, prefix, statusFilter] =
+      query.name !== undefined
+        ? (['list_name', [kind, query.name], statuses] as const)
+        : statuses?.length === 1
+          ? (['list_status', [kind, statuses[0]], undefined] as const)
+          : (['list_kind', [kind], statuses] as const);
+    const bodies = await this.pool.run<string[]>((r, db) => {
+      const lower = query.createdFrom !== undefined ? [...prefix, query.createdFrom, r.minval] : [...prefix, r.minval];
+      // Strictly before the previous page's last item in (createdAt, instanceId) order, newest first: a position, not
+      // an offset, so records created or purged between pages neither repeat nor skip others.
+      const upper =
+        after !== undefined && (query.createdTo === undefined || after.createdAt < query.createdTo)
+          ? [...prefix, after.createdAt, after.instanceId]
+          : query.createdTo !== undefined
+            ? [...prefix, query.createdTo, r.minval]
+            : [...prefix, r.maxval];
+      let rows = db
+        .table('records', MAJORITY)
+        .between(lower, upper, { index, leftBound: 'closed', rightBound: 'open' })
+        .orderBy({ index: r.desc(index) });
+      if (statusFilter !== undefined) rows = rows.filter((row: Reql) => r.expr(statusFilter).contains(row('status')));
+      return rows.limit(limit + 1)('body');
+    });
+    const items = bodies.slice(0, limit).map((body) => JSON.parse(body) as InstanceRecord);
+    const last = items[items.length - 1];
+    return bodies.length > limit && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
+  }
+
+  async purge(instanceId: string, expectedVersion: number): Promise<boolean> {
+    // No transaction: the record goes first, conditionally on its version, then its chunks. A crash in between
+    // leaves chunks under the purged incarnation, which no later incarnation reads (they are part of the key) and
+    // deleteHistory clears.
+    const outcome = await this.pool.run<{ deleted: number; errors: number; first_error?: string }>(
+      (r, db) =>
+        db
+          .table('records')
+          .get(documentKey(instanceId))
+          .replace(
+            (row: Reql) => r.branch(row.ne(null).and(row('version').eq(expectedVersion)), null, r.error(CONFLICT)),
+            HARD,
+          ),
+      HARD,
+    );
+    if (outcome.deleted !== 1) {
+      if (outcome.errors > 0 && outcome.first_error !== CONFLICT) {
+        throw new RethinkdbError(`Purging ${instanceId} failed: ${outcome.first_error}`);
+      }
+      return false;
+    }
+    await this.pool.run((r, db) => instanceChunks(r, db, instanceId).delete(HARD));
+    return true;
+  }
+
+  async putClaim(key: string, json: string): Promise<void> {
+    const result = await this.pool.run<{ errors: number; first_error?: string }>((_, db) =>
+      db.table('claims').insert({ id: documentKey(key), key, body: json }, { conflict: 'replace', ...HARD }),
+    );
+    if (result.errors > 0) throw new RethinkdbError(`Writing a claim check failed: ${result.first_error}`);
+  }
+
+  async getClaim(key: string): Promise<string | undefined> {
+    const body = await this.pool.run<string | null>((_, db) =>
+      db.table('claims', MAJORITY).get(documentKey(key))('body').default(null),
+    );
+    return body ?? undefined;
+  }
+
+  async deleteClaim(key: string): Promise<void> {
+    await this.pool.run((_, db) => db.table('claims').get(documentKey(key)).delete(HARD));
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/**
+ * One record's compare-and-set as a query term: the conditional replace, then its outcome (`{ ok: true }`, or the
+ * error and the current record's body, read in the same query).
+ */
+function casTerm(r: Reql, db: Reql, doc: RecordDoc, expectedVersion: number): Reql {
+  const records = db.table('records');
+  const expected = (row: Reql): Reql =>
+    expectedVersion === 0 ? row.eq(null) : row.ne(null).and(row('version').eq(expectedVersion));
+  return records
+    .get(doc.id)
+    .replace((row: Reql) => r.branch(expected(row), doc, r.error(CONFLICT)), HARD)
+    .do((result: Reql) =>
+      r.branch(
+        result('errors').eq(0),
+        { ok: true },
+        { ok: false, error: result('first_error'), current: records.get(doc.id)('body').default(null) },
+      ),
+    );
+}
+
+function casResult(outcome: ItemOutcome): CasResult {
+  if (outcome.ok) return { ok: true };
+  if (outcome.error !== CONFLICT) throw new RethinkdbError(`A conditional write failed: ${outcome.error}`);
+  return { ok: false, current: parseRecord(outcome.current) };
+}
+
+/** Every chunk of an instance, of any incarnation and generation, through the `chunk` index. */
+function instanceChunks(r: Reql, db: Reql, instanceId: string): Reql {
+  return db.table('history_chunks').between([instanceId, r.minval], [instanceId, r.maxval], { index: 'chunk' });
+}
+
+function gap(instanceId: string, generation: number, index: number): Error {
+  return new Error(
+    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
+  );
+}
