@@ -58,6 +58,47 @@ describe('RethinkDB adapters on a real server', function () {
   storeBatchContract('RethinkdbStore', async () => ({ store: await RethinkdbStore.open(options()) }));
   lockContract('RethinkdbLock', async (clock) => ({ lock: await RethinkdbLock.open({ ...options(), clock }) }));
 
+  describe('schema', () => {
+    it('leaves one database and one table of each name when several processes create them at once', async () => {
+      const fresh = `race_${randomUUID().slice(0, 8)}`;
+      const stores = await Promise.all(
+        Array.from({ length: 4 }, () => RethinkdbStore.open({ ...options(), db: fresh })),
+      );
+      try {
+        const pool = await RethinkdbPool.open({ ...address, db: fresh });
+        const tables = await pool.run<{ name: string }[]>((r) =>
+          r.db('rethinkdb').table('table_config').filter({ db: fresh }).pluck('name').coerceTo('array'),
+        );
+        const databases = await pool.run<unknown[]>((r) =>
+          r.db('rethinkdb').table('db_config').filter({ name: fresh }).coerceTo('array'),
+        );
+        await pool.close();
+        assert.equal(databases.length, 1);
+        assert.deepEqual(tables.map((t) => t.name).sort(), ['claims', 'history_chunks', 'records']);
+        // Every store works on the surviving tables.
+        for (const [i, store] of stores.entries()) {
+          const id = `race-${i}`;
+          const record = {
+            instanceId: id,
+            version: 1,
+            name: 'n',
+            generation: 0,
+            status: 'Running' as const,
+            createdAt: 1,
+            updatedAt: 1,
+            historyLength: 0,
+            tail: { instanceId: id, generation: 0, fromIndex: 0, events: [] },
+            outbox: [],
+          };
+          assert.deepEqual(await store.compareAndSet(record, 0), { ok: true });
+          assert.equal((await stores[(i + 1) % stores.length]?.get(id))?.version, 1);
+        }
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+  });
+
   describe('the backend factory', () => {
     it('builds the store from DURABLE_STORE_URL and the lock from DURABLE_LOCK=rethinkdb', async () => {
       const config = loadConfig({

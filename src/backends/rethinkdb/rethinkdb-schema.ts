@@ -14,8 +14,9 @@
  * truncated keys against the documents), and their primary key is a hash of the same four fields, so a chunk
  * written twice lands on the same document.
  *
- * Several processes may start at once: every create tolerates "already exists", and the start waits for the
- * indexes (`indexWait`) and the tables (`wait`) to be ready on all their replicas.
+ * Several processes may start at once: every create tolerates "already exists", duplicates that concurrent creates
+ * made are dropped (the same survivor everywhere), and the start waits for the indexes (`indexWait`) and the tables
+ * (`wait`) to be ready on all their replicas.
  */
 import { createHash } from 'node:crypto';
 import type { RethinkdbPool, Reql } from './rethinkdb-connection.js';
@@ -69,14 +70,27 @@ export async function ensureTables(
   settings: TableSettings = {},
 ): Promise<void> {
   const run = <T>(build: (r: Reql, db: Reql) => Reql): Promise<T> => pool.run<T>(build, {}, SCHEMA_TIMEOUT_MS);
-  const databases = await run<string[]>((r) => r.dbList());
-  if (!databases.includes(pool.db)) await tolerateExists(run((r) => r.dbCreate(pool.db)));
-  const existing = await run<string[]>((_, db) => db.tableList());
-  for (const table of tables) {
-    if (!existing.includes(table.name)) {
-      const options = { primaryKey: 'id', shards: settings.shards ?? 1, replicas: settings.replicas ?? 1 };
-      await tolerateExists(run((_, db) => db.tableCreate(table.name, options)));
+  // RethinkDB does not serialise `dbCreate`/`tableCreate`: processes creating the same name at once get two
+  // databases or tables of that name, and every query on it fails as "ambiguous". So each pass creates what is
+  // missing, then drops duplicates, keeping the one with the smallest id (every process keeps the same one); passes
+  // repeat until one changes nothing.
+  for (let pass = 0; ; pass++) {
+    let changed = false;
+    if (!(await run<string[]>((r) => r.dbList())).includes(pool.db)) {
+      changed = (await tolerateExists(run((r) => r.dbCreate(pool.db)))) || changed;
     }
+    changed = (await dropDuplicates(run, 'db_config', { name: pool.db })) || changed;
+    const existing = await run<string[]>((_, db) => db.tableList());
+    for (const table of tables) {
+      if (existing.includes(table.name)) continue;
+      const options = { primaryKey: 'id', shards: settings.shards ?? 1, replicas: settings.replicas ?? 1 };
+      changed = (await tolerateExists(run((_, db) => db.tableCreate(table.name, options)))) || changed;
+    }
+    for (const table of tables) {
+      changed = (await dropDuplicates(run, 'table_config', { db: pool.db, name: table.name })) || changed;
+    }
+    if (!changed) break;
+    if (pass >= 10) throw new Error(`RethinkDB schema of ${pool.db} did not settle after ${pass} passes.`);
   }
   for (const table of tables) {
     const indexes = await run<string[]>((_, db) => db.table(table.name).indexList());
@@ -93,12 +107,31 @@ export async function ensureTables(
   }
 }
 
-/** Another process may have created it first: that is success. */
-async function tolerateExists(creation: Promise<unknown>): Promise<void> {
+/**
+ * Drops all but one of the databases or tables matching `match` in a system table (`db_config`, `table_config`),
+ * keeping the smallest id. Returns whether it dropped any.
+ */
+async function dropDuplicates(
+  run: <T>(build: (r: Reql, db: Reql) => Reql) => Promise<T>,
+  systemTable: 'db_config' | 'table_config',
+  match: Record<string, string>,
+): Promise<boolean> {
+  const ids = await run<string[]>((r) => r.db('rethinkdb').table(systemTable).filter(match)('id').coerceTo('array'));
+  if (ids.length <= 1) return false;
+  for (const id of [...ids].sort().slice(1)) {
+    await run((r) => r.db('rethinkdb').table(systemTable).get(id).delete());
+  }
+  return true;
+}
+
+/** Another process may have created it first: that is success. Returns whether this call created it. */
+async function tolerateExists(creation: Promise<unknown>): Promise<boolean> {
   try {
     await creation;
+    return true;
   } catch (error) {
     if (!/already exists/.test(error instanceof Error ? error.message : String(error))) throw error;
+    return false;
   }
 }
 
