@@ -1,8 +1,8 @@
 /**
- * The store's server dies under load: `kill -9` of RethinkDB while two `durable worker` processes run the example
- * patterns on Beanstalkd and RethinkDB (store and lock), then a restart on its data directory. The workers must
- * ride it out (time out, back off, reconnect) without crashing, and every instance the client was told about must
- * complete with the right output: nothing acknowledged is lost.
+ * The store's server goes away under load while two `durable worker` processes run the example patterns on
+ * Beanstalkd and RethinkDB (store and lock): `kill -9` and a restart on its data directory, or a SIGSTOP stall longer
+ * than the query timeout. The workers must ride it out (time out, back off, reconnect) without crashing, and every
+ * instance the client was told about must complete with the right output: nothing acknowledged is lost.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -20,95 +20,116 @@ import type { WorkerChild } from '../fixtures/worker-child.js';
 import { startWorkerChild } from '../fixtures/worker-child.js';
 import { until } from '../helpers/until.js';
 
-describe('RethinkDB killed with -9 under load, then restarted on its data', function () {
-  this.timeout(180_000);
-  requireBeanstalkd();
-  requireRethinkdb();
-  let beanstalkd: BeanstalkdServer | undefined;
-  let rethinkdb: RethinkdbServer | undefined;
-  let workers: WorkerChild[] = [];
-  let host: Host | undefined;
-  let dir: string | undefined;
+/** How the store's server goes away and comes back. */
+const OUTAGES = [
+  {
+    name: 'killed with -9 under load, then restarted on its data',
+    outage: async (server: RethinkdbServer): Promise<void> => {
+      await server.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // queries fail and back off meanwhile
+      await server.restart();
+    },
+  },
+  {
+    // A partition-like stall: the connections stay open, nothing answers, for longer than the query timeout.
+    name: 'stopped with SIGSTOP for longer than the query timeout, then continued',
+    outage: async (server: RethinkdbServer): Promise<void> => {
+      server.pause();
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      server.resume();
+    },
+  },
+];
 
-  afterEach(async () => {
-    await Promise.all(workers.map((w) => w.stop(5000)));
-    workers = [];
-    await host?.stop().catch(() => undefined);
-    await beanstalkd?.stop();
-    await rethinkdb?.stop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+for (const { name, outage } of OUTAGES) {
+  describe(`RethinkDB ${name}`, function () {
+    this.timeout(180_000);
+    requireBeanstalkd();
+    requireRethinkdb();
+    let beanstalkd: BeanstalkdServer | undefined;
+    let rethinkdb: RethinkdbServer | undefined;
+    let workers: WorkerChild[] = [];
+    let host: Host | undefined;
+    let dir: string | undefined;
 
-  it('completes every started instance once the server is back, with no worker lost on the way', async () => {
-    beanstalkd = await BeanstalkdServer.start();
-    rethinkdb = await RethinkdbServer.start();
-    dir = mkdtempSync(join(tmpdir(), 'durable-rethinkdb-restart-'));
-    const env = {
-      DURABLE_SQLITE_PATH: join(dir, 'unused.db'),
-      DURABLE_STORE_URL: `rethinkdb://127.0.0.1:${rethinkdb.driverPort}/restart_${randomUUID().slice(0, 8)}`,
-      DURABLE_LOCK: 'rethinkdb',
-      DURABLE_RETHINKDB_TIMEOUT_MS: '2000',
-      DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`,
-      DURABLE_NAMESPACE: `restart-${randomUUID().slice(0, 8)}`,
-      DURABLE_TURN_TIMEOUT_MS: '3000',
-    };
-    // The client's host creates the schema first; the workers find it there.
-    host = await startHost({ app, config: loadConfig(env), runWorker: false });
-    const { client } = host;
-    workers = [startWorkerChild(env), startWorkerChild(env)];
-    await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening')));
+    afterEach(async () => {
+      await Promise.all(workers.map((w) => w.stop(5000)));
+      workers = [];
+      await host?.stop().catch(() => undefined);
+      await beanstalkd?.stop();
+      await rethinkdb?.stop();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    });
 
-    const expected = new Map<string, unknown>();
-    for (let i = 0; i < 60; i++) {
-      const cities = [`A${i}`, `B${i}`, `C${i}`];
-      expected.set(
-        await client.start('helloSequence', cities),
-        cities.map((c) => `Hello ${c}!`),
+    it('completes every started instance once the server is back, with no worker lost on the way', async () => {
+      beanstalkd = await BeanstalkdServer.start();
+      rethinkdb = await RethinkdbServer.start();
+      dir = mkdtempSync(join(tmpdir(), 'durable-rethinkdb-restart-'));
+      const env = {
+        DURABLE_SQLITE_PATH: join(dir, 'unused.db'),
+        DURABLE_STORE_URL: `rethinkdb://127.0.0.1:${rethinkdb.driverPort}/restart_${randomUUID().slice(0, 8)}`,
+        DURABLE_LOCK: 'rethinkdb',
+        DURABLE_RETHINKDB_TIMEOUT_MS: '2000',
+        DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`,
+        DURABLE_NAMESPACE: `restart-${randomUUID().slice(0, 8)}`,
+        DURABLE_TURN_TIMEOUT_MS: '3000',
+      };
+      // The client's host creates the schema first; the workers find it there.
+      host = await startHost({ app, config: loadConfig(env), runWorker: false });
+      const { client } = host;
+      workers = [startWorkerChild(env), startWorkerChild(env)];
+      await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening')));
+
+      const expected = new Map<string, unknown>();
+      for (let i = 0; i < 60; i++) {
+        const cities = [`A${i}`, `B${i}`, `C${i}`];
+        expected.set(
+          await client.start('helloSequence', cities),
+          cities.map((c) => `Hello ${c}!`),
+        );
+      }
+      for (let i = 0; i < 20; i++) {
+        const documents = ['a b', 'c d e', `${'w '.repeat(i)}`.trim()];
+        const perDocument = documents.map((d) => (d === '' ? 0 : d.split(' ').length));
+        expected.set(await client.start('wordCount', documents), {
+          total: perDocument.reduce((a, b) => a + b, 0),
+          perDocument,
+        });
+      }
+      const ids = [...expected.keys()];
+      const completed = async (): Promise<number> =>
+        (await client.list({ status: 'Completed', limit: 1000 })).items.length;
+      await until(async () => (await completed()) >= 10, 'some instances completed', 60_000);
+
+      const doneAtKill = await completed();
+      assert.ok(doneAtKill < ids.length, `the kill lands while work is in flight (${doneAtKill} done)`);
+      await outage(rethinkdb);
+
+      let statuses: InstanceStatus[] = [];
+      await until(
+        async () => {
+          try {
+            statuses = await Promise.all(ids.map(async (id) => (await client.getStatus(id)) as InstanceStatus));
+          } catch {
+            return false; // the client's own connection is reconnecting
+          }
+          return statuses.every((s) => s.status === 'Completed' || s.status === 'Failed');
+        },
+        'every instance ended',
+        120_000,
       );
-    }
-    for (let i = 0; i < 20; i++) {
-      const documents = ['a b', 'c d e', `${'w '.repeat(i)}`.trim()];
-      const perDocument = documents.map((d) => (d === '' ? 0 : d.split(' ').length));
-      expected.set(await client.start('wordCount', documents), {
-        total: perDocument.reduce((a, b) => a + b, 0),
-        perDocument,
-      });
-    }
-    const ids = [...expected.keys()];
-    const completed = async (): Promise<number> =>
-      (await client.list({ status: 'Completed', limit: 1000 })).items.length;
-    await until(async () => (await completed()) >= 10, 'some instances completed', 60_000);
-
-    const doneAtKill = await completed();
-    assert.ok(doneAtKill < ids.length, `the kill lands while work is in flight (${doneAtKill} done)`);
-    await rethinkdb.kill('SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // queries time out and back off meanwhile
-    await rethinkdb.restart();
-
-    let statuses: InstanceStatus[] = [];
-    await until(
-      async () => {
-        try {
-          statuses = await Promise.all(ids.map(async (id) => (await client.getStatus(id)) as InstanceStatus));
-        } catch {
-          return false; // the client's own connection is reconnecting
-        }
-        return statuses.every((s) => s.status === 'Completed' || s.status === 'Failed');
-      },
-      'every instance ended',
-      120_000,
-    );
-    for (const status of statuses) {
-      assert.equal(status.status, 'Completed', `${status.instanceId}: ${JSON.stringify(status.error)}`);
-      assert.deepEqual(status.output, expected.get(status.instanceId));
-    }
-    assert.deepEqual(
-      workers.map((w) => w.running),
-      [true, true],
-      'no worker died of the outage',
-    );
-    const failedBatches = workers.flatMap((w) => w.lines).filter((l) => l.event === 'worker.batch_failed').length;
-    assert.ok(failedBatches > 0, 'the workers felt the outage (and backed off)');
-    console.log(`      killed RethinkDB with ${doneAtKill} of ${ids.length} done; ${failedBatches} batches backed off`);
+      for (const status of statuses) {
+        assert.equal(status.status, 'Completed', `${status.instanceId}: ${JSON.stringify(status.error)}`);
+        assert.deepEqual(status.output, expected.get(status.instanceId));
+      }
+      assert.deepEqual(
+        workers.map((w) => w.running),
+        [true, true],
+        'no worker died of the outage',
+      );
+      const failedBatches = workers.flatMap((w) => w.lines).filter((l) => l.event === 'worker.batch_failed').length;
+      assert.ok(failedBatches > 0, 'the workers felt the outage (and backed off)');
+      console.log(`      outage began with ${doneAtKill} of ${ids.length} done; ${failedBatches} batches backed off`);
+    });
   });
-});
+}
