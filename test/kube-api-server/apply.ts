@@ -16,6 +16,7 @@
  * Not modelled: ownership of non-leaf fields, per-version entries (all entries carry the object's apiVersion),
  * `x-kubernetes-list-type` on CRD schemas (CRD lists are atomic unless named in MERGE_KEYS), and `subresource`.
  */
+import { canonical } from './canonical.js';
 import { isObject, MERGE_KEYS } from './patch.js';
 import { ApiError } from './status.js';
 import type { KubeObject } from './store.js';
@@ -193,11 +194,9 @@ export function recordUpdate(before: KubeObject | undefined, after: KubeObject, 
   // A client may write managedFields itself (kubectl does, to migrate client-side apply to server-side apply):
   // the written entries replace the stored ones, as the real server accepts them.
   const written = after.metadata.managedFields;
-  const own = written !== undefined && JSON.stringify(written) !== JSON.stringify(before?.metadata.managedFields);
+  const own = written !== undefined && canonical(written) !== canonical(before?.metadata.managedFields);
   const entries = readEntries(own ? after : before);
-  const changed = fieldPaths(after).filter(
-    (p) => JSON.stringify(valueAt(before, p)) !== JSON.stringify(valueAt(after, p)),
-  );
+  const changed = fieldPaths(after).filter((p) => canonical(valueAt(before, p)) !== canonical(valueAt(after, p)));
   const present = new Set(fieldPaths(after).map(id));
   for (const e of entries) for (const key of [...e.fields.keys()]) if (!present.has(key)) e.fields.delete(key);
   if (changed.length > 0) {
@@ -222,7 +221,7 @@ export function serverSideApply(
   for (const e of entries) {
     if (e.manager === manager) continue;
     for (const p of mine)
-      if (e.fields.has(id(p)) && JSON.stringify(valueAt(live, p)) !== JSON.stringify(valueAt(applied, p)))
+      if (e.fields.has(id(p)) && canonical(valueAt(live, p)) !== canonical(valueAt(applied, p)))
         conflicts.push({ manager: e.manager, apiVersion: e.apiVersion, path: p });
   }
   if (conflicts.length > 0 && !force) {

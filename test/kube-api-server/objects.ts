@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { recordUpdate } from './apply.js';
+import { canonical } from './canonical.js';
 import { acceptedStatus, typesOfCrd, validateCrd } from './crd.js';
 import { apiVersionOf, type Registry, type ResourceType } from './resources.js';
 import { applyDefaults, prune, validate } from './schema.js';
@@ -41,7 +42,7 @@ export function resourceKey(t: ResourceType): string {
 
 function specOf(o: KubeObject): string {
   const { metadata: _m, status: _s, ...rest } = o;
-  return JSON.stringify(rest);
+  return canonical(rest);
 }
 
 /** Equal but for resourceVersion and managedFields timestamps: a write that changes only those is a no-op. */
@@ -49,7 +50,7 @@ function sameContent(a: KubeObject, b: KubeObject): boolean {
   const strip = (o: KubeObject): string => {
     const { resourceVersion: _r, managedFields, ...metadata } = o.metadata;
     const owners = ((managedFields as any[]) ?? []).map(({ time: _t, ...entry }) => entry);
-    return JSON.stringify({ ...o, metadata, owners });
+    return canonical({ ...o, metadata, owners });
   };
   return strip(a) === strip(b);
 }
