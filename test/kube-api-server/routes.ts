@@ -55,6 +55,8 @@ export function route(
   const type = registry.find(group, version, rest[0]!);
   if (!type || rest.length > 3) return undefined;
   const [, name, sub] = rest;
+  // A namespaced resource is listed and watched across namespaces, but its objects live only under one.
+  if (type.namespaced && namespace === undefined && (name || method === 'POST')) return undefined;
   if (sub && !((sub === 'status' && type.status) || (sub === 'scale' && type.scale))) return undefined;
   const watching = query.get('watch') === 'true' || query.get('watch') === '1';
   const verb =

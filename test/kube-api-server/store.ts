@@ -23,6 +23,8 @@ export interface StoredEvent {
   resource: string;
   revision: number;
   object: KubeObject;
+  /** The object before a MODIFIED event: a selector watch turns a change in or out of scope into ADDED/DELETED. */
+  previous?: KubeObject;
 }
 
 export type Listener = (event: StoredEvent) => void;
@@ -79,11 +81,18 @@ export class Store {
   /** Writes `object` at the next revision and returns the stored copy. */
   put(resource: string, object: KubeObject): KubeObject {
     const key = keyOf(resource, object.metadata.namespace, object.metadata.name);
-    const type: EventType = this.objects.has(key) ? 'MODIFIED' : 'ADDED';
+    const previous = this.objects.get(key);
     const stored = structuredClone(object);
     stored.metadata.resourceVersion = String(++this.revision);
     this.objects.set(key, stored);
-    this.record({ type, resource, revision: this.revision, object: structuredClone(stored) });
+    const event: StoredEvent = {
+      type: previous ? 'MODIFIED' : 'ADDED',
+      resource,
+      revision: this.revision,
+      object: structuredClone(stored),
+    };
+    if (previous) event.previous = previous;
+    this.record(event);
     return structuredClone(stored);
   }
 

@@ -6,8 +6,8 @@
  *   back to N, one ERROR event carrying a 410 Expired Status, and the stream ends (the client must re-list).
  * - allowWatchBookmarks: BOOKMARK events carrying only the current resourceVersion, every `bookmarkIntervalMs`.
  * - sendInitialEvents=true: the ADDED events, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`.
- * - timeoutSeconds ends the stream cleanly. Selectors filter events by the object's state in the event; an
- *   object that stops matching is not reported as DELETED (the real server reports it; documented gap).
+ * - timeoutSeconds ends the stream cleanly. Selectors filter events; an object modified into a selector's scope
+ *   is reported as ADDED, one modified out of it as DELETED, as the real server does.
  * - With a Table Accept header (kubectl get -w), each event's object is a one-row Table.
  * Events are written in revision order: the history is replayed and the live subscription made in one turn of
  * the event loop, so no write can fall between them.
@@ -41,8 +41,13 @@ export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest, o
       apiVersion: w.apiVersion,
       metadata: { resourceVersion: String(store.currentRevision()), ...(annotations ? { annotations } : {}) },
     });
+  // As the real server's: an object modified into the watch's scope is ADDED, one modified out of it DELETED.
   const deliver = (e: StoredEvent): void => {
-    if (w.matches(e.object)) send(e.type, w.present(e.object));
+    const now = w.matches(e.object);
+    const before = e.previous ? w.matches(e.previous) : now;
+    if (e.type === 'MODIFIED' && now && !before) send('ADDED', w.present(e.object));
+    else if (e.type === 'MODIFIED' && !now && before) send('DELETED', w.present(e.object));
+    else if (now) send(e.type, w.present(e.object));
   };
 
   const rv = w.resourceVersion;

@@ -143,6 +143,31 @@ describe('Kubernetes test server semantics', () => {
     assert.equal((await call(server, 'GET', `${CM}?fieldSelector=spec.x%3D1`)).status, 400);
   });
 
+  it('reports an object relabelled out of a watch selector as DELETED and back into it as ADDED', async () => {
+    await start();
+    await call(server, 'POST', CM, { metadata: { name: 'a', labels: { role: 'leader' } } });
+    const watch = openWatch(
+      server,
+      `${CM}?watch=1&labelSelector=role%3Dleader&resourceVersion=${server.resourceVersion()}`,
+    );
+    const relabel = (role: string): Promise<unknown> =>
+      call(
+        server,
+        'PATCH',
+        `${CM}/a`,
+        { metadata: { labels: { role } } },
+        { 'Content-Type': 'application/merge-patch+json' },
+      );
+    await relabel('follower');
+    await relabel('leader');
+    await until(() => watch.events.length >= 2, 'two events arrive');
+    watch.stop();
+    assert.deepEqual(
+      watch.events.map((e) => `${e.type} ${e.object.metadata.labels.role}`),
+      ['DELETED follower', 'ADDED leader'],
+    );
+  });
+
   it('serves a new CRD in discovery and as a Table with its printer columns', async () => {
     await start();
     const before = await call(server, 'GET', '/apis');
