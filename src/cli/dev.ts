@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { DurableConfig } from '../config/config.js';
 import { loadConfig } from '../config/config.js';
 import { CliError } from '../host/cli-error.js';
 import { startHost } from '../host/host.js';
@@ -56,7 +57,7 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   out(
     [
       `Durable dev — ${address}`,
-      `  data           ${config.backend === 'sqlite' ? `${config.sqlite.path} (durability ${config.sqlite.durability})` : 'in memory'}`,
+      `  data           ${dataLine(config)}`,
       `  orchestrations ${listed.join(', ') || '(none)'}`,
       `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
       `  entities       ${entities.join(', ') || '(none)'}`,
@@ -124,4 +125,12 @@ async function devWatch(appPath: string): Promise<void> {
       child.kill('SIGINT');
     });
   });
+}
+
+/** Where the instances live, as the banner says it (never with a password). */
+function dataLine(config: DurableConfig): string {
+  const local =
+    config.backend === 'sqlite' ? `${config.sqlite.path} (durability ${config.sqlite.durability})` : 'in memory';
+  const store = config.rethinkdb;
+  return store ? `rethinkdb://${store.host}:${store.port}/${store.db} (store); queue and lock as configured` : local;
 }
