@@ -8,6 +8,7 @@ import type { Host } from '../../src/host/host.js';
 import { startHost } from '../../src/host/host.js';
 import { defineApp, TestEnvironment, Worker } from '../../src/index.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
+import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
 import { Failpoints } from '../helpers/failpoints.js';
 import { until } from '../helpers/until.js';
 
@@ -92,43 +93,78 @@ describe('a worker that dies between its commit and its send', function () {
   });
 });
 
-describe('exactly once with three workers on Beanstalkd and one SQLite file', function () {
-  this.timeout(120_000);
-  requireBeanstalkd();
-  let server: BeanstalkdServer | undefined;
-  let dir: string | undefined;
-  let hosts: Host[] = [];
-  beforeEach(() => runs.clear());
-  afterEach(async () => {
-    await Promise.all(hosts.map((h) => h.stop()));
-    hosts = [];
-    await server?.stop();
-    server = undefined;
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+/** The cluster store and lock under test: one SQLite file, or a RethinkDB server. */
+const CLUSTER_STORES = [
+  {
+    name: 'one SQLite file',
+    require: (): void => undefined,
+    start: (dir: string) =>
+      Promise.resolve({
+        env: { DURABLE_SQLITE_PATH: join(dir, 'durable.db'), DURABLE_LOCK: 'sqlite', DURABLE_DURABILITY: 'normal' },
+        stop: () => Promise.resolve(),
+      }),
+  },
+  {
+    name: 'RethinkDB',
+    require: requireRethinkdb,
+    start: async (dir: string) => {
+      const rethinkdb = await RethinkdbServer.start();
+      return {
+        env: {
+          DURABLE_SQLITE_PATH: join(dir, 'unused.db'),
+          DURABLE_STORE_URL: `rethinkdb://127.0.0.1:${rethinkdb.driverPort}/once_${randomUUID().slice(0, 8)}`,
+          DURABLE_LOCK: 'rethinkdb',
+        },
+        stop: () => rethinkdb.stop(),
+      };
+    },
+  },
+];
 
-  it('runs each of 1,000 activity calls once when three hosts share Beanstalkd and the SQLite store and lock', async () => {
-    server = await BeanstalkdServer.start();
-    dir = mkdtempSync(join(tmpdir(), 'durable-exactly-once-'));
-    const config = loadConfig({
-      DURABLE_SQLITE_PATH: join(dir, 'durable.db'),
-      DURABLE_LOCK: 'sqlite',
-      DURABLE_DURABILITY: 'normal',
-      DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${server.port}`,
-      DURABLE_NAMESPACE: `once-${randomUUID().slice(0, 8)}`,
+for (const store of CLUSTER_STORES) {
+  describe(`exactly once with three workers on Beanstalkd and ${store.name}`, function () {
+    this.timeout(180_000);
+    requireBeanstalkd();
+    store.require();
+    let server: BeanstalkdServer | undefined;
+    let dir: string | undefined;
+    let hosts: Host[] = [];
+    let stopStore: (() => Promise<void>) | undefined;
+    beforeEach(() => runs.clear());
+    afterEach(async () => {
+      await Promise.all(hosts.map((h) => h.stop()));
+      hosts = [];
+      await server?.stop();
+      server = undefined;
+      await stopStore?.();
+      stopStore = undefined;
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     });
-    // Three hosts, each with its own connections, as three processes would have (their activities count into one
-    // map: that is what a shared side-effect ledger would see).
-    for (let i = 0; i < 3; i++) hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
-    const { client } = hosts[0] as Host;
-    const ids = await Promise.all(Array.from({ length: 50 }, () => client.start('fanOut', 20)));
-    for (const id of ids) {
-      const done = await client.waitForCompletion(id, { timeoutMs: 60_000 });
-      assert.equal(done.status, 'Completed', JSON.stringify(done.error));
-      assert.equal(done.output, 380);
-    }
-    assert.equal(runs.size, 1000);
-    const repeated = [...runs].filter(([, count]) => count > 1);
-    assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+
+    it(`runs each of 1,000 activity calls once when three hosts share Beanstalkd and ${store.name} (store and lock)`, async () => {
+      server = await BeanstalkdServer.start();
+      dir = mkdtempSync(join(tmpdir(), 'durable-exactly-once-'));
+      const storage = await store.start(dir);
+      stopStore = storage.stop;
+      const config = loadConfig({
+        ...storage.env,
+        DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${server.port}`,
+        DURABLE_NAMESPACE: `once-${randomUUID().slice(0, 8)}`,
+      });
+      // Three hosts, each with its own connections, as three processes would have (their activities count into one
+      // map: that is what a shared side-effect ledger would see). The first creates the schema.
+      hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
+      for (let i = 0; i < 2; i++) hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
+      const { client } = hosts[0] as Host;
+      const ids = await Promise.all(Array.from({ length: 50 }, () => client.start('fanOut', 20)));
+      for (const id of ids) {
+        const done = await client.waitForCompletion(id, { timeoutMs: 120_000 });
+        assert.equal(done.status, 'Completed', JSON.stringify(done.error));
+        assert.equal(done.output, 380);
+      }
+      assert.equal(runs.size, 1000);
+      const repeated = [...runs].filter(([, count]) => count > 1);
+      assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+    });
   });
-});
+}
