@@ -6,6 +6,9 @@
  * Workloads: (a) `hello` 1,000 HelloCities orchestrations (5 sequential activities each) started at once;
  * `latency` HelloCities started one every 10 ms (not saturated); (b) `fanout` one fan-out/fan-in of 1,000
  * activities; (c) `scaling` one chain of BENCH_STEPS (default 10,000) activities, time per step early vs late.
+ *
+ * `BENCH_BACKEND=cluster` runs them on BENCH_WORKERS (default 2) `durable worker` processes over a spawned Beanstalkd
+ * and RethinkDB (bench/cluster.ts), and adds the RethinkDB queries per orchestration to (a) and (b).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -55,14 +58,16 @@ for (const durability of durabilities) {
   }
 }
 
+const trips = (r: Record<string, unknown>): string =>
+  typeof r.roundTripsPerOrchestration === 'number' ? `, ${r.roundTripsPerOrchestration} RethinkDB queries/orch` : '';
 const show = (r: Record<string, unknown>): string => {
   switch (r.workload) {
     case 'hello':
-      return `${String(r.orchestrationsPerSecond)} orch/s, ${String(r.eventsPerSecond)} events/s, p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms`;
+      return `${String(r.orchestrationsPerSecond)} orch/s, ${String(r.eventsPerSecond)} events/s, p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms${trips(r)}`;
     case 'latency':
       return `p50 ${String(r.p50Ms)} ms, p99 ${String(r.p99Ms)} ms`;
     case 'fanout':
-      return `${String(r.seconds)} s, ${String(r.activitiesPerSecond)} activities/s`;
+      return `${String(r.seconds)} s, ${String(r.activitiesPerSecond)} activities/s${trips(r)}`;
     case 'scaling':
       return `${String(r.msPerStepAt10)} ms/step at step 10, ${String(r.msPerStepAt10000)} ms/step at step ${String(r.steps)} (ratio ${String(r.ratio)})`;
     default:

@@ -8,57 +8,36 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { startHost } from '../src/host/host.js';
 import type { DurableClient } from '../src/index.js';
-import { defineApp } from '../src/index.js';
-
-const CITIES = ['Tokyo', 'Seattle', 'London', 'Paris', 'Cairo'];
-
-const activities = {
-  async sayHello(city: string) {
-    return `Hello ${city}`;
-  },
-  async work(n: number) {
-    return n + 1;
-  },
-};
-
-const app = defineApp({
-  activities,
-  orchestrations: {
-    async helloCities(ctx) {
-      const out: string[] = [];
-      for (const city of CITIES) out.push(await ctx.callActivity('sayHello', city));
-      return out;
-    },
-    async fanOut(ctx, width: number) {
-      const results = await Promise.all(Array.from({ length: width }, (_, i) => ctx.callActivity('work', i)));
-      return results.length;
-    },
-    async longChain(ctx, steps: number) {
-      let n = 0;
-      for (let i = 0; i < steps; i++) n = await ctx.callActivity('work', n);
-      return n;
-    },
-  },
-});
+import type { Cluster } from './cluster.js';
+import { startCluster } from './cluster.js';
+import app, { CITIES } from './hello-app.js';
 
 const [workload = 'hello', backend = 'sqlite', durability = 'full'] = process.argv.slice(2);
 const dir = mkdtempSync(join(tmpdir(), 'durable-bench-'));
 const config = loadConfig({
-  DURABLE_BACKEND: backend,
+  DURABLE_BACKEND: backend === 'cluster' ? 'sqlite' : backend,
   DURABLE_SQLITE_PATH: join(dir, 'bench.db'),
   DURABLE_DURABILITY: durability,
   DURABLE_ACTIVITY_CONCURRENCY: process.env.BENCH_ACTIVITY_CONCURRENCY ?? '256',
 });
-const host = await startHost({
-  app,
-  config,
-  worker: { pollMs: 20, batchSize: Number(process.env.BENCH_BATCH ?? 500), orchestrationConcurrency: 64 },
-});
+// `cluster`: worker processes on Beanstalkd + RethinkDB (bench/cluster.ts); otherwise one in-process host.
+const cluster: Cluster | undefined = backend === 'cluster' ? await startCluster(durability) : undefined;
+const host =
+  cluster?.host ??
+  (await startHost({
+    app,
+    config,
+    worker: { pollMs: 20, batchSize: Number(process.env.BENCH_BATCH ?? 500), orchestrationConcurrency: 64 },
+  }));
 const client = host.client;
+
+/** Status reads made while waiting (each one store query), so they can be left out of the round-trip count. */
+let polls = 0;
 
 async function waitAll(ids: string[]): Promise<void> {
   let next = 0;
   while (next < ids.length) {
+    polls++;
     const status = await client.getStatus(ids[next] as string);
     if (status?.status === 'Completed') next++;
     else if (status?.status === 'Failed') throw new Error(`${ids[next]} failed: ${status.error?.message}`);
@@ -78,13 +57,25 @@ async function latencies(c: DurableClient, ids: string[]): Promise<number[]> {
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
+/**
+ * RethinkDB queries per orchestration between two readings of the server's counter, less the client's status polls
+ * and the second reading itself: the store and lock round trips the work itself cost.
+ */
+function roundTrips(q0: number | undefined, q1: number | undefined, n: number): Record<string, number> {
+  if (q0 === undefined || q1 === undefined) return {};
+  const queries = q1 - q0 - polls - 1;
+  return { rethinkdbQueries: queries, roundTripsPerOrchestration: Math.round((queries / n) * 10) / 10 };
+}
+
 let result: Record<string, unknown>;
 if (workload === 'hello') {
   const n = Number(process.env.BENCH_HELLO ?? 1000);
+  const q0 = await cluster?.queries();
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: n }, () => client.start('helloCities')));
   await waitAll(ids);
   const seconds = (performance.now() - t0) / 1000;
+  const q1 = await cluster?.queries();
   const lat = await latencies(client, ids);
   result = {
     orchestrationsPerSecond: Math.round(n / seconds),
@@ -93,6 +84,7 @@ if (workload === 'hello') {
     p50Ms: pct(lat, 50),
     p99Ms: pct(lat, 99),
     seconds: Math.round(seconds * 100) / 100,
+    ...roundTrips(q0, q1, n),
   };
 } else if (workload === 'latency') {
   // Not saturated: 200 orchestrations, one every 10 ms.
@@ -105,11 +97,17 @@ if (workload === 'hello') {
   const lat = await latencies(client, ids);
   result = { p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
 } else if (workload === 'fanout') {
+  const q0 = await cluster?.queries();
   const t0 = performance.now();
   const id = await client.start('fanOut', 1000);
   await waitAll([id]);
   const seconds = (performance.now() - t0) / 1000;
-  result = { seconds: Math.round(seconds * 1000) / 1000, activitiesPerSecond: Math.round(1000 / seconds) };
+  const q1 = await cluster?.queries();
+  result = {
+    seconds: Math.round(seconds * 1000) / 1000,
+    activitiesPerSecond: Math.round(1000 / seconds),
+    ...roundTrips(q0, q1, 1),
+  };
 } else if (workload === 'scaling') {
   const steps = Number(process.env.BENCH_STEPS ?? 10_000);
   const id = await client.start('longChain', steps);
@@ -129,7 +127,7 @@ if (workload === 'hello') {
 } else {
   throw new Error(`unknown workload ${workload}`);
 }
-await host.stop();
+await (cluster?.stop() ?? host.stop());
 rmSync(dir, { recursive: true, force: true });
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 process.stdout.write(`${JSON.stringify({ workload, backend, durability, ...result, peakRssMb })}\n`);

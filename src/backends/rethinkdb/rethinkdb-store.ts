@@ -135,24 +135,33 @@ export class RethinkdbStore implements Store {
     const docs = commits.map((c) => recordDoc(c.next, c.expectedVersion));
     const chunks = commits.flatMap((c) => (c.archive !== undefined ? [chunkDoc(c.archive)] : []));
     if (docs.length === 0) return [];
-    // One query, one round trip: the batch's chunks in one insert, then one conditional replace per record, each
-    // decided on its own (an array of writes evaluates every element and returns one outcome per item). If the
-    // chunk insert fails, no record is replaced: a record must never point past history that is not stored.
-    const outcomes = await this.pool.run<ItemOutcome[]>((r, db) => {
-      const replaces = r.expr(docs.map((doc, i) => casTerm(r, db, doc, (commits[i] as TurnCommit).expectedVersion)));
-      if (chunks.length === 0) return replaces;
+    const waves = batchWaves(commits, docs);
+    // One query, one round trip, and a fixed number of writes whatever the batch size: the chunks in one insert,
+    // then per wave the creations in one insert and the updates in one getAll(...).replace. A hard write is paid per
+    // write operation, not per document (214 commits/s as one replace per record, ~1,000–4,000 as one operation).
+    // Each document is still decided on its own inside its operation; if the chunk insert fails, no record is
+    // replaced: a record must never point past history that is not stored.
+    const outcomes = await this.pool.run<WaveOutcome[]>((r, db) => {
+      const writes = r.expr(waves.map((wave) => waveTerm(r, db, wave)));
+      if (chunks.length === 0) return writes;
       return db
         .table('history_chunks')
         .insert(chunks, { conflict: 'replace', ...HARD })
         .do((inserted: Reql) =>
           r.branch(
             inserted('errors').eq(0),
-            replaces,
+            writes,
             r.error(r.add('Archiving history chunks failed: ', inserted('first_error'))),
           ),
         );
     }, HARD);
-    return outcomes.map(casResult);
+    const results: CasResult[] = new Array<CasResult>(commits.length);
+    waves.forEach((wave, w) => {
+      const outcome = outcomes[w] as WaveOutcome;
+      collect(wave.creations, outcome.created, true, results);
+      collect(wave.updates, outcome.updated, false, results);
+    });
+    return results;
   }
 
   async getMany(instanceIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
@@ -325,6 +334,135 @@ function casTerm(r: Reql, db: Reql, doc: RecordDoc, expectedVersion: number): Re
         { ok: false, error: result('first_error'), current: records.get(doc.id)('body').default(null) },
       ),
     );
+}
+
+/** One item of a wave: its position in the batch and its document. */
+interface WaveItem {
+  readonly index: number;
+  readonly doc: RecordDoc;
+  readonly expectedVersion: number;
+}
+
+/** Items whose keys are distinct, so each key is written at most once by the wave's two operations. */
+interface Wave {
+  readonly creations: WaveItem[];
+  readonly updates: WaveItem[];
+}
+
+/** Per document of one operation: its key, the error if refused, and the body it was refused against. */
+interface DocOutcome {
+  readonly id: string;
+  readonly error: string | null;
+  readonly current: string | null;
+}
+
+interface WaveOutcome {
+  readonly created: DocOutcome[];
+  readonly updated: DocOutcome[];
+}
+
+/**
+ * Splits a batch into waves of distinct keys: the n-th item for a key goes to wave n. The runtime commits each
+ * instance once per batch, so there is one wave; a key that appears twice is decided after the first item's write,
+ * as a loop over the items would.
+ */
+function batchWaves(commits: readonly TurnCommit[], docs: readonly RecordDoc[]): Wave[] {
+  const waves: Wave[] = [];
+  const seen = new Map<string, number>();
+  docs.forEach((doc, index) => {
+    const w = seen.get(doc.id) ?? 0;
+    seen.set(doc.id, w + 1);
+    const wave = (waves[w] ??= { creations: [], updates: [] });
+    const expectedVersion = (commits[index] as TurnCommit).expectedVersion;
+    (expectedVersion === 0 ? wave.creations : wave.updates).push({ index, doc, expectedVersion });
+  });
+  return waves;
+}
+
+/**
+ * A write's `changes` reduced to what decides each item: RethinkDB returns them in no particular order (not the
+ * order of the documents or keys), so each carries its key. A refused document's entry has `error` and, as
+ * `old_val`, the document it was refused against; that body is the conflict's `current`.
+ */
+function docOutcomes(r: Reql, write: Reql): Reql {
+  return write('changes')
+    .default([])
+    .map((change: Reql) => {
+      const error = change('error').default(null);
+      return {
+        id: change('new_val').default(null).default(change('old_val'))('id'),
+        error,
+        current: r.branch(error.eq(null), null, change('old_val').default(null)('body').default(null)),
+      };
+    });
+}
+
+/**
+ * One wave as a query term: creations as one `insert` whose conflict handler refuses (an existing document is a
+ * conflict, reported per document, not thrown), updates as one `getAll(...keys).replace` that keeps each row only
+ * if it is at its item's expected version. Keys of the lookup objects are prefixed so that no instance id can be
+ * read by the server as a special field (`$reql_type$`).
+ */
+function waveTerm(r: Reql, db: Reql, wave: Wave): Reql {
+  const records = db.table('records');
+  const created =
+    wave.creations.length === 0
+      ? r.expr([])
+      : docOutcomes(
+          r,
+          records.insert(
+            wave.creations.map((item) => item.doc),
+            { conflict: () => r.error(CONFLICT), returnChanges: 'always', ...HARD },
+          ),
+        );
+  if (wave.updates.length === 0) return r.expr({ created, updated: [] });
+  const expected: Record<string, number> = {};
+  const next: Record<string, RecordDoc> = {};
+  for (const item of wave.updates) {
+    expected[`k${item.doc.id}`] = item.expectedVersion;
+    next[`k${item.doc.id}`] = item.doc;
+  }
+  // The lookup objects are bound once (`do`): written inline in the function, they would be rebuilt for every row
+  // (measured: 1,100 against 4,600 documents/s for 100 updates).
+  const updated = r.expr(expected).do((expectedByKey: Reql) =>
+    r.expr(next).do((nextByKey: Reql) =>
+      docOutcomes(
+        r,
+        records.getAll(r.args(wave.updates.map((item) => item.doc.id))).replace(
+          (row: Reql) => {
+            const key = r.add('k', row('id'));
+            return r.branch(row('version').eq(expectedByKey(key)), nextByKey(key), r.error(CONFLICT));
+          },
+          { returnChanges: 'always', ...HARD },
+        ),
+      ),
+    ),
+  );
+  return r.expr({ created, updated });
+}
+
+/**
+ * Fills the results of one operation's items from its per-document outcomes. An update whose key has no outcome
+ * found no document (purged since it was read): a conflict with no current record. A creation always has one.
+ */
+function collect(
+  items: readonly WaveItem[],
+  outcomes: readonly DocOutcome[],
+  creations: boolean,
+  into: CasResult[],
+): void {
+  const byId = new Map(outcomes.map((o) => [o.id, o]));
+  for (const item of items) {
+    const outcome = byId.get(item.doc.id);
+    if (outcome === undefined) {
+      if (creations) throw new RethinkdbError(`Creating ${item.doc.instanceId} returned no outcome.`);
+      into[item.index] = { ok: false, current: undefined };
+    } else if (outcome.error === null) {
+      into[item.index] = { ok: true };
+    } else {
+      into[item.index] = casResult({ ok: false, error: outcome.error, current: outcome.current });
+    }
+  }
 }
 
 function casResult(outcome: ItemOutcome): CasResult {
