@@ -13,6 +13,12 @@
  * - Expiry is judged on the lock's clock: once `ttlMs` has passed without renewal (`now >= acquiredAt + ttl`),
  *   anyone may take the key, and `renew` fails even if nobody took it (the owner must `acquire` again).
  *
+ * - Optionally, `acquireMany` and `releaseMany` do the same for a batch of keys in one round trip (and one write
+ *   where the backend can): each key is still decided on its own, results in key order. A worker takes the locks of
+ *   a whole batch of instances at once; on a lock whose every write is a replicated disk write (RethinkDB,
+ *   Kubernetes), one write per instance per turn is what bounds a cluster. {@link acquireAll} and
+ *   {@link releaseAll} fall back to one call per key for adapters without them.
+ *
  * WHAT IS DELIBERATELY NOT
  * - Safety. The lock only keeps two workers from doing the same turn twice (efficiency). A worker can pause
  *   past its TTL and wake up believing it still holds the lock; the store's compare-and-set on the instance
@@ -34,7 +40,35 @@ export interface Lock {
    */
   readonly epoch: string;
   acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition>;
+  /** `acquire` for each of `keys` (distinct), decided one by one, in one round trip; results in key order. */
+  acquireMany?(keys: readonly string[], owner: string, ttlMs: number): Promise<LockAcquisition[]>;
   renew(key: string, owner: string, ttlMs: number): Promise<boolean>;
   release(key: string, owner: string): Promise<void>;
+  /** `release` for each of `keys`, in one round trip. */
+  releaseMany?(keys: readonly string[], owner: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Acquires every key for `owner`: in one call where the lock offers `acquireMany`, else one `acquire` per key (at
+ * once). Results in key order.
+ * @example
+ * const results = await acquireAll(lock, ['orchestration/a', 'orchestration/b'], 'worker-1', 10_000);
+ */
+export function acquireAll(
+  lock: Lock,
+  keys: readonly string[],
+  owner: string,
+  ttlMs: number,
+): Promise<LockAcquisition[]> {
+  if (keys.length === 0) return Promise.resolve([]);
+  if (lock.acquireMany) return lock.acquireMany(keys, owner, ttlMs);
+  return Promise.all(keys.map((key) => lock.acquire(key, owner, ttlMs)));
+}
+
+/** Releases every key `owner` holds: in one call where the lock offers `releaseMany`, else one `release` per key. */
+export async function releaseAll(lock: Lock, keys: readonly string[], owner: string): Promise<void> {
+  if (keys.length === 0) return;
+  if (lock.releaseMany) return lock.releaseMany(keys, owner);
+  await Promise.all(keys.map((key) => lock.release(key, owner)));
 }

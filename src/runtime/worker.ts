@@ -12,6 +12,7 @@ import type { OrchestrationLogRecord } from '../engine/executor.js';
 import type { Clock } from '../backends/clock.js';
 import type { GroupCommit } from '../backends/group-commit.js';
 import type { Lock } from '../backends/lock.js';
+import { acquireAll, releaseAll } from '../backends/lock.js';
 import type { Delivery, Queue, Release } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
@@ -266,13 +267,20 @@ export class Worker {
     const failed = new Map<string, Delivery[]>();
     try {
       const records = new Map<string, InstanceRecord>();
-      await Promise.all(
-        [...groups].map(async ([id, deliveries]) => {
-          const acquired = await lock.acquire(lockKey(id), this.workerId, ttlMs);
-          if (acquired === false) busy.push(...deliveries.map((delivery) => ({ delivery, delayMs: 50 })));
-          else locked.push([id, deliveries, acquired === 'taken-over']);
-        }),
+      // The batch's locks in one call: on a lock whose writes are replicated disk writes, a write per instance per
+      // turn is what bounds a cluster.
+      const entries = [...groups];
+      const acquired = await acquireAll(
+        lock,
+        entries.map(([id]) => lockKey(id)),
+        this.workerId,
+        ttlMs,
       );
+      entries.forEach(([id, deliveries], i) => {
+        const acquisition = acquired[i] ?? false;
+        if (acquisition === false) busy.push(...deliveries.map((delivery) => ({ delivery, delayMs: 50 })));
+        else locked.push([id, deliveries, acquisition === 'taken-over']);
+      });
       if (busy.length > 0) {
         this.logger.debug({ event: LOG_EVENTS.lockBusy, messages: busy.length });
         await queue.settle({ release: busy });
@@ -302,7 +310,11 @@ export class Worker {
       return;
     }
     const released = locked.filter(([id]) => !failed.has(id));
-    await Promise.all(released.map(([id]) => lock.release(lockKey(id), this.workerId).catch(() => undefined)));
+    await releaseAll(
+      lock,
+      released.map(([id]) => lockKey(id)),
+      this.workerId,
+    ).catch(() => undefined);
     if (failed.size > 0) await this.giveBack(failed, failed);
   }
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/backends/clock.js';
 import type { Lock } from '../../src/backends/lock.js';
+import { acquireAll, releaseAll } from '../../src/backends/lock.js';
 import { uniqueId } from './helpers.js';
 
 export interface LockFixture {
@@ -126,6 +127,28 @@ export function lockContract(name: string, make: (clock: ManualClock) => Promise
     it('names the epoch its releases are remembered in', () => {
       assert.equal(typeof lock.epoch, 'string');
       assert.ok(lock.epoch.length > 0);
+    });
+
+    it('takes a batch of keys at once, deciding each as acquire would, and releases only its own', async () => {
+      const [free, other, lapsed, mine] = ['free', 'other', 'lapsed', 'mine'].map((k) => `${key}-${k}`) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      await lock.acquire(lapsed, 'b', TTL);
+      clock.advance(TTL);
+      await lock.acquire(other, 'b', TTL);
+      await lock.acquire(mine, 'a', TTL);
+      assert.deepEqual(await acquireAll(lock, [free, other, lapsed, mine], 'a', TTL), [
+        'clean',
+        false,
+        'taken-over',
+        'taken-over',
+      ]);
+      await releaseAll(lock, [free, other, lapsed, mine], 'a');
+      assert.equal(await lock.acquire(other, 'c', TTL), false, "another owner's key stays held");
+      for (const k of [free, lapsed, mine]) assert.equal(await lock.acquire(k, 'c', TTL), 'clean', k);
     });
 
     it('keeps different keys independent', async () => {

@@ -93,6 +93,42 @@ export class RethinkdbLock implements Lock {
     return change.old_val === null ? 'clean' : 'taken-over';
   }
 
+  /**
+   * Every key in one `insert` whose conflict function keeps a document held by someone else and replaces any other
+   * (expired, or ours): one write for the batch, each document decided on its own. A new document is `'clean'`, a
+   * replaced one `'taken-over'`, a kept one `false`.
+   */
+  async acquireMany(keys: readonly string[], owner: string, ttlMs: number): Promise<LockAcquisition[]> {
+    checkTtl('acquireMany', ttlMs);
+    if (keys.length === 0) return [];
+    const docs = keys.map((key) => ({ id: documentKey(key), key, owner }));
+    const result = await this.pool.run<WriteResult>((r, db) => {
+      const now = this.now(r);
+      return db.table('locks').insert(
+        r.expr(docs).map((doc: Reql) => doc.merge({ expiresAt: now.add(ttlMs) })),
+        {
+          ...HARD,
+          returnChanges: 'always',
+          conflict: (_id: Reql, old: Reql, wanted: Reql) =>
+            r.branch(old('owner').ne(owner).and(old('expiresAt').gt(now)), old, wanted),
+        },
+      );
+    }, HARD);
+    if (result.errors > 0) throw new RethinkdbError(`Lock acquireMany failed: ${result.first_error}`);
+    // The server reports changes in its own order: match them to the keys by document id.
+    const byId = new Map<string, LockAcquisition>();
+    for (const change of result.changes ?? []) {
+      const doc = change.new_val ?? change.old_val;
+      if (doc === null) continue;
+      byId.set(doc.id, change.new_val?.owner !== owner ? false : change.old_val === null ? 'clean' : 'taken-over');
+    }
+    return docs.map((doc) => {
+      const acquisition = byId.get(doc.id);
+      if (acquisition === undefined) throw new RethinkdbError(`Lock acquireMany returned no change for ${doc.key}.`);
+      return acquisition;
+    });
+  }
+
   async renew(key: string, owner: string, ttlMs: number): Promise<boolean> {
     checkTtl('renew', ttlMs);
     // Only a lock still held: once the TTL has passed the owner has lost it, even if nobody took it since.
@@ -128,6 +164,25 @@ export class RethinkdbLock implements Lock {
       HARD,
     );
     if (result.errors > 0) throw new RethinkdbError(`Lock release failed: ${result.first_error}`);
+  }
+
+  /**
+   * Deletes the documents of `keys` that `owner` holds, in one query. Soft durability: a release lost to a server
+   * crash leaves the hold to expire, and the next acquire says 'taken-over', which only costs a re-sent outbox.
+   */
+  async releaseMany(keys: readonly string[], owner: string): Promise<void> {
+    if (keys.length === 0) return;
+    const soft = { durability: 'soft' } as const;
+    const result = await this.pool.run<WriteResult>(
+      (_r, db) =>
+        db
+          .table('locks')
+          .getAll(...keys.map(documentKey))
+          .filter({ owner })
+          .delete(soft),
+      soft,
+    );
+    if (result.errors > 0) throw new RethinkdbError(`Lock releaseMany failed: ${result.first_error}`);
   }
 
   close(): Promise<void> {

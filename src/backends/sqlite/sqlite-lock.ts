@@ -34,6 +34,13 @@ export class SqliteLock implements Lock {
   private readonly clock: Clock;
   private readonly statements: ReturnType<typeof prepare>;
   private readonly acquireTx: (key: string, owner: string, now: number, expiresAt: number) => LockAcquisition;
+  private readonly acquireManyTx: (
+    keys: readonly string[],
+    owner: string,
+    now: number,
+    expiresAt: number,
+  ) => LockAcquisition[];
+  private readonly releaseManyTx: (keys: readonly string[], owner: string) => void;
 
   constructor(options: SqliteLockOptions) {
     this.clock = options.clock;
@@ -48,6 +55,28 @@ export class SqliteLock implements Lock {
         return row ? 'taken-over' : 'clean';
       },
     );
+    // Nested in the batch's transaction, `acquireTx` runs as a savepoint: the whole batch is one write.
+    this.acquireManyTx = writeTransaction(
+      this.database.connection,
+      (keys: readonly string[], owner: string, now: number, expiresAt: number): LockAcquisition[] =>
+        keys.map((key) => this.acquireTx(key, owner, now, expiresAt)),
+    );
+    this.releaseManyTx = writeTransaction(this.database.connection, (keys: readonly string[], owner: string): void => {
+      for (const key of keys) this.statements.release.run(key, owner);
+    });
+  }
+
+  /** Every key in one IMMEDIATE transaction (one write, one fsync), each decided as `acquire` decides it. */
+  acquireMany(keys: readonly string[], owner: string, ttlMs: number): Promise<LockAcquisition[]> {
+    return asPromise(() => {
+      checkTtl('acquireMany', ttlMs);
+      const now = this.clock.now();
+      return this.acquireManyTx(keys, owner, now, now + ttlMs);
+    });
+  }
+
+  releaseMany(keys: readonly string[], owner: string): Promise<void> {
+    return asPromise(() => this.releaseManyTx(keys, owner));
   }
 
   acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition> {
