@@ -15,13 +15,20 @@ import { messageId } from '../engine/messages.js';
 import type { LockAcquisition } from '../backends/lock.js';
 import type { InstanceRecord } from '../backends/store.js';
 
+/**
+ * The `lockEpoch` of a record committed by group commit (SQLite): its outbox was sent in the commit's own
+ * transaction, so it is never unsent, whatever happened to the lock (a restarted `durable dev` would otherwise send
+ * every in-flight outbox again once, as its in-process lock is new).
+ */
+export const SENT_WITH_COMMIT = 'sent-with-commit';
+
 /** Whether `record`'s outbox may never have been sent, judged from how its lock was acquired. */
 export function outboxMayBeUnsent(
   record: InstanceRecord | undefined,
   acquisition: Exclude<LockAcquisition, false>,
   epoch: string,
 ): boolean {
-  if (!record || record.outbox.length === 0) return false;
+  if (!record || record.outbox.length === 0 || record.lockEpoch === SENT_WITH_COMMIT) return false;
   return acquisition === 'taken-over' || record.lockEpoch !== epoch;
 }
 

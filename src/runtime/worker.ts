@@ -29,7 +29,7 @@ import { planEntityTurn } from './entity-turn.js';
 import { ExecutorCache } from './executor-cache.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import { planOrchestrationTurn } from './orchestration-turn.js';
-import { outboxMayBeUnsent } from './outbox.js';
+import { outboxMayBeUnsent, SENT_WITH_COMMIT } from './outbox.js';
 import { sweepPendingStarts } from './pending-sweeper.js';
 import type { TurnPlan } from './turn-plan.js';
 import { commitPlans } from './turn-plan.js';
@@ -118,7 +118,8 @@ export class Worker {
       },
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
-      lockEpoch: options.lock.epoch,
+      // With group commit the outbox goes out in the commit's transaction: nothing to recover (outbox.ts).
+      lockEpoch: options.groupCommit ? SENT_WITH_COMMIT : options.lock.epoch,
       backoffs: new Map(),
     };
     this.entityDeps = {
