@@ -69,6 +69,21 @@ export async function ensureTables(
   tables: readonly TableSpec[],
   settings: TableSettings = {},
 ): Promise<void> {
+  // A process that started at the same time may still create a duplicate after this one's pass found none (it
+  // listed the tables before they existed): a query then fails as "ambiguous", and the whole ensure runs again,
+  // dropping the duplicate.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureOnce(pool, tables, settings);
+      return;
+    } catch (error) {
+      if (attempt >= 10 || !/ambiguous/.test(error instanceof Error ? error.message : String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
+async function ensureOnce(pool: RethinkdbPool, tables: readonly TableSpec[], settings: TableSettings): Promise<void> {
   const run = <T>(build: (r: Reql, db: Reql) => Reql): Promise<T> => pool.run<T>(build, {}, SCHEMA_TIMEOUT_MS);
   // RethinkDB does not serialise `dbCreate`/`tableCreate`: processes creating the same name at once get two
   // databases or tables of that name, and every query on it fails as "ambiguous". So each pass creates what is
