@@ -1,0 +1,32 @@
+/**
+ * Waiting out a backend outage from the client's side: statuses are read until every instance has ended (reads that
+ * fail while the store is away count as "not yet"), then each must have completed with its expected output.
+ */
+import assert from 'node:assert/strict';
+import type { DurableClient, InstanceStatus } from '../../src/index.js';
+import { until } from './until.js';
+
+export async function assertAllComplete(
+  client: DurableClient,
+  expected: ReadonlyMap<string, unknown>,
+  ms = 120_000,
+): Promise<void> {
+  const ids = [...expected.keys()];
+  let statuses: InstanceStatus[] = [];
+  await until(
+    async () => {
+      try {
+        statuses = await Promise.all(ids.map(async (id) => (await client.getStatus(id)) as InstanceStatus));
+      } catch {
+        return false; // the client's own connection is reconnecting
+      }
+      return statuses.every((s) => s.status === 'Completed' || s.status === 'Failed' || s.status === 'Terminated');
+    },
+    'every instance ended',
+    ms,
+  );
+  for (const status of statuses) {
+    assert.equal(status.status, 'Completed', `${status.instanceId}: ${JSON.stringify(status.error)}`);
+    assert.deepEqual(status.output, expected.get(status.instanceId));
+  }
+}
