@@ -206,3 +206,27 @@ export function assertCasArguments(next: InstanceRecord, expectedVersion: number
     );
   }
 }
+
+/**
+ * The history of `record`'s generation from its archived chunks (those below the tail, in index order) and its tail.
+ * The chunks must tile `[0, tail.fromIndex)` exactly: a hole means lost history, and replaying it would run the
+ * orchestration against the wrong past, so it throws instead. Shared by the adapters.
+ */
+export function assembleHistory(
+  record: InstanceRecord,
+  chunks: Iterable<{ readonly fromIndex: number; readonly events: readonly HistoryEvent[] }>,
+): HistoryEvent[] {
+  const { instanceId, generation, tail } = record;
+  const gap = (index: number): Error =>
+    new Error(
+      `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
+    );
+  const history: HistoryEvent[] = [];
+  for (const chunk of chunks) {
+    if (chunk.fromIndex !== history.length) throw gap(history.length);
+    history.push(...chunk.events);
+  }
+  if (history.length !== tail.fromIndex) throw gap(history.length);
+  history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
+  return history;
+}

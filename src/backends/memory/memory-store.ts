@@ -9,7 +9,7 @@
  */
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assertCasArguments, incarnationOf } from '../store.js';
+import { assembleHistory, assertCasArguments, incarnationOf } from '../store.js';
 import { compareNewestFirst, decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
@@ -107,16 +107,10 @@ export class MemoryStore implements Store {
       const below = [...(this.chunks.get(instanceId)?.values() ?? [])]
         .filter((c) => incarnationOf(c) === incarnation && c.generation === generation && c.fromIndex < tail.fromIndex)
         .sort((a, b) => a.fromIndex - b.fromIndex);
-      // Chunks must tile [0, tail.fromIndex) exactly; a hole or an overlap means lost or corrupt history,
-      // and replaying it would silently run the orchestration against the wrong past.
-      const history: HistoryEvent[] = [];
-      for (const chunk of below) {
-        if (chunk.fromIndex !== history.length) throw gap(instanceId, generation, history.length);
-        history.push(...json(chunk.events));
-      }
-      if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
-      history.push(...json(tail.events));
-      return history;
+      return assembleHistory(
+        record,
+        below.map((c) => ({ fromIndex: c.fromIndex, events: json(c.events) })),
+      );
     });
   }
 
@@ -184,10 +178,4 @@ export class MemoryStore implements Store {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function gap(instanceId: string, generation: number, index: number): Error {
-  return new Error(
-    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
-  );
 }

@@ -26,7 +26,7 @@
 import type { HistoryEvent } from '../../engine/history.js';
 import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assertCasArguments, incarnationOf } from '../store.js';
+import { assembleHistory, assertCasArguments, incarnationOf } from '../store.js';
 import type { Reql, RethinkdbConnectionOptions } from './rethinkdb-connection.js';
 import { RethinkdbError, RethinkdbPool } from './rethinkdb-connection.js';
 import type { TableSettings } from './rethinkdb-schema.js';
@@ -209,16 +209,10 @@ export class RethinkdbStore implements Store {
         .orderBy({ index: 'chunk' })
         .pluck('fromIndex', 'events'),
     );
-    // Chunks must tile [0, tail.fromIndex) exactly: a hole means lost history, and replaying it would run the
-    // orchestration against the wrong past.
-    const history: HistoryEvent[] = [];
-    for (const chunk of chunks) {
-      if (chunk.fromIndex !== history.length) throw gap(instanceId, generation, history.length);
-      history.push(...(JSON.parse(chunk.events) as HistoryEvent[]));
-    }
-    if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
-    history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
-    return history;
+    return assembleHistory(
+      record,
+      chunks.map((c) => ({ fromIndex: c.fromIndex, events: JSON.parse(c.events) as HistoryEvent[] })),
+    );
   }
 
   async deleteHistory(
@@ -474,10 +468,4 @@ function casResult(outcome: ItemOutcome): CasResult {
 /** Every chunk of an instance, of any incarnation and generation, through the `chunk` index. */
 function instanceChunks(r: Reql, db: Reql, instanceId: string): Reql {
   return db.table('history_chunks').between([instanceId, r.minval], [instanceId, r.maxval], { index: 'chunk' });
-}
-
-function gap(instanceId: string, generation: number, index: number): Error {
-  return new Error(
-    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
-  );
 }

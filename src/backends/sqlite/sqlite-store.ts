@@ -10,7 +10,7 @@
 import type Database from 'better-sqlite3';
 import type { HistoryEvent } from '../../engine/history.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { incarnationOf } from '../store.js';
+import { assembleHistory, incarnationOf } from '../store.js';
 import { assertCasArguments } from '../store.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
@@ -158,16 +158,10 @@ export class SqliteStore implements Store {
         from_index: number;
         events: string;
       }[];
-      // Chunks must tile [0, tail.fromIndex) exactly: a hole means lost history, and replaying it would run the
-      // orchestration against the wrong past.
-      const history: HistoryEvent[] = [];
-      for (const chunk of chunks) {
-        if (chunk.from_index !== history.length) throw gap(instanceId, generation, history.length);
-        history.push(...(JSON.parse(chunk.events) as HistoryEvent[]));
-      }
-      if (history.length !== tail.fromIndex) throw gap(instanceId, generation, history.length);
-      history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
-      return history;
+      return assembleHistory(
+        record,
+        chunks.map((c) => ({ fromIndex: c.from_index, events: JSON.parse(c.events) as HistoryEvent[] })),
+      );
     });
   }
 
@@ -314,10 +308,4 @@ function prepare(db: Database.Database) {
       'DELETE FROM history_chunks WHERE instance_id = ? AND (incarnation <> ? OR generation < ?)',
     ),
   };
-}
-
-function gap(instanceId: string, generation: number, index: number): Error {
-  return new Error(
-    `History of instance ${instanceId} (generation ${generation}) is not contiguous: no chunk starts at index ${index}.`,
-  );
 }
