@@ -1,6 +1,7 @@
 /**
- * Waiting out a backend outage from the client's side: statuses are read until every instance has ended (reads that
- * fail while the store is away count as "not yet"), then each must have completed with its expected output.
+ * Workloads for backend outage tests, seen from the client's side: start instances with known outputs, then read
+ * statuses until every instance has ended (reads that fail while the store is away count as "not yet"), and each
+ * must have completed with its expected output.
  */
 import assert from 'node:assert/strict';
 import type { DurableClient, InstanceStatus } from '../../src/index.js';
@@ -29,4 +30,19 @@ export async function assertAllComplete(
     assert.equal(status.status, 'Completed', `${status.instanceId}: ${JSON.stringify(status.error)}`);
     assert.deepEqual(status.output, expected.get(status.instanceId));
   }
+}
+
+/**
+ * Starts `count` `helloSequence` chains of the example app at once (the client batches them, so an outage lands while
+ * most are still running) and records the output each must have in `expected`.
+ */
+export async function startChains(client: DurableClient, count: number, expected: Map<string, unknown>): Promise<void> {
+  const chains = Array.from({ length: count }, (_, i) => [`A${i}`, `B${i}`, `C${i}`]);
+  const ids = await Promise.all(chains.map((cities) => client.start('helloSequence', cities)));
+  ids.forEach((id, i) =>
+    expected.set(
+      id,
+      (chains[i] as string[]).map((c) => `Hello ${c}!`),
+    ),
+  );
 }

@@ -18,7 +18,7 @@ import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-serv
 import { RethinkdbCluster, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
 import { startWorkerChild } from '../fixtures/worker-child.js';
-import { assertAllComplete } from '../helpers/outcomes.js';
+import { assertAllComplete, startChains } from '../helpers/outcomes.js';
 import { until } from '../helpers/until.js';
 
 describe('RethinkDB failover: the primary of three replicas is SIGKILLed mid-run', function () {
@@ -76,15 +76,7 @@ describe('RethinkDB failover: the primary of three replicas is SIGKILLed mid-run
     await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening')));
 
     const expected = new Map<string, unknown>();
-    // Started all at once (the client batches them), so the outage lands while most are still running.
-    const chains = Array.from({ length: 150 }, (_, i) => [`A${i}`, `B${i}`, `C${i}`]);
-    const chainIds = await Promise.all(chains.map((cities) => client.start('helloSequence', cities)));
-    chainIds.forEach((id, i) =>
-      expected.set(
-        id,
-        (chains[i] as string[]).map((c) => `Hello ${c}!`),
-      ),
-    );
+    await startChains(client, 150, expected);
     const ids = [...expected.keys()];
     const completed = async (): Promise<number> => {
       try {

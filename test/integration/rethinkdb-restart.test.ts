@@ -17,7 +17,7 @@ import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-serv
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
 import { startWorkerChild } from '../fixtures/worker-child.js';
-import { assertAllComplete } from '../helpers/outcomes.js';
+import { assertAllComplete, startChains } from '../helpers/outcomes.js';
 import { until } from '../helpers/until.js';
 
 /** How the store's server goes away and comes back. */
@@ -81,15 +81,7 @@ for (const { name, outage } of OUTAGES) {
       await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening')));
 
       const expected = new Map<string, unknown>();
-      // Started all at once (the client batches them), so the outage lands while most are still running.
-      const chains = Array.from({ length: 150 }, (_, i) => [`A${i}`, `B${i}`, `C${i}`]);
-      const chainIds = await Promise.all(chains.map((cities) => client.start('helloSequence', cities)));
-      chainIds.forEach((id, i) =>
-        expected.set(
-          id,
-          (chains[i] as string[]).map((c) => `Hello ${c}!`),
-        ),
-      );
+      await startChains(client, 150, expected);
       for (let i = 0; i < 20; i++) {
         const documents = ['a b', 'c d e', `${'w '.repeat(i)}`.trim()];
         const perDocument = documents.map((d) => (d === '' ? 0 : d.split(' ').length));
