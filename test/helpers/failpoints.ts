@@ -25,6 +25,7 @@ export class Failpoints {
   private readonly plan = new Map<number, FailMode>();
   private readonly byMethod = new Map<string, { occurrence: number; mode: FailMode }>();
   private readonly hanging: Array<() => void> = [];
+  private every: { n: number; mode: FailMode } | undefined;
 
   /** Fails call number `n` (1-based, across all wrapped objects). */
   failAt(n: number, mode: FailMode): this {
@@ -35,6 +36,12 @@ export class Failpoints {
   /** Fails the `occurrence`-th call (1-based) of one method, e.g. `failOn('queue.send', 1, 'hang')`. */
   failOn(label: string, occurrence: number, mode: FailMode): this {
     this.byMethod.set(label, { occurrence, mode });
+    return this;
+  }
+
+  /** Fails every `n`-th call (across all wrapped objects), a steady rate of backend errors. */
+  failEvery(n: number, mode: Exclude<FailMode, 'hang'>): this {
+    this.every = { n, mode };
     return this;
   }
 
@@ -58,7 +65,9 @@ export class Failpoints {
     this.calls.push(label);
     const byMethod = this.byMethod.get(label);
     const occurrence = this.calls.filter((c) => c === label).length;
-    const mode = this.plan.get(this.calls.length) ?? (byMethod?.occurrence === occurrence ? byMethod.mode : undefined);
+    const periodic = this.every && this.calls.length % this.every.n === 0 ? this.every.mode : undefined;
+    const mode =
+      this.plan.get(this.calls.length) ?? (byMethod?.occurrence === occurrence ? byMethod.mode : undefined) ?? periodic;
     if (mode === undefined) return invoke();
     this.failed.push(label);
     if (mode === 'before') return Promise.reject(new InjectedFailure(label));

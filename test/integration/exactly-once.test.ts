@@ -56,6 +56,38 @@ describe('exactly once with several workers and no crash', function () {
   });
 });
 
+describe('several workers and a steady rate of backend errors', function () {
+  this.timeout(120_000);
+  beforeEach(() => runs.clear());
+
+  it('completes 50 fan-outs of 20 with three workers whose every 23rd backend call fails, losing no call', async () => {
+    const env = TestEnvironment.start(app, { startWorker: false, worker: { batchSize: 7 } });
+    const failpoints = [0, 1, 2].map((i) => new Failpoints().failEvery(23 + i, i === 1 ? 'before' : 'after'));
+    for (const fp of failpoints) {
+      env.startWorker({
+        store: fp.wrap('store', env.store),
+        queue: fp.wrap('queue', env.queue),
+        lock: fp.wrap('lock', env.lock),
+      });
+    }
+    try {
+      const ids = await Promise.all(Array.from({ length: 50 }, () => env.client.start('fanOut', 20)));
+      for (const id of ids) {
+        const done = await env.waitForCompletion(id);
+        assert.equal(done.status, 'Completed', JSON.stringify(done.error));
+        assert.equal(done.output, 380);
+      }
+      assert.equal(runs.size, 1000, 'every call ran');
+      const failed = failpoints.reduce((n, fp) => n + fp.failed.length, 0);
+      const extra = [...runs.values()].reduce((n, count) => n + count - 1, 0);
+      assert.ok(failed > 50, `the workers met backend errors (${failed})`);
+      console.log(`      ${failed} backend calls failed; ${extra} activity runs beyond one per call (at least once)`);
+    } finally {
+      await env.close();
+    }
+  });
+});
+
 describe('a worker that dies between its commit and its send', function () {
   this.timeout(60_000);
   beforeEach(() => runs.clear());
