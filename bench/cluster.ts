@@ -25,6 +25,8 @@ export interface Cluster {
   readonly host: Host;
   /** Queries the RethinkDB server has answered so far (this call's own query included). */
   queries(): Promise<number>;
+  /** Documents read and written so far, per table of the benchmark's database. */
+  documents(): Promise<Record<string, { read: number; written: number }>>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export async function startCluster(durability: string): Promise<Cluster> {
   const env = {
     DURABLE_SQLITE_PATH: join(dir, 'unused.db'),
     DURABLE_STORE_URL: `rethinkdb://127.0.0.1:${rethinkdb.driverPort}/${db}`,
-    DURABLE_LOCK: 'rethinkdb',
+    DURABLE_LOCK: process.env.BENCH_LOCK ?? 'rethinkdb',
     DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`,
     DURABLE_NAMESPACE: `bench-${randomUUID().slice(0, 8)}`,
     DURABLE_DURABILITY: durability,
@@ -60,6 +62,28 @@ export async function startCluster(durability: string): Promise<Cluster> {
           .filter((row: unknown) => r.expr(row)('id').nth(0).eq('server')),
       );
       return rows.reduce((sum, row) => sum + row.query_engine.queries_total, 0);
+    },
+    async documents() {
+      const rows = await stats.run<
+        {
+          id: string[];
+          table?: string;
+          storage_engine: { disk: unknown };
+          query_engine: { read_docs_total: number; written_docs_total: number };
+        }[]
+      >((r) =>
+        r
+          .db('rethinkdb')
+          .table('stats')
+          .filter((row: unknown) => r.expr(row)('id').nth(0).eq('table_server').and(r.expr(row)('db').eq(db))),
+      );
+      const out: Record<string, { read: number; written: number }> = {};
+      for (const row of rows) {
+        const t = (out[row.table ?? '?'] ??= { read: 0, written: 0 });
+        t.read += row.query_engine.read_docs_total;
+        t.written += row.query_engine.written_docs_total;
+      }
+      return out;
     },
     async stop() {
       await host.stop();

@@ -58,8 +58,13 @@ for (const durability of durabilities) {
   }
 }
 
-const trips = (r: Record<string, unknown>): string =>
-  typeof r.roundTripsPerOrchestration === 'number' ? `, ${r.roundTripsPerOrchestration} RethinkDB queries/orch` : '';
+const trips = (r: Record<string, unknown>): string => {
+  if (typeof r.roundTripsPerOrchestration !== 'number') return '';
+  const written = Object.entries((r.documentsWrittenPerOrchestration ?? {}) as Record<string, number>)
+    .map(([table, n]) => `${n} ${table}`)
+    .join(' + ');
+  return `, ${r.roundTripsPerOrchestration} RethinkDB queries/orch, documents written/orch: ${written || 'none'}`;
+};
 const show = (r: Record<string, unknown>): string => {
   switch (r.workload) {
     case 'hello':

@@ -57,25 +57,49 @@ async function latencies(c: DurableClient, ids: string[]): Promise<number[]> {
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
+interface StoreReading {
+  readonly queries: number;
+  readonly documents: Record<string, { read: number; written: number }>;
+}
+
+async function readStore(): Promise<StoreReading | undefined> {
+  if (cluster === undefined) return undefined;
+  return { queries: await cluster.queries(), documents: await cluster.documents() };
+}
+
 /**
- * RethinkDB queries per orchestration between two readings of the server's counter, less the client's status polls
- * and the second reading itself: the store and lock round trips the work itself cost.
+ * RethinkDB queries per orchestration between two readings of the server's counters, less the client's status polls
+ * and the readings' own queries (two each): the store and lock round trips the work itself cost. Also the documents
+ * written per orchestration, per table.
  */
-function roundTrips(q0: number | undefined, q1: number | undefined, n: number): Record<string, number> {
-  if (q0 === undefined || q1 === undefined) return {};
-  const queries = q1 - q0 - polls - 1;
-  return { rethinkdbQueries: queries, roundTripsPerOrchestration: Math.round((queries / n) * 10) / 10 };
+function storeCost(
+  before: StoreReading | undefined,
+  after: StoreReading | undefined,
+  n: number,
+): Record<string, unknown> {
+  if (before === undefined || after === undefined) return {};
+  const queries = after.queries - before.queries - polls - 2;
+  const written: Record<string, number> = {};
+  for (const [table, docs] of Object.entries(after.documents)) {
+    const count = docs.written - (before.documents[table]?.written ?? 0);
+    if (count > 0) written[table] = Math.round((count / n) * 10) / 10;
+  }
+  return {
+    rethinkdbQueries: queries,
+    roundTripsPerOrchestration: Math.round((queries / n) * 10) / 10,
+    documentsWrittenPerOrchestration: written,
+  };
 }
 
 let result: Record<string, unknown>;
 if (workload === 'hello') {
   const n = Number(process.env.BENCH_HELLO ?? 1000);
-  const q0 = await cluster?.queries();
+  const q0 = await readStore();
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: n }, () => client.start('helloCities')));
   await waitAll(ids);
   const seconds = (performance.now() - t0) / 1000;
-  const q1 = await cluster?.queries();
+  const q1 = await readStore();
   const lat = await latencies(client, ids);
   result = {
     orchestrationsPerSecond: Math.round(n / seconds),
@@ -84,7 +108,7 @@ if (workload === 'hello') {
     p50Ms: pct(lat, 50),
     p99Ms: pct(lat, 99),
     seconds: Math.round(seconds * 100) / 100,
-    ...roundTrips(q0, q1, n),
+    ...storeCost(q0, q1, n),
   };
 } else if (workload === 'latency') {
   // Not saturated: 200 orchestrations, one every 10 ms.
@@ -97,16 +121,16 @@ if (workload === 'hello') {
   const lat = await latencies(client, ids);
   result = { p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
 } else if (workload === 'fanout') {
-  const q0 = await cluster?.queries();
+  const q0 = await readStore();
   const t0 = performance.now();
   const id = await client.start('fanOut', 1000);
   await waitAll([id]);
   const seconds = (performance.now() - t0) / 1000;
-  const q1 = await cluster?.queries();
+  const q1 = await readStore();
   result = {
     seconds: Math.round(seconds * 1000) / 1000,
     activitiesPerSecond: Math.round(1000 / seconds),
-    ...roundTrips(q0, q1, 1),
+    ...storeCost(q0, q1, 1),
   };
 } else if (workload === 'scaling') {
   const steps = Number(process.env.BENCH_STEPS ?? 10_000);

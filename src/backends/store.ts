@@ -61,7 +61,10 @@ export interface InstanceRecord extends OrchestrationSnapshot {
   readonly updatedAt: number;
   /** Events in this generation's history, the tail included. */
   readonly historyLength: number;
-  /** The last committed turn's events: history indexes `fromIndex` to `historyLength - 1`. */
+  /**
+   * The newest events, history indexes `fromIndex` to `historyLength - 1`: those of the last turns, up to the
+   * runtime's tail limit; older ones are archived as chunks. A tail from index 0 is the whole history.
+   */
   readonly tail: HistoryChunk;
   /** Messages the last committed turn produced; sent after the commit, re-sent after a crash. */
   readonly outbox: readonly Message[];
@@ -157,6 +160,12 @@ export interface Store {
   deleteClaim(key: string): Promise<void>;
   /** Deletes the record (if still at `expectedVersion`) and all its history. Returns false on a version conflict. */
   purge(instanceId: string, expectedVersion: number): Promise<boolean>;
+  /**
+   * Optional: resolves once the record of `instanceId` is no longer at `version` (0: absent), or after `waitMs`,
+   * whichever is first; the caller reads the record again either way. A store that can be told about changes
+   * (RethinkDB's changefeeds) has it; the others are polled. May reject on a backend failure.
+   */
+  waitForChange?(instanceId: string, version: number, waitMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -229,4 +238,12 @@ export function assembleHistory(
   if (history.length !== tail.fromIndex) throw gap(history.length);
   history.push(...(JSON.parse(JSON.stringify(tail.events)) as HistoryEvent[]));
   return history;
+}
+
+/**
+ * The history of `record`'s generation: from its tail alone when the tail starts at index 0 (no chunk to read, no
+ * round trip), otherwise through `store.readHistory`.
+ */
+export function loadHistory(store: Pick<Store, 'readHistory'>, record: InstanceRecord): Promise<HistoryEvent[]> {
+  return record.tail.fromIndex === 0 ? Promise.resolve(assembleHistory(record, [])) : store.readHistory(record);
 }

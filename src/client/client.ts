@@ -17,6 +17,7 @@ import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
 import type { InstanceRecord, Store } from '../backends/store.js';
+import { loadHistory } from '../backends/store.js';
 import type { EventDeclarations } from '../engine/app.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
 import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from './entity-client.js';
@@ -163,6 +164,12 @@ export interface ClientOptions {
   readonly events?: EventDeclarations;
 }
 
+/** A changefeed wait is renewed at least this often (a fresh read each time), so no feed lives for ever. */
+const MAX_FEED_WAIT_MS = 30_000;
+
+/** How long `waitForCompletion` rides out a store that fails every read before it gives the error to its caller. */
+const READ_OUTAGE_MS = 30_000;
+
 const INSTANCE_ID = /^[A-Za-z0-9_.:#~-]{1,200}$/;
 
 /**
@@ -254,9 +261,23 @@ export class DurableClient {
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
     const { clock } = this.options;
     const deadline = options.timeoutMs === undefined ? Infinity : clock.now() + options.timeoutMs;
+    const { store } = this.options;
     let pause = 2;
+    let failingSince: number | undefined;
     for (;;) {
-      const status = await this.require(instanceId);
+      let status: InstanceRecord;
+      try {
+        status = await this.require(instanceId);
+        failingSince = undefined;
+      } catch (error) {
+        // A backend failure (a failover, a restart) is waited out for a while, as the workers wait it out; an
+        // unknown instance or a bad id is not.
+        failingSince ??= clock.now();
+        if (error instanceof DurableError || clock.now() - failingSince >= READ_OUTAGE_MS) throw error;
+        if (clock.now() >= deadline) throw error;
+        await clock.sleep(Math.min(250, Math.max(1, deadline - clock.now())));
+        continue;
+      }
       if (isTerminal(status.status)) return toStatus(status);
       const left = deadline - clock.now();
       if (left <= 0) {
@@ -264,8 +285,18 @@ export class DurableClient {
           `Instance ${instanceId} did not complete within ${options.timeoutMs} ms (it is ${status.status}).`,
         );
       }
-      await clock.sleep(Math.min(pause, left));
-      pause = Math.min(pause * 2, 50);
+      // A store with change notification wakes us on the next commit; a lost feed costs one short pause and a
+      // fresh read. The others are polled, 2 ms doubling to 50 ms.
+      const changed = store.waitForChange
+        ?.call(store, instanceId, status.version, Math.min(left, MAX_FEED_WAIT_MS))
+        .then(
+          () => true,
+          () => false,
+        );
+      if ((await changed) !== true) {
+        await clock.sleep(Math.min(pause, left));
+        pause = Math.min(pause * 2, 50);
+      }
     }
   }
 
@@ -355,7 +386,7 @@ export class DurableClient {
   /** The current generation's history, oldest first. */
   async getHistory(instanceId: string): Promise<HistoryEvent[]> {
     const record = await this.require(instanceId);
-    return this.options.store.readHistory(record);
+    return loadHistory(this.options.store, record);
   }
 
   /**

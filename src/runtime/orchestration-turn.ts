@@ -19,13 +19,14 @@ import type { FailureDetails } from '../engine/errors.js';
 import type { ExecutorOptions, StepResult } from '../engine/executor.js';
 import { OrchestrationExecutor } from '../engine/executor.js';
 import { instanceExists, replyToParent } from '../engine/actions.js';
+import type { HistoryEvent } from '../engine/history.js';
 import { events } from '../engine/history.js';
 import { findNonJson } from '../engine/json-value.js';
 import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { Clock } from '../backends/clock.js';
 import type { Delivery, Queue } from '../backends/queue.js';
-import type { InstanceRecord, Store } from '../backends/store.js';
-import { incarnationOf } from '../backends/store.js';
+import type { HistoryChunk, InstanceRecord, Store } from '../backends/store.js';
+import { incarnationOf, loadHistory } from '../backends/store.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
@@ -121,11 +122,7 @@ export async function planOrchestrationTurn(
   }
   // A failed turn's executor has run past what is committed: the next turn replays the history instead.
   const cacheable = problem === undefined ? executor : undefined;
-  const next = buildRecord(instanceId, record, fresh, result, deps.clock.now(), deps.lockEpoch);
-  const archive =
-    record && !fresh && record.generation === next.generation && record.tail.events.length > 0
-      ? record.tail
-      : undefined;
+  const { next, archive } = buildRecord(instanceId, record, fresh, result, deps.clock.now(), deps.lockEpoch);
   return {
     instanceId,
     commit: { next, expectedVersion: record?.version ?? 0, ...(archive ? { archive } : {}) },
@@ -286,7 +283,7 @@ async function prepare(
   if (cached) return { executor: cached, fresh: false, stale };
   // A history that cannot be loaded or replayed throws: the instance is stuck (stuck-instance.ts).
   const executor = newExecutor(deps, instanceId);
-  await executor.load(await deps.store.readHistory(record));
+  await executor.load(await loadHistory(deps.store, record));
   return { executor, fresh: false, stale };
 }
 
@@ -346,6 +343,18 @@ function failedTurn(result: StepResult, fresh: boolean, problem: string, now: nu
   };
 }
 
+/**
+ * How much history a record's tail may hold before a turn archives it as a chunk: a short orchestration's whole
+ * history then lives in its record, so a turn writes one document and a replay reads none (on RethinkDB that halved
+ * the documents written per HelloCities), while a long one's record stays bounded and no turn rewrites more than
+ * this much history.
+ */
+export const TAIL_LIMIT = { events: 64, bytes: 32 * 1024 } as const;
+
+/**
+ * The record a turn commits, and the chunk it archives first (if any). The new events join the previous tail while
+ * the tail stays within {@link TAIL_LIMIT}; past it the previous tail is archived and the new events start a new one.
+ */
 function buildRecord(
   instanceId: string,
   record: InstanceRecord | undefined,
@@ -353,10 +362,14 @@ function buildRecord(
   result: StepResult,
   now: number,
   lockEpoch: string,
-): InstanceRecord {
+): { next: InstanceRecord; archive?: HistoryChunk } {
   const s = result.snapshot;
-  const base = record && !fresh && record.generation === s.generation ? record.historyLength : 0;
-  return withoutUndefined({
+  const previous = record && !fresh && record.generation === s.generation ? record : undefined;
+  const base = previous?.historyLength ?? 0;
+  const joined = previous ? [...previous.tail.events, ...result.newEvents] : result.newEvents;
+  const keep = previous !== undefined && withinTailLimit(joined);
+  const archive = previous && !keep && previous.tail.events.length > 0 ? previous.tail : undefined;
+  const next = withoutUndefined({
     instanceId,
     version: (record?.version ?? 0) + 1,
     name: s.name,
@@ -375,12 +388,17 @@ function buildRecord(
       instanceId,
       incarnation: s.incarnation,
       generation: s.generation,
-      fromIndex: base,
-      events: result.newEvents,
+      fromIndex: keep ? previous.tail.fromIndex : base,
+      events: keep ? joined : result.newEvents,
     }),
     outbox: result.messages,
     lockEpoch,
   });
+  return archive ? { next, archive } : { next };
+}
+
+function withinTailLimit(events: readonly HistoryEvent[]): boolean {
+  return events.length <= TAIL_LIMIT.events && JSON.stringify(events).length <= TAIL_LIMIT.bytes;
 }
 
 /** Dead-letters messages whose turns keep crashing workers, and notes why on the instance. */

@@ -45,7 +45,7 @@ export interface RethinkdbConnectionOptions {
 }
 
 /** Options of one run: RethinkDB's `run` optargs (`readMode`, `durability`, …). */
-export type RunOptions = Record<string, unknown>;
+export type RunOptions = Record<string, unknown> & { readonly cursor?: symbol };
 
 interface Slot {
   connection: Connection | undefined;
@@ -53,6 +53,14 @@ interface Slot {
   backoffMs: number;
   /** Epoch ms before which no new connection attempt is made. */
   notBefore: number;
+}
+
+/** A run option (not sent to the server) asking `run` for the cursor itself rather than its rows: a feed never ends. */
+const FEED = Symbol('feed');
+
+interface FeedCursor<T> {
+  next(): Promise<T>;
+  close(): Promise<void>;
 }
 
 const MIN_BACKOFF_MS = 25;
@@ -120,7 +128,9 @@ export class RethinkdbPool {
     const attempt = async (): Promise<T> => {
       connection = await this.connection(slot, deadline);
       const query = build(this.r, this.r.db(this.options.db));
-      const result = await query.run(connection, { ...runOptions, timeFormat: 'raw', binaryFormat: 'raw' });
+      const { cursor: keepCursor, ...optargs } = runOptions;
+      const result = await query.run(connection, { ...optargs, timeFormat: 'raw', binaryFormat: 'raw' });
+      if (keepCursor === FEED) return result as T;
       if (result !== null && typeof result === 'object' && typeof result.toArray === 'function') {
         return (await result.toArray()) as T;
       }
@@ -136,6 +146,52 @@ export class RethinkdbPool {
       throw new RethinkdbError(`RethinkDB query failed: ${message}`, { cause: error });
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a changefeed (`build` ends in `.changes(...)`) and resolves with the first change `accept` takes, or with
+   * `undefined` once `waitMs` has passed or `signal` aborted. The feed is always closed before it resolves. Opening
+   * the feed is bounded by the query timeout; a feed lost on the way (a failover, a restart) rejects with a
+   * {@link RethinkdbError}, and the caller reads again and waits on a new one.
+   */
+  async waitForChange<T>(
+    build: (r: Reql, db: Reql) => Reql,
+    accept: (change: T) => boolean,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
+    const cursor = await this.run<FeedCursor<T>>(build, { cursor: FEED });
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const ended = new Promise<undefined>((resolve) => {
+      onAbort = () => resolve(undefined);
+      timer = setTimeout(onAbort, Math.max(0, waitMs));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+    });
+    try {
+      for (;;) {
+        const next = cursor.next();
+        const change = await Promise.race([next, ended]);
+        if (change === undefined) {
+          next.catch(() => undefined); // rejects once the cursor closes below
+          return undefined;
+        }
+        if (accept(change)) return change;
+      }
+    } catch (error) {
+      if (error instanceof RethinkdbError) throw error;
+      throw new RethinkdbError(
+        `A RethinkDB changefeed failed: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      cursor.close().catch(() => undefined);
     }
   }
 

@@ -130,6 +130,20 @@ export class RethinkdbStore implements Store {
     return casResult(outcome);
   }
 
+  /**
+   * Waits on a changefeed of the record (no polling): resolves once it is no longer at `version` (committed,
+   * created, purged), or after `waitMs`. `includeInitial` sends the record as it stands first, so a change made
+   * between the caller's read and the feed's start is not missed.
+   */
+  async waitForChange(instanceId: string, version: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    await this.pool.waitForChange<{ new_val: { version: number } | null }>(
+      (_, db) => db.table('records').get(documentKey(instanceId)).changes({ includeInitial: true, squash: true }),
+      (change) => (change.new_val?.version ?? 0) !== version,
+      waitMs,
+      signal,
+    );
+  }
+
   async commitMany(commits: readonly TurnCommit[]): Promise<CasResult[]> {
     // Everything is validated and serialized before the query: a bad item rejects the call and writes nothing.
     const docs = commits.map((c) => recordDoc(c.next, c.expectedVersion));
