@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
@@ -20,6 +20,7 @@ import type { Account, Counter } from '../../examples/app.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
+import type { ActivityRun } from '../fixtures/counting-app.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
 import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
 
@@ -254,6 +255,34 @@ const STORES: readonly StoreSetup[] = [
   },
 ];
 
+/** The activity runs the counting app logged, by idempotency key (one entry per run: the pid that ran it). */
+function readActivityRuns(file: string): Map<string, number[]> {
+  const runs = new Map<string, number[]>();
+  if (!existsSync(file)) return runs;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line === '') continue;
+    const run = JSON.parse(line) as ActivityRun;
+    runs.set(run.key, [...(runs.get(run.key) ?? []), run.pid]);
+  }
+  return runs;
+}
+
+/** The idempotency key of every activity call in the histories of every instance (children included). */
+async function scheduledCalls(client: DurableClient): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await client.list({ limit: 500, ...(cursor !== undefined ? { cursor } : {}) });
+    for (const status of page.items) {
+      for (const e of await client.getHistory(status.instanceId)) {
+        if (e.type === 'TaskScheduled') keys.add(`${status.instanceId}/${status.generation}/${e.seq}`);
+      }
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return keys;
+}
+
 for (const store of STORES) describeCluster(store);
 
 function describeCluster(storeSetup: StoreSetup): void {
@@ -285,14 +314,16 @@ function describeCluster(storeSetup: StoreSetup): void {
       dir = mkdtempSync(join(tmpdir(), 'durable-cluster-'));
       const storage = await storeSetup.start(dir);
       stopStore = storage.stop;
+      const runLog = join(dir, 'activity-runs.jsonl');
       const env = {
         ...storage.env,
+        ACTIVITY_RUN_LOG: runLog,
         DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${server.port}`,
         DURABLE_NAMESPACE: `cluster-${randomUUID().slice(0, 8)}`,
         // A dead worker's instance locks (and Beanstalkd reservations) last one turn timeout: keep it short here.
         DURABLE_TURN_TIMEOUT_MS: '5000',
       };
-      workers = [startWorkerChild(env), startWorkerChild(env), startWorkerChild(env)];
+      workers = [0, 1, 2].map(() => startWorkerChild(env, 'test/fixtures/counting-app.ts'));
       const ops = await Promise.all(
         workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)),
       );
@@ -337,13 +368,26 @@ function describeCluster(storeSetup: StoreSetup): void {
         balances: Object.fromEntries(workload.balances),
       });
 
+      // Activities: every call in every history ran, and nothing else ran. A call runs more than once only when the
+      // kill cut it short (the victim had it reserved, or its result unsent) or made a survivor re-send an outbox.
+      const runs = readActivityRuns(runLog);
+      const scheduled = await scheduledCalls(client);
+      const victimPid = victim.process.pid;
+      for (const key of scheduled) assert.ok(runs.has(key), `activity call ${key} never ran`);
+      for (const key of runs.keys()) assert.ok(scheduled.has(key), `${key} ran but no history schedules it`);
+      const repeated = [...runs.values()].filter((pids) => pids.length > 1);
+      const involvingVictim = repeated.filter((pids) => pids.includes(victimPid as number)).length;
+
       // The survivors drain cleanly.
       const exits = await Promise.all([workers[0], workers[2]].map((w) => (w as WorkerChild).stop(15_000)));
       assert.deepEqual(
         exits.map((e) => e.code),
         [0, 0],
       );
-      console.log(`      killed one worker with ${doneAtKill} of ${ids.length} instances completed`);
+      console.log(
+        `      killed one worker with ${doneAtKill} of ${ids.length} instances completed; ${scheduled.size} activity ` +
+          `calls, ${repeated.length} ran more than once (${involvingVictim} of them first on the killed worker)`,
+      );
     });
   });
 }
