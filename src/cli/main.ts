@@ -9,11 +9,13 @@ import { ApiClient } from './api-client.js';
 import type { Flags } from './commands.js';
 import { commands } from './commands.js';
 import { dev } from './dev.js';
+import { migrate } from './migrate.js';
 
 const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
   dev <app>                         run an app on embedded SQLite with the HTTP API (--port, --host, --data-dir, --watch)
   worker <app>                      the container entry point: run work from the configured backends (worker --help)
+  migrate                           create the configured store's tables and indexes (or SQLite schema), then exit
   start <name> [input-json]         start an orchestration (--id, --reuse allow-terminal|allow-failed|reject)
   status <id> [--wait[=ms]]         show an instance; --wait follows it to the end
   list                              list instances (--status, --name, --limit, --cursor)
@@ -65,6 +67,12 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'dev') {
     await dev(args, flags, out);
     return -1; // keeps running
+  }
+  if (command === 'migrate') {
+    if (args.length > 0) throw new CliError('migrate takes no arguments: it reads the DURABLE_* variables.', 'USAGE');
+    const result = await migrate(process.env);
+    out(values.json === true ? JSON.stringify(result) : result.summary);
+    return 0;
   }
   const run = commands[command];
   if (!run) throw new CliError(`Unknown command '${command}'. Run durable --help.`, 'USAGE');

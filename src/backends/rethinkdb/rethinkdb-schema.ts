@@ -56,8 +56,11 @@ export const STORE_TABLES: readonly TableSpec[] = [
 
 export const LOCK_TABLES: readonly TableSpec[] = [{ name: 'locks', indexes: [] }];
 
-/** Schema operations may take longer than queries (a table on 3 replicas needs its replicas elected). */
-const SCHEMA_TIMEOUT_MS = 60_000;
+/**
+ * Schema operations may take longer than queries (a table on 3 replicas needs its replicas elected), and a worker
+ * starting beside its server waits for it: six query timeouts (60 s by default).
+ */
+const SCHEMA_TIMEOUTS = 6;
 
 /**
  * Creates the database, the tables and their indexes where missing, then waits until all are ready.
@@ -84,7 +87,8 @@ export async function ensureTables(
 }
 
 async function ensureOnce(pool: RethinkdbPool, tables: readonly TableSpec[], settings: TableSettings): Promise<void> {
-  const run = <T>(build: (r: Reql, db: Reql) => Reql): Promise<T> => pool.run<T>(build, {}, SCHEMA_TIMEOUT_MS);
+  const run = <T>(build: (r: Reql, db: Reql) => Reql): Promise<T> =>
+    pool.run<T>(build, {}, SCHEMA_TIMEOUTS * pool.timeoutMs);
   // RethinkDB does not serialise `dbCreate`/`tableCreate`: processes creating the same name at once get two
   // databases or tables of that name, and every query on it fails as "ambiguous". So each pass creates what is
   // missing, then drops duplicates, keeping the one with the smallest id (every process keeps the same one); passes
