@@ -42,7 +42,7 @@ export interface BeanstalkdConnectionOptions {
   readonly host: string;
   readonly port: number;
   /** Sent after every (re)connection, before anything else; their replies are checked, not returned. */
-  readonly setup?: readonly string[];
+  readonly setup?: readonly string[] | (() => readonly string[]);
   /** How long commands wait for a lost connection to come back before they reject. Default 10 s. */
   readonly reconnectTimeoutMs?: number;
 }
@@ -174,7 +174,8 @@ export class BeanstalkdConnection {
         this.connected = true;
         this.epoch += 1;
         // Setup goes first so that every later command runs on a connection using/watching the right tubes.
-        const setup = (this.options.setup ?? []).map((line) => this.command(line));
+        const lines = typeof this.options.setup === 'function' ? this.options.setup() : (this.options.setup ?? []);
+        const setup = lines.map((line) => this.command(line));
         for (const { pending, timer } of this.waiting.splice(0)) {
           clearTimeout(timer);
           this.inFlight.push(pending);

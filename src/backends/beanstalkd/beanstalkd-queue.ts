@@ -82,6 +82,11 @@ export interface BeanstalkdQueueOptions {
   readonly pollIntervalMs?: number;
   /** How long commands wait for a lost connection to come back. Default 10 s. */
   readonly reconnectTimeoutMs?: number;
+  /**
+   * Orchestration and entity tubes split by partition (partitions.ts; 0: not split). Every process of a deployment
+   * must use the same number. Receives take every partition until `watchPartitions` says otherwise.
+   */
+  readonly partitions?: number;
 }
 
 /** The most reserves sent in one pipelined wave (see `take`). */
@@ -99,8 +104,10 @@ interface Held {
 }
 
 interface Lane {
-  /** The tubes this queue reserves from (none: this worker serves none of the queue's work). */
-  readonly watching: readonly string[];
+  /** The tubes this queue reserves from now (none: this worker serves none of the queue's work, or no partition). */
+  watching: readonly string[];
+  /** Every tube of the lane's work, whichever partitions are held: what the depth gauge reports. */
+  readonly all: readonly string[];
   readonly work: BeanstalkdConnection;
   readonly reasons: BeanstalkdConnection;
   readonly held: Map<string, Held>;
@@ -130,23 +137,51 @@ export class BeanstalkdQueue implements Queue {
     this.clock = options.clock ?? new SystemClock();
     this.maxJobBytes = options.maxJobBytes ?? 65_535;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
-    this.tubes = new BeanstalkdTubes(options.namespace ?? 'durable', options.tubes ?? 'kind');
+    this.tubes = new BeanstalkdTubes(options.namespace ?? 'durable', options.tubes ?? 'kind', options.partitions ?? 0);
     const lane = (queue: QueueName): Lane => {
-      const watching = this.tubes.watched(queue, options.serves);
+      const all = this.tubes.watched(queue, options.serves);
       const reasons = this.tubes.reasons(queue);
-      return {
-        watching,
-        // Watching nothing means never reserving (see `take`), so the default tube may stay watched then.
-        work: this.connection([
-          ...watching.map((t) => `watch ${t}`),
-          ...(watching.length > 0 ? ['ignore default'] : []),
-        ]),
+      const made: Omit<Lane, 'work'> = {
+        watching: all,
+        all,
         reasons: this.connection([`use ${reasons}`, `watch ${reasons}`, 'ignore default']),
         held: new Map(),
         waiters: new Set(),
       };
+      // Replayed on every (re)connection, so it follows the partitions watched at that moment. Watching nothing
+      // means never reserving (see `take`), so the default tube may stay watched then.
+      const work = this.connection(() => [
+        ...made.watching.map((t) => `watch ${t}`),
+        ...(made.watching.length > 0 ? ['ignore default'] : []),
+      ]);
+      return Object.assign(made, { work });
     };
     this.lanes = { orchestrations: lane('orchestrations'), activities: lane('activities') };
+  }
+
+  /**
+   * With partitions: reserve only the orchestration and entity messages of the partitions in `held` from now on
+   * (a worker calls it whenever its partition leases change). A message of a partition given up that was reserved
+   * just before goes back when its turn finds the partition no longer held. Without partitions it does nothing.
+   */
+  async watchPartitions(held: readonly number[]): Promise<void> {
+    if (this.tubes.partitions === 0 || this.closed) return;
+    const lane = this.lanes.orchestrations;
+    const next = this.tubes.watched('orchestrations', this.options.serves, [...new Set(held)].sort((a, b) => a - b));
+    const before = new Set(lane.watching);
+    const after = new Set(next);
+    lane.watching = next;
+    // Beanstalkd refuses to ignore a connection's last watched tube: `default` is watched while nothing else is.
+    const commands = [
+      ...(next.length === 0 && before.size > 0 ? ['watch default'] : []),
+      ...next.filter((t) => !before.has(t)).map((t) => `watch ${t}`),
+      ...[...before].filter((t) => !after.has(t)).map((t) => `ignore ${t}`),
+      ...(next.length > 0 && before.size === 0 ? ['ignore default'] : []),
+    ];
+    const replies = await Promise.all(commands.map((command) => lane.work.command(command)));
+    const refused = replies.find((reply) => reply.words[0] !== 'WATCHING');
+    if (refused !== undefined) throw unexpected('watch/ignore', refused);
+    wakeAll(lane.waiters);
   }
 
   async send(messages: readonly Message[]): Promise<void> {
@@ -356,7 +391,7 @@ export class BeanstalkdQueue implements Queue {
 
   private async tubeDepthsOf(lane: Lane): Promise<{ tube: string; depth: QueueDepth }[]> {
     return Promise.all(
-      lane.watching.map(async (tube) => {
+      lane.all.map(async (tube) => {
         const reply = await lane.work.command(`stats-tube ${tube}`);
         if (reply.words[0] === 'NOT_FOUND') return { tube, depth: { ready: 0, delayed: 0, reserved: 0, dead: 0 } };
         if (reply.words[0] !== 'OK') throw unexpected('stats-tube', reply);
@@ -424,7 +459,7 @@ export class BeanstalkdQueue implements Queue {
     }
   }
 
-  private connection(setup: readonly string[]): BeanstalkdConnection {
+  private connection(setup: readonly string[] | (() => readonly string[])): BeanstalkdConnection {
     return new BeanstalkdConnection({
       host: this.options.host ?? '127.0.0.1',
       port: this.options.port ?? 11300,
@@ -438,7 +473,6 @@ export class BeanstalkdQueue implements Queue {
     return this.lanes[queue];
   }
 
-  /** Reserves up to `max` ready jobs without waiting; jobs not due yet go back for the remaining time. */
   /**
    * Reserves up to `max` ready jobs without waiting. Beanstalkd reserves one job per command, so the reserves go out
    * in pipelined waves of 1, 2, 4, … (at most {@link MAX_RESERVE_WAVE}), each wave one round trip, and each wave's

@@ -1,0 +1,123 @@
+/**
+ * The instance lock as partition ownership (partitions.ts): a key may be acquired by this process exactly when it
+ * holds the key's partition. No call leaves the process: acquiring and releasing instance locks costs nothing, and
+ * the only writes are the partition leases' renewals, whatever the rate of turns.
+ *
+ * What `acquire` says about the previous hold of a key (the runtime re-sends an outbox unless it is `'clean'`, see
+ * runtime/outbox.ts) is decided per key within the current hold of its partition:
+ * - a key released by this process since the hold began is `'clean'` (its outbox was sent before the release);
+ * - a key acquired and never released (its batch failed) is `'taken-over'`;
+ * - a key not seen yet in this hold inherits how the hold began: `'clean'` when the previous holder released the
+ *   partition (it releases only after everything it committed was sent and no key of it is left unreleased), else
+ *   `'taken-over'` (the previous holder died or was cut off: any of its instances may have an unsent outbox).
+ * A hold that ends (the partition is lost) forgets its keys.
+ */
+import type { Lock, LockAcquisition } from './lock.js';
+import type { PartitionHold, PartitionOwnership } from './partitions.js';
+import { partitionOf } from './partitions.js';
+
+/** The instance id inside a runtime lock key (`orchestration/<id>`, `entity/<id>`); other keys stand for themselves. */
+function instanceOfKey(key: string): string {
+  const slash = key.indexOf('/');
+  const kind = slash > 0 ? key.slice(0, slash) : '';
+  return kind === 'orchestration' || kind === 'entity' ? key.slice(slash + 1) : key;
+}
+
+/** Released keys remembered per partition hold. */
+const MAX_REMEMBERED = 50_000;
+
+interface HoldState {
+  /** Keys acquired and not (yet) released in this hold. */
+  readonly unreleased: Set<string>;
+  /** Keys released cleanly in this hold. */
+  readonly released: Set<string>;
+}
+
+/**
+ * @example
+ * const lock = new PartitionLock(leases, 'kubernetes:prod/shop');
+ * await lock.acquire('orchestration/order-42', workerId, 10_000); // 'clean' | 'taken-over' | false, no I/O
+ */
+export class PartitionLock implements Lock {
+  private readonly holds = new Map<number, HoldState>();
+  private readonly unsubscribe: () => void;
+
+  /** `epoch`: the same for every process of the deployment, since a clean partition release vouches across them. */
+  constructor(
+    private readonly ownership: PartitionOwnership,
+    readonly epoch: string,
+  ) {
+    this.unsubscribe = ownership.onChange(() => {
+      for (const partition of [...this.holds.keys()]) {
+        if (ownership.holding(partition) === false) this.holds.delete(partition);
+      }
+    });
+  }
+
+  acquire(key: string, _owner: string, _ttlMs: number): Promise<LockAcquisition> {
+    return Promise.resolve(this.take(key));
+  }
+
+  acquireMany(keys: readonly string[], _owner: string, _ttlMs: number): Promise<LockAcquisition[]> {
+    return Promise.resolve(keys.map((key) => this.take(key)));
+  }
+
+  /** Held as long as its partition is (the lease's renewals are the partition's, not the key's). */
+  renew(key: string, _owner: string, _ttlMs: number): Promise<boolean> {
+    const partition = this.partitionOfKey(key);
+    return Promise.resolve(
+      this.ownership.holding(partition) !== false && this.holds.get(partition)?.unreleased.has(key) === true,
+    );
+  }
+
+  release(key: string, _owner: string): Promise<void> {
+    const state = this.holds.get(this.partitionOfKey(key));
+    if (state?.unreleased.delete(key)) {
+      state.released.add(key);
+      // Forgetting the oldest only costs, should its partition's hold have been taken over, one re-sent outbox.
+      if (state.released.size > MAX_REMEMBERED) state.released.delete(state.released.values().next().value as string);
+    }
+    return Promise.resolve();
+  }
+
+  releaseMany(keys: readonly string[], owner: string): Promise<void> {
+    for (const key of keys) void this.release(key, owner);
+    return Promise.resolve();
+  }
+
+  /** Keys of `partition` acquired in this hold and never released: their partition must not be released cleanly. */
+  unreleasedIn(partition: number): number {
+    return this.holds.get(partition)?.unreleased.size ?? 0;
+  }
+
+  close(): Promise<void> {
+    this.unsubscribe();
+    return this.ownership.close();
+  }
+
+  private partitionOfKey(key: string): number {
+    return partitionOf(instanceOfKey(key), this.ownership.partitions);
+  }
+
+  private take(key: string): LockAcquisition {
+    const partition = this.partitionOfKey(key);
+    const hold: PartitionHold | false = this.ownership.holding(partition);
+    if (hold === false) {
+      this.holds.delete(partition);
+      return false;
+    }
+    let state = this.holds.get(partition);
+    if (state === undefined) {
+      state = { unreleased: new Set(), released: new Set() };
+      this.holds.set(partition, state);
+    }
+    const acquisition: LockAcquisition = state.released.has(key)
+      ? 'clean'
+      : state.unreleased.has(key)
+        ? 'taken-over'
+        : hold;
+    state.released.delete(key);
+    state.unreleased.add(key);
+    return acquisition;
+  }
+}
