@@ -35,21 +35,39 @@ interface HoldState {
 
 /**
  * @example
- * const lock = new PartitionLock(leases, 'kubernetes:prod/shop');
+ * const lock = new PartitionLock(64, 'kubernetes:prod/shop');
+ * lock.attach(leases);
  * await lock.acquire('orchestration/order-42', workerId, 10_000); // 'clean' | 'taken-over' | false, no I/O
  */
 export class PartitionLock implements Lock {
   private readonly holds = new Map<number, HoldState>();
-  private readonly unsubscribe: () => void;
+  /** Partitions being given up: their keys are refused, so no new turn starts while the last ones end. */
+  private readonly closing = new Set<number>();
+  private ownership: PartitionOwnership | undefined;
+  private unsubscribe: (() => void) | undefined;
 
-  /** `epoch`: the same for every process of the deployment, since a clean partition release vouches across them. */
+  /**
+   * `epoch`: the same for every process of the deployment, since a clean partition release vouches across them.
+   * Until {@link attach} gives it an ownership, the lock holds nothing (a client process never does).
+   */
   constructor(
-    private readonly ownership: PartitionOwnership,
+    readonly partitions: number,
     readonly epoch: string,
-  ) {
+  ) {}
+
+  /** Takes its holds from `ownership` from now on (a worker, once its partition leases run). */
+  attach(ownership: PartitionOwnership): void {
+    if (ownership.partitions !== this.partitions) {
+      throw new Error(`The ownership has ${ownership.partitions} partitions, the lock ${this.partitions}.`);
+    }
+    this.unsubscribe?.();
+    this.ownership = ownership;
     this.unsubscribe = ownership.onChange(() => {
-      for (const partition of [...this.holds.keys()]) {
-        if (ownership.holding(partition) === false) this.holds.delete(partition);
+      for (const partition of [...this.holds.keys(), ...this.closing]) {
+        if (ownership.holding(partition) === false) {
+          this.holds.delete(partition);
+          this.closing.delete(partition);
+        }
       }
     });
   }
@@ -66,7 +84,7 @@ export class PartitionLock implements Lock {
   renew(key: string, _owner: string, _ttlMs: number): Promise<boolean> {
     const partition = this.partitionOfKey(key);
     return Promise.resolve(
-      this.ownership.holding(partition) !== false && this.holds.get(partition)?.unreleased.has(key) === true,
+      this.holding(partition) !== false && this.holds.get(partition)?.unreleased.has(key) === true,
     );
   }
 
@@ -85,27 +103,40 @@ export class PartitionLock implements Lock {
     return Promise.resolve();
   }
 
+  /** From now until the partition is lost, refuses its keys: it is being given up. */
+  stopGranting(partition: number): void {
+    this.closing.add(partition);
+  }
+
   /** Keys of `partition` acquired in this hold and never released: their partition must not be released cleanly. */
   unreleasedIn(partition: number): number {
     return this.holds.get(partition)?.unreleased.size ?? 0;
   }
 
-  close(): Promise<void> {
-    this.unsubscribe();
-    return this.ownership.close();
+  /** Stops following the ownership and closes it: its partitions are released (each drained first). */
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    await this.ownership?.close();
+  }
+
+  private holding(partition: number): PartitionHold | false {
+    if (this.closing.has(partition)) return false;
+    return this.ownership?.holding(partition) ?? false;
   }
 
   private partitionOfKey(key: string): number {
-    return partitionOf(instanceOfKey(key), this.ownership.partitions);
+    return partitionOf(instanceOfKey(key), this.partitions);
   }
 
   private take(key: string): LockAcquisition {
     const partition = this.partitionOfKey(key);
-    const hold: PartitionHold | false = this.ownership.holding(partition);
+    const hold = this.ownership?.holding(partition) ?? false;
     if (hold === false) {
       this.holds.delete(partition);
       return false;
     }
+    // Being given up: refused, but what its keys owe (unreleased ones) is kept for the drain to see.
+    if (this.closing.has(partition)) return false;
     let state = this.holds.get(partition);
     if (state === undefined) {
       state = { unreleased: new Set(), released: new Set() };

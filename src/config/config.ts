@@ -7,7 +7,7 @@
  * | `DURABLE_BACKEND` | `sqlite` or `memory` (store and queue) | `sqlite` |
  * | `DURABLE_SQLITE_PATH` | the database file | `.durable/durable.db` |
  * | `DURABLE_DURABILITY` | `full` (a commit survives power loss) or `normal` (survives a process crash) | `full` |
- * | `DURABLE_LOCK` | `memory` (one process), `sqlite` (several processes share the file) or `rethinkdb` (needs `DURABLE_STORE_URL`) | `memory` |
+ * | `DURABLE_LOCK` | `memory` (one process), `sqlite` (several processes share the file), `rethinkdb` (needs `DURABLE_STORE_URL`) or `kubernetes` (partition Leases; needs Beanstalkd and `DURABLE_PARTITIONS`) | `memory` |
  * | `DURABLE_ACTIVITY_CONCURRENCY` | activities running at once | `16` |
  * | `DURABLE_CACHE_SIZE` | replayed instances a worker keeps in memory (a turn of a cached instance replays nothing) | `10000` |
  * | `DURABLE_QUEUE_URL` | `beanstalkd://host:port`: the queue on Beanstalkd (the store stays as configured) | none |
@@ -20,6 +20,11 @@
  * | `DURABLE_RETHINKDB_REPLICAS` | replicas per table shard, when the tables are created | `1` |
  * | `DURABLE_RETHINKDB_SHARDS` | shards per table, when the tables are created | `1` |
  * | `DURABLE_RETHINKDB_TIMEOUT_MS` | how long any RethinkDB query may take before it fails (and the runtime backs off) | `10000` |
+ * | `DURABLE_PARTITIONS` | Beanstalkd orchestration and entity tubes split into this many partitions (1–1024); every process of a deployment, clients too, must agree. Required by `DURABLE_LOCK=kubernetes` | none (not split) |
+ * | `DURABLE_KUBERNETES_NAMESPACE` | where the partition Leases live | the pod's namespace in a cluster, else `default` |
+ * | `DURABLE_LEASE_DURATION_MS` | a partition Lease's duration: how soon another worker takes over a dead worker's partitions | `15000` |
+ * | `DURABLE_LEASE_RENEW_MS` | how often a worker renews its Leases (under half the duration) | `5000` |
+ * | `POD_NAME` | the worker's name in its Leases' `holderIdentity` (with a per-boot id); set it from the downward API | the host name |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
  * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
@@ -36,10 +41,12 @@
  * | `DURABLE_MAX_DELIVERIES` | deliveries of a message (its runs keep crashing or timing out workers) before it is dead-lettered | `10` |
  * | `DURABLE_LOG_LEVEL` | `debug`, `info`, `warn` or `error` | `info` |
  */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { ValidationError } from '../engine/errors.js';
 
 export type BackendKind = 'sqlite' | 'memory';
-export type LockKind = 'memory' | 'sqlite' | 'rethinkdb';
+export type LockKind = 'memory' | 'sqlite' | 'rethinkdb' | 'kubernetes';
 export type DurabilitySetting = 'full' | 'normal';
 
 export interface DurableConfig {
@@ -59,9 +66,23 @@ export interface DurableConfig {
     readonly port: number;
     readonly namespace: string;
     readonly tubes: 'kind' | 'function';
+    /** Orchestration and entity tubes split into this many partitions (0: not split). */
+    readonly partitions: number;
   };
+  /** Set by `DURABLE_LOCK=kubernetes`: instances are locked by holding their partition's Lease. */
+  readonly kubernetes?: KubernetesLockSettings;
   /** Set by `DURABLE_STORE_URL=rethinkdb://…`: the store (and, with `DURABLE_LOCK=rethinkdb`, the lock) on RethinkDB. */
   readonly rethinkdb?: RethinkdbSettings;
+}
+
+export interface KubernetesLockSettings {
+  /** The namespace of the partition Leases. */
+  readonly namespace: string;
+  readonly partitions: number;
+  readonly leaseDurationMs: number;
+  readonly renewIntervalMs: number;
+  /** `holderIdentity` before the per-boot id: the pod's name. */
+  readonly podName: string;
 }
 
 export interface RethinkdbSettings {
@@ -98,8 +119,10 @@ export function loadConfig(
   overrides: ConfigOverrides = {},
 ): DurableConfig {
   const backend = overrides.backend ?? oneOf<BackendKind>(env, 'DURABLE_BACKEND', ['sqlite', 'memory'], 'sqlite');
-  const lock = overrides.lock ?? oneOf<LockKind>(env, 'DURABLE_LOCK', ['memory', 'sqlite', 'rethinkdb'], 'memory');
+  const lock =
+    overrides.lock ?? oneOf<LockKind>(env, 'DURABLE_LOCK', ['memory', 'sqlite', 'rethinkdb', 'kubernetes'], 'memory');
   const rethinkdb = rethinkdbStore(env);
+  const queue = beanstalkdQueue(env);
   if (lock === 'rethinkdb' && rethinkdb.rethinkdb === undefined) {
     throw new ValidationError('DURABLE_LOCK=rethinkdb needs DURABLE_STORE_URL=rethinkdb://host:28015/db.', {
       variable: 'DURABLE_LOCK',
@@ -117,9 +140,59 @@ export function loadConfig(
     cacheSize: overrides.cacheSize ?? positiveInt(env, 'DURABLE_CACHE_SIZE', 10_000),
     activityLeaseMs: overrides.activityLeaseMs ?? positiveInt(env, 'DURABLE_ACTIVITY_LEASE_MS', 60_000),
     turnTimeoutMs: overrides.turnTimeoutMs ?? positiveInt(env, 'DURABLE_TURN_TIMEOUT_MS', 10_000),
-    ...beanstalkdQueue(env),
+    ...queue,
     ...rethinkdb,
+    ...(lock === 'kubernetes' ? { kubernetes: kubernetesLock(env, queue.beanstalkd) } : {}),
   };
+}
+
+/** The most partitions (backends/partitions.ts says the same; config may not import backends). */
+const MAX_PARTITIONS = 1024;
+
+/** The service account's namespace file in a pod. */
+const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** `DURABLE_LOCK=kubernetes`: partition Leases, which only Beanstalkd's partitioned tubes can route for. */
+function kubernetesLock(
+  env: Record<string, string | undefined>,
+  beanstalkd: DurableConfig['beanstalkd'],
+): KubernetesLockSettings {
+  if (beanstalkd === undefined || beanstalkd.partitions === 0) {
+    throw new ValidationError(
+      'DURABLE_LOCK=kubernetes needs DURABLE_QUEUE_URL=beanstalkd://host:11300 and DURABLE_PARTITIONS (e.g. 64, the ' +
+        'same in every process of the deployment, clients too): a worker holds partitions, and takes only their tubes.',
+      { variable: 'DURABLE_LOCK' },
+    );
+  }
+  const leaseDurationMs = positiveInt(env, 'DURABLE_LEASE_DURATION_MS', 15_000);
+  const renewIntervalMs = positiveInt(env, 'DURABLE_LEASE_RENEW_MS', 5_000);
+  if (renewIntervalMs * 2 >= leaseDurationMs) {
+    throw new ValidationError(
+      `DURABLE_LEASE_RENEW_MS (${renewIntervalMs}) must be under half of DURABLE_LEASE_DURATION_MS (${leaseDurationMs}).`,
+      { variable: 'DURABLE_LEASE_RENEW_MS' },
+    );
+  }
+  const namespace = env.DURABLE_KUBERNETES_NAMESPACE || podNamespace() || 'default';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new ValidationError(`DURABLE_KUBERNETES_NAMESPACE must be a Kubernetes namespace name (got '${namespace}').`, {
+      variable: 'DURABLE_KUBERNETES_NAMESPACE',
+    });
+  }
+  return {
+    namespace,
+    partitions: beanstalkd.partitions,
+    leaseDurationMs,
+    renewIntervalMs,
+    podName: env.POD_NAME || hostname(),
+  };
+}
+
+function podNamespace(): string | undefined {
+  try {
+    return readFileSync(POD_NAMESPACE_FILE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -178,7 +251,8 @@ function beanstalkdQueue(env: Record<string, string | undefined>): Pick<DurableC
     throw new ValidationError(`DURABLE_NAMESPACE must be letters, digits, _ or - (got '${namespace}').`, { namespace });
   }
   const tubes = oneOf<'kind' | 'function'>(env, 'DURABLE_TUBES', ['kind', 'function'], 'kind');
-  return { beanstalkd: { host: url.hostname, port, namespace, tubes } };
+  const partitions = env.DURABLE_PARTITIONS ? boundedInt(env, 'DURABLE_PARTITIONS', 0, MAX_PARTITIONS) : 0;
+  return { beanstalkd: { host: url.hostname, port, namespace, tubes, partitions } };
 }
 
 /** A kind of work a worker takes. */

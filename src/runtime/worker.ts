@@ -93,6 +93,8 @@ export class Worker {
   private readonly isolation = new IsolationGate();
   private loops: Promise<void>[] = [];
   private busyTurns = 0;
+  /** Resolved when the batch running now ends (see `batchSettled`). */
+  private batchWaiters: Array<() => void> = [];
   private busyActivities = 0;
   private slotFreed: (() => void) | undefined;
   /** Consecutive failed batches: the back-off of the next failure grows with it. */
@@ -136,6 +138,15 @@ export class Worker {
   /** True when no turn and no activity is running (used by the test environment to skip time). */
   get idle(): boolean {
     return this.busyTurns === 0 && this.busyActivities === 0;
+  }
+
+  /**
+   * Resolves once the orchestration batch running now (if any) has ended: everything it committed is sent and its
+   * messages settled. Giving up a partition waits for it, after its tubes are no longer watched.
+   */
+  batchSettled(): Promise<void> {
+    if (this.busyTurns === 0) return Promise.resolve();
+    return new Promise((resolve) => this.batchWaiters.push(resolve));
   }
 
   /** Replayed instances held in memory (a gauge for metrics). */
@@ -226,6 +237,7 @@ export class Worker {
         }
       } finally {
         this.busyTurns--;
+        for (const settled of this.batchWaiters.splice(0)) settled();
       }
     }
     waiting.close();

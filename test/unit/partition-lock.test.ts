@@ -53,7 +53,8 @@ describe('partitions', () => {
 describe('PartitionLock', () => {
   it('grants a key only while its partition is held, with no call outside the process', async () => {
     const ownership = new HandOwnership(8);
-    const lock = new PartitionLock(ownership, 'kubernetes:test');
+    const lock = new PartitionLock(ownership.partitions, 'kubernetes:test');
+    lock.attach(ownership);
     const a = idIn(3, 8);
     assert.equal(await lock.acquire(`orchestration/${a}`, 'w', 1000), false);
     ownership.set(3, 'clean');
@@ -66,7 +67,8 @@ describe('PartitionLock', () => {
 
   it('says taken-over for keys of a partition taken over, until this process has released each one', async () => {
     const ownership = new HandOwnership(8);
-    const lock = new PartitionLock(ownership, 'kubernetes:test');
+    const lock = new PartitionLock(ownership.partitions, 'kubernetes:test');
+    lock.attach(ownership);
     const [a, b] = [idIn(5, 8, 'a'), idIn(5, 8, 'b')];
     ownership.set(5, 'taken-over');
     assert.deepEqual(await lock.acquireMany([`orchestration/${a}`, `entity/${b}`], 'w', 1000), [
@@ -80,7 +82,8 @@ describe('PartitionLock', () => {
 
   it('says taken-over again for a key whose batch failed (acquired, never released)', async () => {
     const ownership = new HandOwnership(4);
-    const lock = new PartitionLock(ownership, 'kubernetes:test');
+    const lock = new PartitionLock(ownership.partitions, 'kubernetes:test');
+    lock.attach(ownership);
     const a = idIn(1, 4);
     ownership.set(1, 'clean');
     assert.equal(await lock.acquire(`orchestration/${a}`, 'w', 1000), 'clean');
@@ -94,7 +97,8 @@ describe('PartitionLock', () => {
 
   it('forgets a hold that ended: after the partition came back taken over, released keys are suspect again', async () => {
     const ownership = new HandOwnership(4);
-    const lock = new PartitionLock(ownership, 'kubernetes:test');
+    const lock = new PartitionLock(ownership.partitions, 'kubernetes:test');
+    lock.attach(ownership);
     const a = idIn(2, 4);
     ownership.set(2, 'clean');
     assert.equal(await lock.acquire(`orchestration/${a}`, 'w', 1000), 'clean');
@@ -102,6 +106,24 @@ describe('PartitionLock', () => {
     ownership.set(2, false); // another worker held it meanwhile, and died
     ownership.set(2, 'taken-over');
     assert.equal(await lock.acquire(`orchestration/${a}`, 'w', 1000), 'taken-over');
+  });
+});
+
+describe('PartitionLock while a partition is given up', () => {
+  it('refuses new turns of a partition being given up, and still counts its unreleased keys', async () => {
+    const ownership = new HandOwnership(4);
+    const lock = new PartitionLock(ownership.partitions, 'kubernetes:test');
+    lock.attach(ownership);
+    const [a, b] = [idIn(0, 4, 'a'), idIn(0, 4, 'b')];
+    ownership.set(0, 'clean');
+    assert.equal(await lock.acquire(`orchestration/${a}`, 'w', 1000), 'clean'); // a batch that will fail
+    lock.stopGranting(0);
+    assert.equal(await lock.acquire(`orchestration/${b}`, 'w', 1000), false);
+    assert.equal(lock.unreleasedIn(0), 1, 'the drain must see the unreleased key and not release cleanly');
+    ownership.set(0, false);
+    assert.equal(lock.unreleasedIn(0), 0);
+    ownership.set(0, 'taken-over'); // back later: granting again
+    assert.equal(await lock.acquire(`orchestration/${b}`, 'w', 1000), 'taken-over');
   });
 });
 
