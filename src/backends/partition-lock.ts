@@ -103,6 +103,11 @@ export class PartitionLock implements Lock {
     return Promise.resolve();
   }
 
+  /** Whether turns of `partition` may start here now: it is held and not being given up. */
+  granting(partition: number): boolean {
+    return this.holding(partition) !== false;
+  }
+
   /** From now until the partition is lost, refuses its keys: it is being given up. */
   stopGranting(partition: number): void {
     this.closing.add(partition);

@@ -153,6 +153,11 @@ export interface Queue {
   reclaim?(except: string): Promise<number>;
   /** Epoch ms at which the next delayed or reserved message becomes visible, if any (time skipping). */
   nextVisibleAt(queue: QueueName): Promise<number | undefined>;
+  /**
+   * Optional, for queues that route by partition (Beanstalkd with `partitions`): from now on, receive only the
+   * orchestration and entity messages of the partitions in `held` (backends/partitions.ts).
+   */
+  watchPartitions?(held: readonly number[]): Promise<void>;
   close(): Promise<void>;
 }
 

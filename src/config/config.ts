@@ -174,9 +174,12 @@ function kubernetesLock(
   }
   const namespace = env.DURABLE_KUBERNETES_NAMESPACE || podNamespace() || 'default';
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
-    throw new ValidationError(`DURABLE_KUBERNETES_NAMESPACE must be a Kubernetes namespace name (got '${namespace}').`, {
-      variable: 'DURABLE_KUBERNETES_NAMESPACE',
-    });
+    throw new ValidationError(
+      `DURABLE_KUBERNETES_NAMESPACE must be a Kubernetes namespace name (got '${namespace}').`,
+      {
+        variable: 'DURABLE_KUBERNETES_NAMESPACE',
+      },
+    );
   }
   return {
     namespace,

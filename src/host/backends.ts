@@ -12,7 +12,9 @@ import type { GroupCommit } from '../backends/group-commit.js';
 import type { Lock } from '../backends/lock.js';
 import type { Queue, WorkSelection } from '../backends/queue.js';
 import type { Store } from '../backends/store.js';
-import type { DurableConfig, RethinkdbSettings } from '../config/config.js';
+import type { DurableConfig, KubernetesLockSettings, RethinkdbSettings } from '../config/config.js';
+import type { PartitionOwnership } from '../backends/partitions.js';
+import type { Logger } from '../observability/logger.js';
 
 export interface Backends {
   readonly store: Store;
@@ -95,7 +97,17 @@ async function withBeanstalkdQueue(
   const local = await openBackends({ ...config, beanstalkd: undefined }, clock);
   await local.queue.close();
   const { BeanstalkdQueue } = await import('../backends/beanstalkd/beanstalkd-queue.js');
-  const { store, lock } = local;
+  const { store } = local;
+  let lock = local.lock;
+  if (config.kubernetes) {
+    // The instance lock is partition ownership; the Leases themselves start with a worker (startPartitionLeases).
+    const { PartitionLock } = await import('../backends/partition-lock.js');
+    await local.lock.close();
+    lock = new PartitionLock(
+      config.kubernetes.partitions,
+      `kubernetes:${config.kubernetes.namespace}/${config.beanstalkd?.namespace}`,
+    );
+  }
   const queue = new BeanstalkdQueue({
     ...config.beanstalkd,
     ...(serves ? { serves } : {}),
@@ -151,4 +163,33 @@ async function withRethinkdbStore(config: DurableConfig, settings: RethinkdbSett
     await local.lock.close();
     throw error;
   }
+}
+
+/**
+ * Starts holding partition Leases for a worker, with the Kubernetes client (in-cluster service account, or
+ * `KUBECONFIG` / `~/.kube/config` outside a cluster) imported only here.
+ * @example
+ * const leases = await startPartitionLeases(config.kubernetes, 'shop', logger, (p) => drain(p));
+ */
+export async function startPartitionLeases(
+  settings: KubernetesLockSettings,
+  app: string,
+  logger: Logger,
+  drain: (partition: number) => Promise<void>,
+): Promise<PartitionOwnership> {
+  const { KubeConfig, CoordinationV1Api } = await import('@kubernetes/client-node');
+  const { PartitionLeases } = await import('../backends/kubernetes/partition-leases.js');
+  const kubeconfig = new KubeConfig();
+  kubeconfig.loadFromDefault();
+  return PartitionLeases.start({
+    api: kubeconfig.makeApiClient(CoordinationV1Api),
+    namespace: settings.namespace,
+    app,
+    partitions: settings.partitions,
+    identity: `${settings.podName}/${randomUUID().slice(0, 8)}`,
+    leaseDurationMs: settings.leaseDurationMs,
+    renewIntervalMs: settings.renewIntervalMs,
+    logger,
+    drain,
+  });
 }

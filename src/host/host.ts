@@ -5,12 +5,15 @@
 import type { App } from '../engine/app.js';
 import type { Clock } from '../backends/clock.js';
 import { SystemClock } from '../backends/clock.js';
+import { PartitionLock } from '../backends/partition-lock.js';
+import type { PartitionOwnership } from '../backends/partitions.js';
 import type { Backends } from './backends.js';
-import { openBackends } from './backends.js';
+import { openBackends, startPartitionLeases } from './backends.js';
 import { DurableClient } from '../client/client.js';
 import type { DurableConfig } from '../config/config.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/logger.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { Worker } from '../runtime/worker.js';
 import type { Serves } from './serves.js';
@@ -75,6 +78,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(options.logger ? { logger: options.logger } : {}),
       ...options.worker,
     });
+    if (lock instanceof PartitionLock) await holdPartitions(options, backends, lock, worker);
     worker.start();
   }
   return {
@@ -86,6 +90,52 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await backends.close();
     },
   };
+}
+
+/**
+ * A worker on partition Leases (`DURABLE_LOCK=kubernetes`) takes only the messages of the partitions it holds:
+ * nothing until its first holds, then its queue follows every change. Giving a partition up drains it first: its
+ * tubes are no longer watched, its keys are refused, and the batch running now ends; a partition with a turn that
+ * failed after its commit (an outbox perhaps unsent) is not released cleanly, and its Lease is left to lapse, so
+ * that the next holder re-sends the outboxes.
+ */
+async function holdPartitions(
+  options: HostOptions,
+  backends: Backends,
+  lock: PartitionLock,
+  worker: Worker,
+): Promise<void> {
+  const { queue } = backends;
+  const settings = options.config.kubernetes;
+  if (settings === undefined || queue.watchPartitions === undefined) {
+    throw new Error('A partition lock needs DURABLE_LOCK=kubernetes and a queue with partitioned tubes (Beanstalkd).');
+  }
+  const logger = options.logger ?? silentLogger;
+  const ref: { leases?: PartitionOwnership } = {};
+  // Held and not being given up: the tubes to take messages from.
+  const watch = (): Promise<void> =>
+    (queue.watchPartitions as (held: readonly number[]) => Promise<void>).call(
+      queue,
+      (ref.leases?.held() ?? []).filter((p) => lock.granting(p)),
+    );
+  await watch();
+  const drain = async (partition: number): Promise<void> => {
+    lock.stopGranting(partition);
+    await watch();
+    await worker.batchSettled();
+    const unreleased = lock.unreleasedIn(partition);
+    if (unreleased > 0) {
+      throw new Error(`partition ${partition} has ${unreleased} instance(s) whose last batch failed: left to lapse`);
+    }
+  };
+  const leases = await startPartitionLeases(settings, options.config.beanstalkd?.namespace ?? 'durable', logger, drain);
+  ref.leases = leases;
+  lock.attach(leases);
+  // A watch that fails (Beanstalkd away) is replayed with the connection's setup when it comes back.
+  leases.onChange(() => {
+    watch().catch((error: unknown) => logger.warn({ event: LOG_EVENTS.partitionsWatchFailed, error: String(error) }));
+  });
+  await watch();
 }
 
 /**

@@ -19,6 +19,7 @@ export const LOG_EVENTS = {
   lockBusy: 'orchestration.lock_busy',
   deadLettered: 'message.dead_lettered',
   queueReclaimed: 'queue.reclaimed',
+  partitionsWatchFailed: 'worker.partitions_watch_failed',
   activityCompleted: 'activity.completed',
   activityFailed: 'activity.failed',
   activityLeaseLost: 'activity.lease_lost',

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
@@ -20,6 +20,7 @@ import type { Account, Counter } from '../../examples/app.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
+import { KubeApiServer } from '../kube-api-server/server.js';
 import type { ActivityRun } from '../fixtures/counting-app.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
 import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
@@ -253,6 +254,29 @@ const STORES: readonly StoreSetup[] = [
       };
     },
   },
+  {
+    name: 'one SQLite file, with partition Leases on a Kubernetes API server as the lock',
+    async start(dir) {
+      const kube = new KubeApiServer();
+      await kube.start();
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, kube.kubeconfig());
+      return {
+        env: {
+          DURABLE_SQLITE_PATH: join(dir, 'durable.db'),
+          DURABLE_DURABILITY: 'normal',
+          DURABLE_LOCK: 'kubernetes',
+          DURABLE_PARTITIONS: '16',
+          KUBECONFIG: kubeconfig,
+          DURABLE_KUBERNETES_NAMESPACE: 'default',
+          // Short, so that the killed worker's partitions move within the test's patience.
+          DURABLE_LEASE_DURATION_MS: '3000',
+          DURABLE_LEASE_RENEW_MS: '1000',
+        },
+        stop: () => kube.stop(),
+      };
+    },
+  },
 ];
 
 /** The activity runs the counting app logged, by idempotency key (one entry per run: the pid that ran it). */
@@ -323,7 +347,7 @@ function describeCluster(storeSetup: StoreSetup): void {
         // A dead worker's instance locks (and Beanstalkd reservations) last one turn timeout: keep it short here.
         DURABLE_TURN_TIMEOUT_MS: '5000',
       };
-      workers = [0, 1, 2].map(() => startWorkerChild(env, 'test/fixtures/counting-app.ts'));
+      workers = [0, 1, 2].map((i) => startWorkerChild({ ...env, POD_NAME: `worker-${i}` }, 'test/fixtures/counting-app.ts'));
       const ops = await Promise.all(
         workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)),
       );

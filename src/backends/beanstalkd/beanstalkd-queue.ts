@@ -167,7 +167,11 @@ export class BeanstalkdQueue implements Queue {
   async watchPartitions(held: readonly number[]): Promise<void> {
     if (this.tubes.partitions === 0 || this.closed) return;
     const lane = this.lanes.orchestrations;
-    const next = this.tubes.watched('orchestrations', this.options.serves, [...new Set(held)].sort((a, b) => a - b));
+    const next = this.tubes.watched(
+      'orchestrations',
+      this.options.serves,
+      [...new Set(held)].sort((a, b) => a - b),
+    );
     const before = new Set(lane.watching);
     const after = new Set(next);
     lane.watching = next;
