@@ -8,7 +8,7 @@
  * query any client ran (store and lock, workers and client alike), so nothing in the adapters needs instrumenting.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RethinkdbPool } from '../src/backends/rethinkdb/rethinkdb-connection.js';
@@ -18,13 +18,18 @@ import { startHost } from '../src/host/host.js';
 import { BeanstalkdServer } from '../test/fixtures/beanstalkd-server.js';
 import { RethinkdbServer } from '../test/fixtures/rethinkdb-server.js';
 import type { WorkerChild } from '../test/fixtures/worker-child.js';
-import { startWorkerChild } from '../test/fixtures/worker-child.js';
+import { metricSample, startWorkerChild } from '../test/fixtures/worker-child.js';
+import { KubeApiServer } from '../test/kube-api-server/server.js';
 import app from './hello-app.js';
 
 export interface Cluster {
   readonly host: Host;
   /** Queries the RethinkDB server has answered so far (this call's own query included). */
   queries(): Promise<number>;
+  /** Lease writes (create, update, patch) the Kubernetes API test server took so far (BENCH_LOCK=kubernetes). */
+  leaseWrites(): number | undefined;
+  /** Summed over the workers' /metrics: orchestration and entity messages processed, and those bounced as busy. */
+  deliveries(): Promise<{ processed: number; busy: number }>;
   /** Documents read and written so far, per table of the benchmark's database. */
   documents(): Promise<Record<string, { read: number; written: number }>>;
   stop(): Promise<void>;
@@ -35,10 +40,24 @@ export async function startCluster(durability: string): Promise<Cluster> {
   const beanstalkd = await BeanstalkdServer.start();
   const rethinkdb = await RethinkdbServer.start({ name: 'bench' });
   const db = `bench_${randomUUID().slice(0, 8)}`;
+  const lock = process.env.BENCH_LOCK ?? 'rethinkdb';
+  // BENCH_LOCK=kubernetes: partition Leases on the Kubernetes API test server, which counts the Lease writes.
+  const kube = lock === 'kubernetes' ? new KubeApiServer() : undefined;
+  await kube?.start();
+  const kubeEnv: Record<string, string> = {};
+  if (kube !== undefined) {
+    writeFileSync(join(dir, 'kubeconfig'), kube.kubeconfig());
+    Object.assign(kubeEnv, {
+      KUBECONFIG: join(dir, 'kubeconfig'),
+      DURABLE_PARTITIONS: process.env.BENCH_PARTITIONS ?? '64',
+      DURABLE_KUBERNETES_NAMESPACE: 'default',
+    });
+  }
   const env = {
+    ...kubeEnv,
     DURABLE_SQLITE_PATH: join(dir, 'unused.db'),
     DURABLE_STORE_URL: `rethinkdb://127.0.0.1:${rethinkdb.driverPort}/${db}`,
-    DURABLE_LOCK: process.env.BENCH_LOCK ?? 'rethinkdb',
+    DURABLE_LOCK: lock,
     DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`,
     DURABLE_NAMESPACE: `bench-${randomUUID().slice(0, 8)}`,
     DURABLE_DURABILITY: durability,
@@ -46,10 +65,25 @@ export async function startCluster(durability: string): Promise<Cluster> {
     DURABLE_ORCHESTRATION_CONCURRENCY: process.env.BENCH_ORCHESTRATION_CONCURRENCY ?? '64',
     DURABLE_LOG_LEVEL: 'warn',
   };
-  const workers: WorkerChild[] = Array.from({ length: Number(process.env.BENCH_WORKERS ?? 2) }, () =>
-    startWorkerChild({ ...env, DURABLE_LOG_LEVEL: 'info' }, 'bench/hello-app.ts'),
+  const workers: WorkerChild[] = Array.from({ length: Number(process.env.BENCH_WORKERS ?? 2) }, (_, i) =>
+    startWorkerChild({ ...env, DURABLE_LOG_LEVEL: 'info', POD_NAME: `bench-${i}` }, 'bench/hello-app.ts'),
   );
-  await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening', 60_000)));
+  const ops = await Promise.all(
+    workers.map(async (w) => String((await w.waitFor('worker.ops_listening', 60_000)).address)),
+  );
+  if (kube !== undefined) {
+    // Until every partition is held (the workers share them as they start), nothing would be received.
+    const { CoordinationV1Api, KubeConfig } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromString(kube.kubeconfig());
+    const api = kc.makeApiClient(CoordinationV1Api);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      const leases = await api.listNamespacedLease({ namespace: 'default' });
+      const held = leases.items.filter((l) => /-p\d+$/.test(l.metadata?.name ?? '') && l.spec?.holderIdentity);
+      if (held.length === Number(kubeEnv.DURABLE_PARTITIONS)) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
   const host = await startHost({ app, config: loadConfig(env), runWorker: false });
   const stats = await RethinkdbPool.open({ host: '127.0.0.1', port: rethinkdb.driverPort, db });
   return {
@@ -62,6 +96,21 @@ export async function startCluster(durability: string): Promise<Cluster> {
           .filter((row: unknown) => r.expr(row)('id').nth(0).eq('server')),
       );
       return rows.reduce((sum, row) => sum + row.query_engine.queries_total, 0);
+    },
+    leaseWrites() {
+      if (kube === undefined) return undefined;
+      return ['create', 'update', 'patch'].reduce((n, verb) => n + kube.requestCount({ verb, resource: 'leases' }), 0);
+    },
+    async deliveries() {
+      let processed = 0;
+      let busy = 0;
+      for (const address of ops) {
+        const text = await (await fetch(`${address}/metrics`)).text();
+        processed += metricSample(text, 'durable_messages_total{kind="orchestration"}');
+        processed += metricSample(text, 'durable_messages_total{kind="entity"}');
+        busy += metricSample(text, 'durable_lock_busy_messages_total');
+      }
+      return { processed, busy };
     },
     async documents() {
       const rows = await stats.run<
@@ -91,6 +140,7 @@ export async function startCluster(durability: string): Promise<Cluster> {
       await Promise.all(workers.map((w) => w.stop(5000)));
       await beanstalkd.stop();
       await rethinkdb.stop();
+      await kube?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

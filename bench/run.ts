@@ -63,7 +63,12 @@ const trips = (r: Record<string, unknown>): string => {
   const written = Object.entries((r.documentsWrittenPerOrchestration ?? {}) as Record<string, number>)
     .map(([table, n]) => `${n} ${table}`)
     .join(' + ');
-  return `, ${r.roundTripsPerOrchestration} RethinkDB queries/orch, documents written/orch: ${written || 'none'}`;
+  const leases = typeof r.leaseWrites === 'number' ? `, ${r.leaseWrites} Lease writes` : '';
+  const bounced =
+    typeof r.messagesBounced === 'number'
+      ? `, ${String(r.messagesBounced)} of ${String(r.messagesProcessed)} messages bounced (lock busy)`
+      : '';
+  return `, ${r.roundTripsPerOrchestration} RethinkDB queries/orch, documents written/orch: ${written || 'none'}${leases}${bounced}`;
 };
 const show = (r: Record<string, unknown>): string => {
   switch (r.workload) {

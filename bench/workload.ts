@@ -58,13 +58,19 @@ const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
 interface StoreReading {
+  readonly leaseWrites?: number;
   readonly queries: number;
   readonly documents: Record<string, { read: number; written: number }>;
 }
 
 async function readStore(): Promise<StoreReading | undefined> {
   if (cluster === undefined) return undefined;
-  return { queries: await cluster.queries(), documents: await cluster.documents() };
+  const writes = cluster.leaseWrites();
+  return {
+    ...(writes !== undefined ? { leaseWrites: writes } : {}),
+    queries: await cluster.queries(),
+    documents: await cluster.documents(),
+  };
 }
 
 /**
@@ -84,11 +90,19 @@ function storeCost(
     const count = docs.written - (before.documents[table]?.written ?? 0);
     if (count > 0) written[table] = Math.round((count / n) * 10) / 10;
   }
+  const writes = cluster?.leaseWrites();
   return {
+    ...(writes !== undefined && before.leaseWrites !== undefined ? { leaseWrites: writes - before.leaseWrites } : {}),
     rethinkdbQueries: queries,
     roundTripsPerOrchestration: Math.round((queries / n) * 10) / 10,
     documentsWrittenPerOrchestration: written,
   };
+}
+
+/** Orchestration and entity messages the workers processed, and those bounced because their instance was held. */
+async function deliveries(): Promise<Record<string, number>> {
+  const d = await cluster?.deliveries();
+  return d === undefined ? {} : { messagesProcessed: d.processed, messagesBounced: d.busy };
 }
 
 let result: Record<string, unknown>;
@@ -109,6 +123,7 @@ if (workload === 'hello') {
     p99Ms: pct(lat, 99),
     seconds: Math.round(seconds * 100) / 100,
     ...storeCost(q0, q1, n),
+    ...(await deliveries()),
   };
 } else if (workload === 'latency') {
   // Not saturated: 200 orchestrations, one every 10 ms.
