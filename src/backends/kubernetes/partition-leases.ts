@@ -247,6 +247,8 @@ export class PartitionLeases implements PartitionOwnership {
       const started = performance.now();
       if (this.closing) closingDeadline ??= started + this.leaseDurationMs;
       try {
+        // Leaving first: the others' counts grow at once, so they take each partition as soon as it is released.
+        if (this.closing) await this.deleteMember();
         const listed = await this.list();
         await this.renewMember();
         await this.renewHolds();
