@@ -32,6 +32,17 @@ export const LOG_EVENTS = {
   drained: 'worker.drained',
   drainTimeout: 'worker.drain_timeout',
   fatal: 'worker.fatal',
+  // Partition Leases on Kubernetes (src/backends/kubernetes/partition-leases.ts, which cannot import this file).
+  leasesListFailed: 'leases.list_failed',
+  leasesRenewFailed: 'leases.renew_failed',
+  leasesAcquireFailed: 'leases.acquire_failed',
+  leasesReleaseFailed: 'leases.release_failed',
+  leasesMemberFailed: 'leases.member_failed',
+  leasesDrainFailed: 'leases.drain_failed',
+  leasesThrottled: 'leases.throttled',
+  leasesAcquired: 'leases.acquired',
+  leasesReleased: 'leases.released',
+  leasesLost: 'leases.lost',
 } as const;
 
 /** Every event name of the catalogue: a {@link LogRecord}'s `event` must be one of them. */

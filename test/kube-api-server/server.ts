@@ -52,6 +52,8 @@ export interface RequestRecord {
   group: string;
   namespace: string | undefined;
   status: number;
+  /** When the request arrived, in `performance.now()` milliseconds (for gaps between requests, e.g. Retry-After). */
+  at: number;
 }
 
 /**
@@ -209,6 +211,7 @@ export class KubeApiServer {
       group: resource?.type.group ?? '',
       namespace: resource?.namespace,
       status: 0,
+      at: performance.now(),
     };
     this.records.push(record);
     const reply = (r: Reply): void => {
