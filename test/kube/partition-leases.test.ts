@@ -227,6 +227,31 @@ describe('partition leases on Kubernetes Leases', function () {
     assert.equal(members.items.length, 1, "the closed worker's member Lease is gone");
   });
 
+  it('leaves a partition whose drain fails to lapse, so that its next holder takes it over', async () => {
+    let refuse: number | undefined;
+    let closing = false;
+    const a = await start('a', {
+      partitions: 16,
+      drain: (partition) => {
+        if (closing && (refuse === undefined || partition === refuse)) {
+          refuse = partition; // a turn of it failed after its commit: its outbox may be unsent
+          return Promise.reject(new Error('an instance of it was never released'));
+        }
+        return Promise.resolve();
+      },
+    });
+    const b = await start('b', { partitions: 16 });
+    await until(() => converged([a.leases, b.leases]), 'two workers share 16 partitions', 15_000);
+    const given = a.leases.held();
+    closing = true;
+    await a.leases.close();
+    await until(() => b.leases.held().length === 16, 'the remaining worker holds all 16', 15_000);
+    assert.ok(refuse !== undefined && given.includes(refuse));
+    for (const p of given) {
+      assert.equal(b.leases.holding(p), p === refuse ? 'taken-over' : 'clean', `partition ${p}`);
+    }
+  });
+
   it('stops claiming partitions when paused before anyone else can take them, and never claims them again', async () => {
     const a = await start('a', { partitions: 16 });
     const b = await start('b', { partitions: 16 });

@@ -515,11 +515,20 @@ export class PartitionLeases implements PartitionOwnership {
     const drain = this.options.drain ?? (() => Promise.resolve());
     void Promise.resolve()
       .then(() => drain(partition))
-      .catch((error: unknown) => this.logger.warn({ event: 'leases.drain_failed', partition, error: errorInfo(error) }))
-      .then(() => {
-        if (this.holds.get(partition) === hold) hold.state = 'drained';
-        this.poke();
-      });
+      .then(
+        () => {
+          if (this.holds.get(partition) === hold) hold.state = 'drained';
+        },
+        (error: unknown) => {
+          // The holder cannot vouch for the partition (a turn failed after its commit: an outbox perhaps unsent), so
+          // it is not released cleanly: it stops renewing and lets the Lease lapse, and the next holder takes it
+          // over, which makes it re-send the outboxes.
+          this.logger.warn({ event: 'leases.drain_failed', partition, error: errorInfo(error) }, 'left to lapse');
+          if (this.holds.get(partition) === hold) this.holds.delete(partition);
+          this.notifyIfChanged();
+        },
+      )
+      .then(() => this.poke());
   }
 
   private releaseAll(): void {
