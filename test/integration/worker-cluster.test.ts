@@ -20,6 +20,7 @@ import type { Account, Counter } from '../../examples/app.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeApiServer } from '../kube-api-server/server.js';
 import type { ActivityRun } from '../fixtures/counting-app.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
@@ -225,8 +226,13 @@ interface StoreSetup {
   readonly name: string;
   /** Skips (or, under CI, fails) the suite when the store's server cannot run here. */
   readonly require?: () => void;
-  /** Starts what the store needs and returns the workers' settings for it, and a cleanup. */
-  start(dir: string): Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
+  /**
+   * Starts what the store needs and returns the workers' settings for it, a cleanup, and (optionally) what to wait
+   * for once the workers listen, before any work starts.
+   */
+  start(
+    dir: string,
+  ): Promise<{ env: Record<string, string>; stop: () => Promise<void>; ready?: (workers: number) => Promise<void> }>;
 }
 
 const STORES: readonly StoreSetup[] = [
@@ -274,6 +280,20 @@ const STORES: readonly StoreSetup[] = [
           DURABLE_LEASE_RENEW_MS: '1000',
         },
         stop: () => kube.stop(),
+        // Every partition held, and by every worker: the workload then runs on all three from the start.
+        async ready(workers) {
+          const config = new KubeConfig();
+          config.loadFromString(kube.kubeconfig());
+          const api = config.makeApiClient(CoordinationV1Api);
+          await until('every worker holds partitions', 30_000, async () => {
+            const leases = await api.listNamespacedLease({
+              namespace: 'default',
+              labelSelector: 'durable.dev/role=partition',
+            });
+            const holders = leases.items.map((l) => l.spec?.holderIdentity ?? '').filter((h) => h !== '');
+            return holders.length === 16 && new Set(holders).size === workers;
+          });
+        },
       };
     },
   },
@@ -347,10 +367,13 @@ function describeCluster(storeSetup: StoreSetup): void {
         // A dead worker's instance locks (and Beanstalkd reservations) last one turn timeout: keep it short here.
         DURABLE_TURN_TIMEOUT_MS: '5000',
       };
-      workers = [0, 1, 2].map((i) => startWorkerChild({ ...env, POD_NAME: `worker-${i}` }, 'test/fixtures/counting-app.ts'));
+      workers = [0, 1, 2].map((i) =>
+        startWorkerChild({ ...env, POD_NAME: `worker-${i}` }, 'test/fixtures/counting-app.ts'),
+      );
       const ops = await Promise.all(
         workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)),
       );
+      await storage.ready?.(workers.length);
       host = await startHost({ app, config: loadConfig(env), runWorker: false });
       const { client } = host;
 
