@@ -1,0 +1,153 @@
+/**
+ * Two `durable worker` processes on partition Leases (`DURABLE_LOCK=kubernetes`) against the Kubernetes API test
+ * server, with Beanstalkd and one SQLite file. One worker is frozen with SIGSTOP for longer than its Leases: the other
+ * takes its partitions over within a lease plus a renewal, the frozen one wakes to find its holds gone and commits
+ * nothing stale, and every instance completes exactly as it should. The Lease writes are counted by the server.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadConfig } from '../../src/config/config.js';
+import type { Host } from '../../src/host/host.js';
+import { startHost } from '../../src/host/host.js';
+import app from '../../examples/app.js';
+import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
+import type { WorkerChild } from '../fixtures/worker-child.js';
+import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
+import { assertAllComplete, startChains } from '../helpers/outcomes.js';
+import { until } from '../helpers/until.js';
+import { KubeApiServer } from '../kube-api-server/server.js';
+
+const PARTITIONS = 16;
+const LEASE_MS = 3000;
+const RENEW_MS = 1000;
+
+describe('workers on Kubernetes partition Leases', function () {
+  this.timeout(120_000);
+  requireBeanstalkd();
+  let kube: KubeApiServer | undefined;
+  let beanstalkd: BeanstalkdServer | undefined;
+  let workers: WorkerChild[] = [];
+  let host: Host | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    for (const w of workers)
+      if (w.process.signalCode === null && w.process.exitCode === null) w.process.kill('SIGCONT');
+    await Promise.all(workers.map((w) => w.stop(5000)));
+    workers = [];
+    await host?.stop().catch(() => undefined);
+    await beanstalkd?.stop();
+    await kube?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Partition → holder, from the Leases as the API server has them. */
+  async function holders(api: CoordinationV1Api): Promise<Map<number, string>> {
+    const leases = await api.listNamespacedLease({ namespace: 'default', labelSelector: 'durable.dev/role=partition' });
+    const out = new Map<number, string>();
+    for (const lease of leases.items) {
+      const holder = lease.spec?.holderIdentity ?? '';
+      const partition = Number(lease.metadata?.labels?.['durable.dev/partition']);
+      if (holder !== '') out.set(partition, holder);
+    }
+    return out;
+  }
+
+  it('takes a frozen worker’s partitions over, and the worker wakes without committing anything stale', async () => {
+    kube = new KubeApiServer();
+    await kube.start();
+    beanstalkd = await BeanstalkdServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'durable-kube-lock-'));
+    writeFileSync(join(dir, 'kubeconfig'), kube.kubeconfig());
+    const env = {
+      DURABLE_SQLITE_PATH: join(dir, 'durable.db'),
+      DURABLE_DURABILITY: 'normal',
+      DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`,
+      DURABLE_NAMESPACE: `kl-${randomUUID().slice(0, 8)}`,
+      DURABLE_LOCK: 'kubernetes',
+      DURABLE_PARTITIONS: String(PARTITIONS),
+      DURABLE_KUBERNETES_NAMESPACE: 'default',
+      DURABLE_LEASE_DURATION_MS: String(LEASE_MS),
+      DURABLE_LEASE_RENEW_MS: String(RENEW_MS),
+      DURABLE_TURN_TIMEOUT_MS: '5000',
+      KUBECONFIG: join(dir, 'kubeconfig'),
+    };
+    workers = ['frozen', 'steady'].map((name) => startWorkerChild({ ...env, POD_NAME: name }));
+    const ops = await Promise.all(workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)));
+    const config = new KubeConfig();
+    config.loadFromString(kube.kubeconfig());
+    const api = config.makeApiClient(CoordinationV1Api);
+    await until(
+      async () => {
+        const held = await holders(api);
+        return held.size === PARTITIONS && new Set(held.values()).size === 2;
+      },
+      'both workers hold partitions',
+      30_000,
+    );
+    host = await startHost({ app, config: loadConfig(env), runWorker: false });
+    const { client } = host;
+    const expected = new Map<string, unknown>();
+    await startChains(client, 60, expected);
+
+    // Freeze one worker past its Leases, while work goes on.
+    const [frozen] = workers as [WorkerChild, WorkerChild];
+    const frozenHeld = [...(await holders(api))].filter(([, h]) => h.startsWith('frozen/')).map(([p]) => p);
+    frozen.process.kill('SIGSTOP');
+    const stoppedAt = performance.now();
+    await startChains(client, 60, expected);
+    await until(
+      async () => {
+        const held = await holders(api);
+        return frozenHeld.every((p) => held.get(p)?.startsWith('steady/') === true);
+      },
+      "the steady worker holds the frozen worker's partitions",
+      LEASE_MS + RENEW_MS + 10_000,
+    );
+    const takeoverMs = performance.now() - stoppedAt;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2 * LEASE_MS - takeoverMs)));
+    const writesBeforeWake = kube.requestCount({ verb: 'update', resource: 'leases' });
+    frozen.process.kill('SIGCONT');
+    await startChains(client, 60, expected);
+
+    await assertAllComplete(client, expected, 60_000);
+    // Nothing stale was committed: each step of each chain is in its history once, scheduled and completed.
+    for (const id of expected.keys()) {
+      const steps = (await client.getHistory(id))
+        .filter((e) => e.type === 'TaskScheduled' || e.type === 'TaskCompleted')
+        .map((e) => `${e.type}:${(e as { seq: number }).seq}`);
+      assert.deepEqual(
+        steps,
+        [
+          'TaskScheduled:0',
+          'TaskCompleted:0',
+          'TaskScheduled:1',
+          'TaskCompleted:1',
+          'TaskScheduled:2',
+          'TaskCompleted:2',
+        ],
+        id,
+      );
+    }
+    // Both share the partitions again, the woken worker having taken its share back through the Leases.
+    await until(
+      async () => new Set((await holders(api)).values()).size === 2,
+      'the woken worker holds partitions again',
+      30_000,
+    );
+    const frozenMetrics = await (await fetch(`${ops[0]}/metrics`)).text();
+    const conflicts = metricSample(frozenMetrics, 'durable_version_conflicts_total');
+    console.log(
+      `      took over ${frozenHeld.length} partitions ${Math.round(takeoverMs)} ms after the SIGSTOP (lease ${LEASE_MS} ms, ` +
+        `renewal ${RENEW_MS} ms); the woken worker's refused commits: ${conflicts}; Lease updates from the start to the wake: ${writesBeforeWake}`,
+    );
+    assert.ok(
+      takeoverMs <= LEASE_MS + RENEW_MS + 1500,
+      `takeover took ${Math.round(takeoverMs)} ms (bound ${LEASE_MS + RENEW_MS} ms + 1.5 s for this machine)`,
+    );
+  });
+});
