@@ -13,6 +13,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../src/config/config.js';
 import type { Host } from '../../src/host/host.js';
 import { startHost } from '../../src/host/host.js';
+import type { DurableClient } from '../../src/index.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
@@ -45,6 +46,17 @@ describe('workers on Kubernetes partition Leases', function () {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Nothing stale was committed: each step of each 3-step chain is in its history once, scheduled and completed. */
+  async function assertStepsOnce(client: DurableClient, expected: ReadonlyMap<string, unknown>): Promise<void> {
+    for (const id of expected.keys()) {
+      const steps = (await client.getHistory(id))
+        .filter((e) => e.type === 'TaskScheduled' || e.type === 'TaskCompleted')
+        .map((e) => `${e.type}:${(e as { seq: number }).seq}`);
+      const once = [0, 1, 2].flatMap((seq) => [`TaskScheduled:${seq}`, `TaskCompleted:${seq}`]);
+      assert.deepEqual(steps, once, id);
+    }
+  }
+
   /** Partition → holder, from the Leases as the API server has them. */
   async function holders(api: CoordinationV1Api): Promise<Map<number, string>> {
     const leases = await api.listNamespacedLease({ namespace: 'default', labelSelector: 'durable.dev/role=partition' });
@@ -57,7 +69,10 @@ describe('workers on Kubernetes partition Leases', function () {
     return out;
   }
 
-  it('takes a frozen worker’s partitions over, and the worker wakes without committing anything stale', async () => {
+  /** Starts the servers and a worker per name, and waits until every worker holds partitions. */
+  async function startCluster(
+    names: readonly string[],
+  ): Promise<{ api: CoordinationV1Api; ops: string[]; env: Record<string, string> }> {
     kube = new KubeApiServer();
     await kube.start();
     beanstalkd = await BeanstalkdServer.start();
@@ -76,7 +91,7 @@ describe('workers on Kubernetes partition Leases', function () {
       DURABLE_TURN_TIMEOUT_MS: '5000',
       KUBECONFIG: join(dir, 'kubeconfig'),
     };
-    workers = ['frozen', 'steady'].map((name) => startWorkerChild({ ...env, POD_NAME: name }));
+    workers = names.map((name) => startWorkerChild({ ...env, POD_NAME: name }));
     const ops = await Promise.all(workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)));
     const config = new KubeConfig();
     config.loadFromString(kube.kubeconfig());
@@ -84,13 +99,18 @@ describe('workers on Kubernetes partition Leases', function () {
     await until(
       async () => {
         const held = await holders(api);
-        return held.size === PARTITIONS && new Set(held.values()).size === 2;
+        return held.size === PARTITIONS && new Set(held.values()).size === names.length;
       },
-      'both workers hold partitions',
+      'every worker holds partitions',
       30_000,
     );
     host = await startHost({ app, config: loadConfig(env), runWorker: false });
-    const { client } = host;
+    return { api, ops, env };
+  }
+
+  it('takes a frozen worker’s partitions over, and the worker wakes without committing anything stale', async () => {
+    const { api, ops } = await startCluster(['frozen', 'steady']);
+    const { client } = host as Host;
     const expected = new Map<string, unknown>();
     await startChains(client, 60, expected);
 
@@ -110,7 +130,7 @@ describe('workers on Kubernetes partition Leases', function () {
     );
     const takeoverMs = performance.now() - stoppedAt;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2 * LEASE_MS - takeoverMs)));
-    const writesBeforeWake = kube.requestCount({ verb: 'update', resource: 'leases' });
+    const writesBeforeWake = (kube as KubeApiServer).requestCount({ verb: 'update', resource: 'leases' });
     frozen.process.kill('SIGCONT');
     await startChains(client, 60, expected);
 
@@ -148,6 +168,42 @@ describe('workers on Kubernetes partition Leases', function () {
     assert.ok(
       takeoverMs <= LEASE_MS + RENEW_MS + 1500,
       `takeover took ${Math.round(takeoverMs)} ms (bound ${LEASE_MS + RENEW_MS} ms + 1.5 s for this machine)`,
+    );
+  });
+
+  it('keeps every instance through a misbehaving API server: 500 ms latency, 20% 500s, 429 bursts', async () => {
+    const { api } = await startCluster(['one', 'two']);
+    const server = kube as KubeApiServer;
+    const { client } = host as Host;
+    const expected = new Map<string, unknown>();
+    const before = server.requestCount({ resource: 'leases' });
+    server.injectFault({ resource: 'leases', latencyMs: 500 });
+    server.injectFault({ resource: 'leases', status: 500, probability: 0.2 });
+    for (let round = 0; round < 3; round++) {
+      server.injectFault({ resource: 'leases', status: 429, retryAfterSeconds: 1, times: 10 });
+      await startChains(client, 40, expected);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    await assertAllComplete(client, expected, 90_000);
+    await assertStepsOnce(client, expected);
+    server.faults.clear();
+    await until(
+      async () => {
+        const held = await holders(api);
+        return held.size === PARTITIONS && new Set(held.values()).size === 2;
+      },
+      'both workers hold partitions again once the faults stop',
+      30_000,
+    );
+    const failed = server.requests({ resource: 'leases' }).filter((r) => r.status >= 400).length;
+    console.log(
+      `      ${expected.size} chains completed; ${server.requestCount({ resource: 'leases' }) - before} Lease requests ` +
+        `during the run, ${failed} of them failed by injection`,
+    );
+    assert.equal(
+      workers.filter((w) => w.process.exitCode !== null || w.process.signalCode !== null).length,
+      0,
+      'no worker died',
     );
   });
 });
