@@ -72,7 +72,8 @@ export async function startCluster(durability: string): Promise<Cluster> {
     workers.map(async (w) => String((await w.waitFor('worker.ops_listening', 60_000)).address)),
   );
   if (kube !== undefined) {
-    // Until every partition is held (the workers share them as they start), nothing would be received.
+    // Until every partition is held, and shared by every worker (they rebalance as they start), the run would
+    // measure the start-up instead.
     const { CoordinationV1Api, KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
     kc.loadFromString(kube.kubeconfig());
@@ -80,7 +81,8 @@ export async function startCluster(durability: string): Promise<Cluster> {
     for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
       const leases = await api.listNamespacedLease({ namespace: 'default' });
       const held = leases.items.filter((l) => /-p\d+$/.test(l.metadata?.name ?? '') && l.spec?.holderIdentity);
-      if (held.length === Number(kubeEnv.DURABLE_PARTITIONS)) break;
+      const holders = new Set(held.map((l) => l.spec?.holderIdentity));
+      if (held.length === Number(kubeEnv.DURABLE_PARTITIONS) && holders.size === workers.length) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
