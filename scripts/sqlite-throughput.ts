@@ -18,24 +18,13 @@ import { SqliteDatabase } from '../src/backends/sqlite/sqlite-database.js';
 import { SqliteQueue } from '../src/backends/sqlite/sqlite-queue.js';
 import { SqliteStore } from '../src/backends/sqlite/sqlite-store.js';
 import type { InstanceRecord } from '../src/backends/store.js';
+import { runningRecord } from '../test/helpers/records.js';
 import type { OrchestrationMessage } from '../src/engine/messages.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 
 function record(instanceId: string): InstanceRecord {
-  return {
-    instanceId,
-    version: 1,
-    name: 'bench',
-    generation: 0,
-    status: 'Running',
-    createdAt: Date.now(),
-    updatedAt: Date.now(),
-    historyLength: 0,
-    tail: { instanceId, generation: 0, fromIndex: 0, events: [] },
-    outbox: [],
-    input: { n: 1 },
-  };
+  return runningRecord(instanceId, { name: 'bench', input: { n: 1 } });
 }
 
 /** Runs `step` (which handles `unit` items) repeatedly for the configured time; returns items per second. */

@@ -11,21 +11,7 @@ import type { InstanceRecord, Store } from '../../src/backends/store.js';
 import { nextRecord } from '../../src/backends/store.js';
 import { DurableClient } from '../../src/client/client.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
-
-function running(instanceId: string): InstanceRecord {
-  return {
-    instanceId,
-    version: 1,
-    name: 'job',
-    generation: 0,
-    status: 'Running',
-    createdAt: Date.now(),
-    updatedAt: Date.now(),
-    historyLength: 0,
-    tail: { instanceId, generation: 0, fromIndex: 0, events: [] },
-    outbox: [],
-  };
-}
+import { runningRecord } from '../helpers/records.js';
 
 /** The store with its `get` calls counted: each is one read a polling wait would repeat. */
 function countingGets(store: RethinkdbStore): { store: Store; gets: () => number } {
@@ -64,7 +50,7 @@ describe('waitForCompletion on RethinkDB', function () {
   it('wakes on the completing commit through a changefeed, reading the record a few times rather than polling', async () => {
     const s = store as RethinkdbStore;
     const id = `feed-${randomUUID()}`;
-    const record = running(id);
+    const record = runningRecord(id);
     assert.deepEqual(await s.compareAndSet(record, 0), { ok: true });
     const { store: counted, gets } = countingGets(s);
     const client = new DurableClient({
@@ -92,7 +78,7 @@ describe('waitForCompletion on RethinkDB', function () {
     const s = store as RethinkdbStore;
     const rethinkdb = server as RethinkdbServer;
     const id = `feed-${randomUUID()}`;
-    const record = running(id);
+    const record = runningRecord(id);
     assert.deepEqual(await s.compareAndSet(record, 0), { ok: true });
     const client = new DurableClient({
       store: s,

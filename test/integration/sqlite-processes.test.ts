@@ -6,6 +6,7 @@
  * The children are real `node --import tsx` processes (test/fixtures/sqlite-child.ts); every wait on them is
  * bounded by the helper's timeout.
  */
+import { runningRecord } from '../helpers/records.js';
 import assert from 'node:assert/strict';
 import { ManualClock, SystemClock } from '../../src/backends/clock.js';
 import { SqliteDatabase } from '../../src/backends/sqlite/sqlite-database.js';
@@ -21,19 +22,7 @@ import { startChild } from '../fixtures/sqlite-processes.js';
 const T0 = Date.UTC(2026, 5, 1);
 
 function record(instanceId: string, customStatus: unknown): InstanceRecord {
-  return {
-    instanceId,
-    version: 1,
-    name: 'shared',
-    generation: 0,
-    status: 'Running',
-    createdAt: T0,
-    updatedAt: T0,
-    historyLength: 0,
-    tail: { instanceId, generation: 0, fromIndex: 0, events: [] },
-    outbox: [],
-    customStatus,
-  };
+  return runningRecord(instanceId, { name: 'shared', createdAt: T0, updatedAt: T0, customStatus });
 }
 
 describe('SQLite shared by several processes', function () {
