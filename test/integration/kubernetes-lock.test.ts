@@ -21,6 +21,7 @@ import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
 import { assertAllComplete, startChains } from '../helpers/outcomes.js';
 import { until } from '../helpers/until.js';
 import { KubeApiServer } from '../kube-api-server/server.js';
+import { Kubectl } from '../kube/kubectl.js';
 
 const PARTITIONS = 16;
 const LEASE_MS = 3000;
@@ -129,6 +130,32 @@ describe('workers on Kubernetes partition Leases', function () {
       LEASE_MS + RENEW_MS + 10_000,
     );
     const takeoverMs = performance.now() - stoppedAt;
+    // What an operator sees: `kubectl get leases` shows every partition with the steady worker, and each partition
+    // it took over with one more transition.
+    const kubectl = new Kubectl(kube as KubeApiServer);
+    try {
+      const listed = await kubectl.run(
+        'get',
+        'leases',
+        '-l',
+        'durable.dev/role=partition',
+        '-o',
+        'custom-columns=PARTITION:.metadata.labels.durable\\.dev/partition,HOLDER:.spec.holderIdentity,TRANSITIONS:.spec.leaseTransitions',
+        '--no-headers',
+      );
+      assert.equal(listed.code, 0, listed.stderr);
+      const rows = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/));
+      assert.equal(rows.length, PARTITIONS);
+      for (const [partition, holder, transitions] of rows) {
+        assert.match(holder ?? '', /^steady\//, `partition ${partition}`);
+        if (frozenHeld.includes(Number(partition))) assert.ok(Number(transitions) >= 1, `partition ${partition}`);
+      }
+    } finally {
+      kubectl.cleanup();
+    }
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2 * LEASE_MS - takeoverMs)));
     const writesBeforeWake = (kube as KubeApiServer).requestCount({ verb: 'update', resource: 'leases' });
     frozen.process.kill('SIGCONT');

@@ -21,8 +21,9 @@ import type { WorkKind, WorkSelection } from '../queue.js';
 /** `kind`: one tube per kind. `function`: activities and entities get one tube per name. */
 export type TubeRouting = 'kind' | 'function';
 
-// A partition suffix (`.p1023`) takes up to 6 bytes of a tube name.
-const MAX_TUBE_BYTES = 200 - 6;
+const MAX_TUBE_BYTES = 200;
+/** What a partition suffix (`.p1023`) may add to a tube name. */
+const PARTITION_SUFFIX_BYTES = 6;
 const ENTITY_BOUND = new Set(['EntityOperation', 'EntityLock', 'EntityUnlock']);
 
 /**
@@ -99,10 +100,10 @@ export class BeanstalkdTubes {
   private tube(kind: 'entities' | 'activities', name: string): string {
     if (this.routing === 'kind') return `${this.namespace}.${kind}`;
     const tube = `${this.namespace}.${kind}.${encodeTubePart(name)}`;
-    if (Buffer.byteLength(tube) > MAX_TUBE_BYTES) {
-      throw new Error(
-        `The tube for ${kind} '${name}' would be over ${MAX_TUBE_BYTES} bytes (beanstalkd's 200, less room for a partition).`,
-      );
+    const suffix = kind === 'entities' && this.partitions > 0 ? PARTITION_SUFFIX_BYTES : 0;
+    if (Buffer.byteLength(tube) + suffix > MAX_TUBE_BYTES) {
+      const partition = suffix > 0 ? ' with its partition suffix' : '';
+      throw new Error(`The tube for ${kind} '${name}' would be over beanstalkd's ${MAX_TUBE_BYTES} bytes${partition}.`);
     }
     return tube;
   }
