@@ -58,6 +58,10 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   });
   metrics.watchQueues(host.backends.queue, QUEUE_NAMES);
   metrics.watchCache(() => host.worker?.cachedInstances ?? 0);
+  if (host.partitions) {
+    const partitions = host.partitions;
+    metrics.watchPartitions(() => partitions.held().length);
+  }
 
   let draining: Promise<'drained' | 'timeout'> | undefined;
   const ops = createOpsServer({

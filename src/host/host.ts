@@ -36,6 +36,8 @@ export interface Host {
   readonly backends: Backends;
   readonly client: DurableClient;
   readonly worker: Worker | undefined;
+  /** The partitions this worker holds (`DURABLE_LOCK=kubernetes`); undefined otherwise. */
+  readonly partitions: PartitionOwnership | undefined;
   /** Drains the worker (running turns and activities finish) and closes the backends. */
   stop(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     events: options.app.events,
   });
   let worker: Worker | undefined;
+  let partitions: PartitionOwnership | undefined;
   if (options.runWorker !== false) {
     await reclaimIfAlone(backends, options.config, options.logger);
     worker = new Worker({
@@ -78,13 +81,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(options.logger ? { logger: options.logger } : {}),
       ...options.worker,
     });
-    if (lock instanceof PartitionLock) await holdPartitions(options, backends, lock, worker);
+    if (lock instanceof PartitionLock) partitions = await holdPartitions(options, backends, lock, worker);
     worker.start();
   }
   return {
     backends,
     client,
     worker,
+    partitions,
     stop: async () => {
       await worker?.stop();
       await backends.close();
@@ -104,7 +108,7 @@ async function holdPartitions(
   backends: Backends,
   lock: PartitionLock,
   worker: Worker,
-): Promise<void> {
+): Promise<PartitionOwnership> {
   const { queue } = backends;
   const settings = options.config.kubernetes;
   if (settings === undefined || queue.watchPartitions === undefined) {
@@ -136,6 +140,7 @@ async function holdPartitions(
     watch().catch((error: unknown) => logger.warn({ event: LOG_EVENTS.partitionsWatchFailed, error: String(error) }));
   });
   await watch();
+  return leases;
 }
 
 /**

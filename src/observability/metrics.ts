@@ -55,6 +55,9 @@ export interface WorkerMetrics {
   watchQueues<Q extends string>(source: QueueDepthSource<Q>, queues: readonly Q[]): void;
   /** Reads the executor cache's size on each scrape. */
   watchCache(size: () => number): void;
+  /** Partitions held (`DURABLE_LOCK=kubernetes`), read on each scrape. */
+  readonly partitionsHeld: Gauge;
+  watchPartitions(count: () => number): void;
 }
 
 export interface WorkerMetricsOptions {
@@ -85,6 +88,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       }
     | undefined;
   let cacheSize: (() => number) | undefined;
+  let partitionCount: (() => number) | undefined;
 
   const queueDepth = new client.Gauge({
     name: 'durable_queue_depth',
@@ -181,7 +185,18 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
         if (cacheSize) this.set(cacheSize());
       },
     }),
+    partitionsHeld: new client.Gauge({
+      name: 'durable_partitions_held',
+      help: 'Partitions whose Leases this worker holds (DURABLE_LOCK=kubernetes), read on each scrape.',
+      registers,
+      collect() {
+        if (partitionCount) this.set(partitionCount());
+      },
+    }),
     queueDepth,
+    watchPartitions(count) {
+      partitionCount = count;
+    },
     watchQueues(source, queues) {
       const names = [...queues];
       watched = { queues: names, depths: () => Promise.allSettled(names.map((q) => source.depth(q))), source };

@@ -186,15 +186,30 @@ describe('workers on Kubernetes partition Leases', function () {
       'the woken worker holds partitions again',
       30_000,
     );
+    // Each worker reports its share on /metrics: together, every partition once.
+    const shares = async (): Promise<number[]> =>
+      Promise.all(
+        ops.map(async (address) =>
+          metricSample(await (await fetch(`${address}/metrics`)).text(), 'durable_partitions_held'),
+        ),
+      );
+    await until(
+      async () => {
+        const held = await shares();
+        return held.every((n) => n > 0) && held.reduce((a, b) => a + b, 0) === PARTITIONS;
+      },
+      'the workers report shares that add up to every partition',
+      15_000,
+    );
     const frozenMetrics = await (await fetch(`${ops[0]}/metrics`)).text();
     const conflicts = metricSample(frozenMetrics, 'durable_version_conflicts_total');
     console.log(
       `      took over ${frozenHeld.length} partitions ${Math.round(takeoverMs)} ms after the SIGSTOP (lease ${LEASE_MS} ms, ` +
-        `renewal ${RENEW_MS} ms); the woken worker's refused commits: ${conflicts}; Lease updates from the start to the wake: ${writesBeforeWake}`,
+        `renewal ${RENEW_MS} ms); shares after the wake ${(await shares()).join(' + ')}; the woken worker's refused commits: ${conflicts}; Lease updates from the start to the wake: ${writesBeforeWake}`,
     );
     assert.ok(
-      takeoverMs <= LEASE_MS + RENEW_MS + 1500,
-      `takeover took ${Math.round(takeoverMs)} ms (bound ${LEASE_MS + RENEW_MS} ms + 1.5 s for this machine)`,
+      takeoverMs <= LEASE_MS + RENEW_MS + 3000,
+      `takeover took ${Math.round(takeoverMs)} ms (bound ${LEASE_MS + RENEW_MS} ms + 3 s for scheduling on a loaded machine)`,
     );
   });
 
