@@ -1,9 +1,8 @@
 /**
  * What a CustomResourceDefinition turns into: one served ResourceType per served version, with that version's
- * schema, printer columns and subresources; and the status the real server writes on a CRD it accepts
+ * schema, printer columns and subresources (status, and scale at the CRD's replica and selector paths); and the status the real server writes on a CRD it accepts
  * (NamesAccepted and Established true), which `kubectl wait --for condition=established` waits for.
- * Not supported: conversion webhooks (every version stores the same object), `selectableFields`, scale
- * subresources on custom resources.
+ * Not supported: conversion webhooks (every version stores the same object), `selectableFields`.
  */
 import type { ResourceType } from './resources.js';
 import type { JsonSchema } from './schema.js';
@@ -32,6 +31,14 @@ export function typesOfCrd(crd: KubeObject): ResourceType[] {
           preserveUnknown: Boolean(schema?.['x-kubernetes-preserve-unknown-fields']),
         },
       };
+      const scale = v.subresources?.scale;
+      if (scale?.specReplicasPath && scale.statusReplicasPath) {
+        type.scale = {
+          specReplicasPath: scale.specReplicasPath,
+          statusReplicasPath: scale.statusReplicasPath,
+          ...(scale.labelSelectorPath ? { labelSelectorPath: scale.labelSelectorPath } : {}),
+        };
+      }
       if (names.shortNames) type.shortNames = names.shortNames;
       if (names.categories) type.categories = names.categories;
       return type;

@@ -13,7 +13,7 @@ import yaml from 'js-yaml';
 import { serverSideApply } from './apply.js';
 import { resourceKey, type FieldValidation, type Objects, type WriteOptions } from './objects.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
-import { apiVersionOf, type Registry, type ResourceType } from './resources.js';
+import { apiVersionOf, type Registry, type ResourceType, type ScaleSubresource } from './resources.js';
 import { fieldSelector, labelSelector } from './selectors.js';
 import { ApiError, badRequest, success } from './status.js';
 import type { KubeObject, Store } from './store.js';
@@ -309,8 +309,19 @@ export class ResourceHandler {
     return one(this.objects.update(t, ns, name!, body, r.sub, options), 200, options);
   }
 
+  /** The Scale of an object, read at its type's paths (a CRD names them; deployments use `.spec.replicas`). */
   private scaleOf(t: ResourceType, o: KubeObject): object {
-    const selector = o.spec?.selector?.matchLabels as Record<string, string> | undefined;
+    const paths = t.scale as ScaleSubresource;
+    const matchLabels = o.spec?.selector?.matchLabels as Record<string, string> | undefined;
+    const declared = paths.labelSelectorPath ? atPath(o, paths.labelSelectorPath) : undefined;
+    const selector =
+      typeof declared === 'string'
+        ? declared
+        : matchLabels
+          ? Object.entries(matchLabels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')
+          : undefined;
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
@@ -321,17 +332,8 @@ export class ResourceHandler {
         resourceVersion: o.metadata.resourceVersion,
         creationTimestamp: o.metadata.creationTimestamp,
       },
-      spec: { replicas: o.spec?.replicas ?? 0 },
-      status: {
-        replicas: o.status?.replicas ?? 0,
-        ...(selector
-          ? {
-              selector: Object.entries(selector)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(','),
-            }
-          : {}),
-      },
+      spec: { replicas: numberAt(o, paths.specReplicasPath) },
+      status: { replicas: numberAt(o, paths.statusReplicasPath), ...(selector ? { selector } : {}) },
     };
   }
 
@@ -339,11 +341,8 @@ export class ResourceHandler {
     const live = this.objects.get(t, ns, name);
     if (typeof scale?.spec?.replicas !== 'number') throw badRequest('Scale.spec.replicas must be an integer');
     const rv = scale.metadata?.resourceVersion;
-    const next = {
-      ...live,
-      spec: { ...live.spec, replicas: scale.spec.replicas },
-      metadata: { ...live.metadata, resourceVersion: rv },
-    };
+    const next = structuredClone({ ...live, metadata: { ...live.metadata, resourceVersion: rv } }) as KubeObject;
+    setAtPath(next, (t.scale as ScaleSubresource).specReplicasPath, scale.spec.replicas);
     return this.scaleOf(t, this.objects.update(t, ns, name, next, undefined, options));
   }
 }
@@ -362,4 +361,29 @@ function parseYaml(raw: string): any {
   } catch {
     throw badRequest('error decoding YAML: invalid body');
   }
+}
+
+/** The value at a simple JSON path (`.spec.replicas`), as the scale subresource's paths are written. */
+function atPath(o: unknown, path: string): unknown {
+  let at: unknown = o;
+  for (const key of path.split('.').filter((k) => k !== '')) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at;
+}
+
+function numberAt(o: unknown, path: string): number {
+  const value = atPath(o, path);
+  return typeof value === 'number' ? value : 0;
+}
+
+function setAtPath(o: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.').filter((k) => k !== '');
+  let at = o;
+  for (const key of keys.slice(0, -1)) {
+    if (at[key] === null || typeof at[key] !== 'object') at[key] = {};
+    at = at[key] as Record<string, unknown>;
+  }
+  at[keys[keys.length - 1] as string] = value;
 }
