@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { KubeApiServer } from '../kube-api-server/server.js';
-import { Kubectl } from './kubectl.js';
+import type { KubeApiServer } from '../kube-api-server/server.js';
+import type { Kubectl } from './kubectl.js';
+import { withKubectl } from './kubectl.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -21,13 +22,7 @@ spec: ${spec}
 
 describe('the Workflow and Entity resources', function () {
   this.timeout(60_000);
-  let server: KubeApiServer;
-  let kubectl: Kubectl;
-
-  beforeEach(async () => {
-    server = new KubeApiServer();
-    await server.start();
-    kubectl = new Kubectl(server);
+  const k8s = withKubectl('each', async (kubectl) => {
     const applied = await kubectl.run('apply', '-f', join(ROOT, 'crds'));
     assert.equal(applied.code, 0, applied.stderr);
     const established = await kubectl.run(
@@ -40,10 +35,10 @@ describe('the Workflow and Entity resources', function () {
     );
     assert.equal(established.code, 0, established.stderr);
   });
-
-  afterEach(async () => {
-    kubectl.cleanup();
-    await server.stop();
+  let server: KubeApiServer;
+  let kubectl: Kubectl;
+  beforeEach(() => {
+    ({ server, kubectl } = k8s);
   });
 
   it('takes the example manifest, fills in the defaults, and lists it with its columns and short names', async () => {

@@ -5,25 +5,19 @@
  * at a terminal does.
  */
 import assert from 'node:assert/strict';
-import { KubeApiServer } from '../kube-api-server/server.js';
+import type { KubeApiServer } from '../kube-api-server/server.js';
 import { until } from '../helpers/until.js';
-import { Kubectl } from './kubectl.js';
+import type { Kubectl } from './kubectl.js';
+import { withKubectl } from './kubectl.js';
 import { configMap, crd, deployment, durableApp, lease } from './manifests.js';
 
 describe('kubectl against the Kubernetes test server', function () {
   this.timeout(30_000);
+  const k8s = withKubectl('all');
   let server: KubeApiServer;
   let kubectl: Kubectl;
-
-  before(async () => {
-    server = new KubeApiServer();
-    await server.start();
-    kubectl = new Kubectl(server);
-  });
-
-  after(async () => {
-    kubectl.cleanup();
-    await server.stop();
+  beforeEach(() => {
+    ({ server, kubectl } = k8s);
   });
 
   it('applies a ConfigMap, a Lease and a Deployment, then reapplies only what changed', async () => {

@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KubeApiServer } from '../kube-api-server/server.js';
+import { KubeApiServer } from '../kube-api-server/server.js';
 
 export interface KubectlResult {
   code: number;
@@ -52,4 +52,38 @@ export class Kubectl {
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Registers mocha hooks that start a test server and a kubectl pointed at it, for each test (`'each'`) or once for
+ * the suite (`'all'`), and stop them afterwards. `ready` runs after the start (e.g. to apply CRDs).
+ * @example
+ * const k8s = withKubectl('each');
+ * it('…', async () => { await k8s.kubectl.run('get', 'pods'); });
+ */
+export function withKubectl(
+  per: 'each' | 'all',
+  ready?: (kubectl: Kubectl, server: KubeApiServer) => Promise<void>,
+): { readonly server: KubeApiServer; readonly kubectl: Kubectl } {
+  let server: KubeApiServer | undefined;
+  let kubectl: Kubectl | undefined;
+  const [setUp, tearDown] = per === 'each' ? [beforeEach, afterEach] : [before, after];
+  setUp(async () => {
+    server = new KubeApiServer();
+    await server.start();
+    kubectl = new Kubectl(server);
+    await ready?.(kubectl, server);
+  });
+  tearDown(async () => {
+    kubectl?.cleanup();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server as KubeApiServer;
+    },
+    get kubectl() {
+      return kubectl as Kubectl;
+    },
+  };
 }
