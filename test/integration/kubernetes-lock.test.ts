@@ -134,7 +134,7 @@ describe('workers on Kubernetes partition Leases', function () {
     // it took over with one more transition.
     const kubectl = new Kubectl(kube as KubeApiServer);
     try {
-      const listed = await kubectl.run(
+      const listed = await kubectl.ok(
         'get',
         'leases',
         '-l',
@@ -143,8 +143,7 @@ describe('workers on Kubernetes partition Leases', function () {
         'custom-columns=PARTITION:.metadata.labels.durable\\.dev/partition,HOLDER:.spec.holderIdentity,TRANSITIONS:.spec.leaseTransitions',
         '--no-headers',
       );
-      assert.equal(listed.code, 0, listed.stderr);
-      const rows = listed.stdout
+      const rows = listed
         .trim()
         .split('\n')
         .map((line) => line.trim().split(/\s+/));

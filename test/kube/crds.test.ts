@@ -22,19 +22,9 @@ spec: ${spec}
 
 describe('the Workflow and Entity resources', function () {
   this.timeout(60_000);
-  const k8s = withKubectl('each', async (kubectl) => {
-    const applied = await kubectl.run('apply', '-f', join(ROOT, 'crds'));
-    assert.equal(applied.code, 0, applied.stderr);
-    const established = await kubectl.run(
-      'wait',
-      '--for',
-      'condition=established',
-      'crd/workflows.durable.dev',
-      'crd/entities.durable.dev',
-      '--timeout=10s',
-    );
-    assert.equal(established.code, 0, established.stderr);
-  });
+  const k8s = withKubectl('each', (kubectl) =>
+    kubectl.installCrds(join(ROOT, 'crds'), 'workflows.durable.dev', 'entities.durable.dev'),
+  );
   let server: KubeApiServer;
   let kubectl: Kubectl;
   beforeEach(() => {
@@ -42,14 +32,13 @@ describe('the Workflow and Entity resources', function () {
   });
 
   it('takes the example manifest, fills in the defaults, and lists it with its columns and short names', async () => {
-    const applied = await kubectl.run('apply', '-f', join(ROOT, 'examples/k8s/workflow.yaml'));
-    assert.equal(applied.code, 0, applied.stderr);
+    await kubectl.ok('apply', '-f', join(ROOT, 'examples/k8s/workflow.yaml'));
     const stored = server.read('durable.dev', 'workflows', 'default', 'shop');
     assert.equal(stored?.spec.replicas, 1, 'replicas defaults to 1');
     assert.equal(stored?.spec.drainTimeoutSeconds, 60);
     assert.deepEqual(stored?.spec.autoscaling, { minReplicas: 2, maxReplicas: 10, queueDepthPerWorker: 100 });
 
-    const status = await kubectl.run(
+    await kubectl.ok(
       'patch',
       'workflow',
       'shop',
@@ -62,11 +51,9 @@ describe('the Workflow and Entity resources', function () {
         status: { ready: '2/2', queueDepth: 7, conditions: [{ type: 'Ready', status: 'True', reason: 'Available' }] },
       }),
     );
-    assert.equal(status.code, 0, status.stderr);
     for (const name of ['workflows', 'workflow', 'wf', 'dwf']) {
-      const table = await kubectl.run('get', name);
-      assert.equal(table.code, 0, table.stderr);
-      assert.match(table.stdout, /NAME\s+READY\s+QUEUE\s+STATUS\s+AGE\nshop\s+2\/2\s+7\s+Available\s+\d+s/, name);
+      const table = await kubectl.ok('get', name);
+      assert.match(table, /NAME\s+READY\s+QUEUE\s+STATUS\s+AGE\nshop\s+2\/2\s+7\s+Available\s+\d+s/, name);
     }
     const entity = await kubectl.run(
       'apply',
@@ -89,8 +76,7 @@ describe('the Workflow and Entity resources', function () {
       (await kubectl.run('apply', '-f', kubectl.file('w.yaml', workflow('w', '{image: "a:1", app: app.js}')))).code,
       0,
     );
-    const scaled = await kubectl.run('scale', 'workflow', 'w', '--replicas=4');
-    assert.equal(scaled.code, 0, scaled.stderr);
+    await kubectl.ok('scale', 'workflow', 'w', '--replicas=4');
     assert.equal(server.read('durable.dev', 'workflows', 'default', 'w')?.spec.replicas, 4);
   });
 

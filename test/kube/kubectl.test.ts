@@ -26,18 +26,16 @@ describe('kubectl against the Kubernetes test server', function () {
       kubectl.file('lease.yaml', lease('pod-a')),
       kubectl.file('deploy.yaml', deployment('durable:1')),
     ];
-    const first = await kubectl.run('apply', ...files.flatMap((f) => ['-f', f]));
-    assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /configmap\/settings created/);
-    assert.match(first.stdout, /lease.coordination.k8s.io\/partition-0 created/);
-    assert.match(first.stdout, /deployment.apps\/worker created/);
+    const first = await kubectl.ok('apply', ...files.flatMap((f) => ['-f', f]));
+    assert.match(first, /configmap\/settings created/);
+    assert.match(first, /lease.coordination.k8s.io\/partition-0 created/);
+    assert.match(first, /deployment.apps\/worker created/);
 
     kubectl.file('cm.yaml', configMap('single'));
     server.resetRequestCounts();
-    const second = await kubectl.run('apply', '-f', files[0]!, '-f', files[1]!);
-    assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /configmap\/settings configured/);
-    assert.match(second.stdout, /partition-0 unchanged/);
+    const second = await kubectl.ok('apply', '-f', files[0]!, '-f', files[1]!);
+    assert.match(second, /configmap\/settings configured/);
+    assert.match(second, /partition-0 unchanged/);
     assert.equal(server.read('', 'configmaps', 'default', 'settings')?.data.mode, 'single');
     // Built-in kinds are patched with strategic merge patch, and an unchanged object is not written at all.
     assert.equal(server.requestCount({ verb: 'patch', resource: 'configmaps' }), 1);
@@ -46,21 +44,16 @@ describe('kubectl against the Kubernetes test server', function () {
 
   it('lists objects as tables with the columns kubectl prints', async () => {
     server.resetRequestCounts();
-    const result = await kubectl.run('get', 'configmaps,leases,deployments');
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /NAME\s+DATA\s+AGE\nconfigmap\/settings\s+1\s+\d+s/);
-    assert.match(result.stdout, /NAME\s+HOLDER\s+AGE\nlease.coordination.k8s.io\/partition-0\s+pod-a\s+\d+s/);
-    assert.match(
-      result.stdout,
-      /NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\ndeployment.apps\/worker\s+0\/2\s+0\s+0\s+\d+s/,
-    );
+    const result = await kubectl.ok('get', 'configmaps,leases,deployments');
+    assert.match(result, /NAME\s+DATA\s+AGE\nconfigmap\/settings\s+1\s+\d+s/);
+    assert.match(result, /NAME\s+HOLDER\s+AGE\nlease.coordination.k8s.io\/partition-0\s+pod-a\s+\d+s/);
+    assert.match(result, /NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\ndeployment.apps\/worker\s+0\/2\s+0\s+0\s+\d+s/);
     assert.equal(server.requestCount({ verb: 'list' }), 3);
   });
 
   it('prints the stored object with get -o json, server-set metadata included', async () => {
-    const result = await kubectl.run('get', 'deployment', 'worker', '-o', 'json');
-    assert.equal(result.code, 0, result.stderr);
-    const printed = JSON.parse(result.stdout);
+    const result = await kubectl.ok('get', 'deployment', 'worker', '-o', 'json');
+    const printed = JSON.parse(result);
     const stored = server.read('apps', 'deployments', 'default', 'worker')!;
     assert.equal(printed.metadata.uid, stored.metadata.uid);
     assert.equal(printed.metadata.resourceVersion, stored.metadata.resourceVersion);
@@ -74,16 +67,7 @@ describe('kubectl against the Kubernetes test server', function () {
     watch.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       await until(() => /partition-0\s+pod-a/.test(output), 'get -w prints the lease', 10_000);
-      const patched = await kubectl.run(
-        'patch',
-        'lease',
-        'partition-0',
-        '--type',
-        'merge',
-        '-p',
-        '{"spec":{"holderIdentity":"pod-b"}}',
-      );
-      assert.equal(patched.code, 0, patched.stderr);
+      await kubectl.ok('patch', 'lease', 'partition-0', '--type', 'merge', '-p', '{"spec":{"holderIdentity":"pod-b"}}');
       await until(() => /partition-0\s+pod-b/.test(output), 'get -w prints the new holder', 10_000);
     } finally {
       watch.kill();
@@ -93,9 +77,8 @@ describe('kubectl against the Kubernetes test server', function () {
 
   it('scales a deployment through its scale subresource, bumping its generation', async () => {
     server.resetRequestCounts();
-    const result = await kubectl.run('scale', 'deployment', 'worker', '--replicas=5');
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /deployment.apps\/worker scaled/);
+    const result = await kubectl.ok('scale', 'deployment', 'worker', '--replicas=5');
+    assert.match(result, /deployment.apps\/worker scaled/);
     const stored = server.read('apps', 'deployments', 'default', 'worker')!;
     assert.equal(stored.spec.replicas, 5);
     assert.equal(stored.metadata.generation, 2);
@@ -127,8 +110,7 @@ describe('kubectl against the Kubernetes test server', function () {
 
     const env =
       '{"spec":{"template":{"spec":{"containers":[{"name":"worker","env":[{"name":"LEVEL","value":"debug"}]}]}}}}';
-    const strategic = await kubectl.run('patch', 'deployment', 'worker', '-p', env);
-    assert.equal(strategic.code, 0, strategic.stderr);
+    await kubectl.ok('patch', 'deployment', 'worker', '-p', env);
     const [container] = server.read('apps', 'deployments', 'default', 'worker')!.spec.template.spec.containers;
     // Containers merge by name and env by name: the image and the first variable survive the patch.
     assert.equal(container.image, 'durable:1');
@@ -165,16 +147,7 @@ describe('kubectl against the Kubernetes test server', function () {
     assert.match(conflicting.stderr, /conflict with "kubectl" using coordination.k8s.io\/v1: .spec.holderIdentity/);
     assert.equal(server.read('coordination.k8s.io', 'leases', 'default', 'partition-0')?.spec.holderIdentity, 'pod-b');
 
-    const forced = await kubectl.run(
-      'apply',
-      '--server-side',
-      '--field-manager',
-      'durable-worker',
-      '--force-conflicts',
-      '-f',
-      file,
-    );
-    assert.equal(forced.code, 0, forced.stderr);
+    await kubectl.ok('apply', '--server-side', '--field-manager', 'durable-worker', '--force-conflicts', '-f', file);
     const stored = server.read('coordination.k8s.io', 'leases', 'default', 'partition-0')!;
     assert.equal(stored.spec.holderIdentity, 'pod-c');
     const owner = stored.metadata.managedFields.find((m: { manager: string }) => m.manager === 'durable-worker');
@@ -182,19 +155,9 @@ describe('kubectl against the Kubernetes test server', function () {
   });
 
   it('serves a custom resource once its CRD is established, with defaults, validation and printer columns', async () => {
-    const created = await kubectl.run('apply', '-f', kubectl.file('crd.yaml', crd));
-    assert.equal(created.code, 0, created.stderr);
-    const established = await kubectl.run(
-      'wait',
-      '--for',
-      'condition=established',
-      'crd/durableapps.durable.dev',
-      '--timeout=10s',
-    );
-    assert.equal(established.code, 0, established.stderr);
+    await kubectl.installCrds(kubectl.file('crd.yaml', crd), 'durableapps.durable.dev');
 
-    const app = await kubectl.run('apply', '-f', kubectl.file('app.yaml', durableApp('{image: "shop:1"}')));
-    assert.equal(app.code, 0, app.stderr);
+    await kubectl.ok('apply', '-f', kubectl.file('app.yaml', durableApp('{image: "shop:1"}')));
     assert.equal(
       server.read('durable.dev', 'durableapps', 'default', 'shop')?.spec.workers,
       3,
@@ -242,8 +205,7 @@ describe('kubectl against the Kubernetes test server', function () {
   });
 
   it('deletes objects, keeping one with finalizers until they are removed', async () => {
-    const deleted = await kubectl.run('delete', 'configmap', 'settings');
-    assert.equal(deleted.code, 0, deleted.stderr);
+    await kubectl.ok('delete', 'configmap', 'settings');
     assert.equal(server.read('', 'configmaps', 'default', 'settings'), undefined);
 
     await kubectl.run(
@@ -255,10 +217,9 @@ describe('kubectl against the Kubernetes test server', function () {
       '-p',
       '{"metadata":{"finalizers":["durable.dev/drain"]}}',
     );
-    const pending = await kubectl.run('delete', 'dapp', 'shop', '--wait=false');
-    assert.equal(pending.code, 0, pending.stderr);
+    await kubectl.ok('delete', 'dapp', 'shop', '--wait=false');
     assert.ok(server.read('durable.dev', 'durableapps', 'default', 'shop')?.metadata.deletionTimestamp);
-    const released = await kubectl.run(
+    await kubectl.ok(
       'patch',
       'dapp',
       'shop',
@@ -267,7 +228,6 @@ describe('kubectl against the Kubernetes test server', function () {
       '-p',
       '[{"op":"remove","path":"/metadata/finalizers"}]',
     );
-    assert.equal(released.code, 0, released.stderr);
     assert.equal(server.read('durable.dev', 'durableapps', 'default', 'shop'), undefined);
     const gone = await kubectl.run('get', 'dapp', 'shop');
     assert.equal(gone.code, 1);

@@ -44,6 +44,19 @@ export class Kubectl {
     });
   }
 
+  /** Runs kubectl, fails (with its stderr) unless it exits 0, and returns its stdout. */
+  async ok(...args: string[]): Promise<string> {
+    const result = await this.run(...args);
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** Applies the CRDs at `path` (a file or a folder) and waits until each named one is established. */
+  async installCrds(path: string, ...names: string[]): Promise<void> {
+    await this.ok('apply', '-f', path);
+    await this.ok('wait', '--for', 'condition=established', ...names.map((n) => `crd/${n}`), '--timeout=10s');
+  }
+
   /** A long-running kubectl (e.g. `get -w`); the caller kills it. */
   spawn(...args: string[]): ChildProcess {
     return spawn('kubectl', ['--cache-dir', join(this.dir, 'cache'), ...args], { env: this.env });
