@@ -13,10 +13,10 @@
  */
 import type { Clock } from '../clock.js';
 import type { Lock, LockAcquisition } from '../lock.js';
-import type { Reql, RethinkdbConnectionOptions } from './rethinkdb-connection.js';
-import { RethinkdbError, RethinkdbPool } from './rethinkdb-connection.js';
+import type { Reql, RethinkdbConnectionOptions, RethinkdbPool } from './rethinkdb-connection.js';
+import { RethinkdbError } from './rethinkdb-connection.js';
 import type { TableSettings } from './rethinkdb-schema.js';
-import { LOCK_TABLES, documentKey, ensureTables } from './rethinkdb-schema.js';
+import { LOCK_TABLES, documentKey, openWithTables } from './rethinkdb-schema.js';
 
 export interface RethinkdbLockOptions extends RethinkdbConnectionOptions, TableSettings {
   /** Tests only: judge expiry on this clock instead of the server's (`r.now()`). */
@@ -61,14 +61,7 @@ export class RethinkdbLock implements Lock {
 
   /** Connects, creates the `locks` table if missing, and waits until it is ready. */
   static async open(options: RethinkdbLockOptions): Promise<RethinkdbLock> {
-    const pool = await RethinkdbPool.open(options);
-    try {
-      await ensureTables(pool, LOCK_TABLES, options);
-    } catch (error) {
-      await pool.close();
-      throw error;
-    }
-    return new RethinkdbLock(pool, options.clock);
+    return new RethinkdbLock(await openWithTables(options, LOCK_TABLES), options.clock);
   }
 
   async acquire(key: string, owner: string, ttlMs: number): Promise<LockAcquisition> {

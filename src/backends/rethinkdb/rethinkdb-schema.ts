@@ -19,7 +19,8 @@
  * (`wait`) to be ready on all their replicas.
  */
 import { createHash } from 'node:crypto';
-import type { RethinkdbPool, Reql } from './rethinkdb-connection.js';
+import type { Reql, RethinkdbConnectionOptions } from './rethinkdb-connection.js';
+import { RethinkdbPool } from './rethinkdb-connection.js';
 
 export interface TableSettings {
   /** Shards per table. Default 1. */
@@ -61,6 +62,24 @@ export const LOCK_TABLES: readonly TableSpec[] = [{ name: 'locks', indexes: [] }
  * starting beside its server waits for it: six query timeouts (60 s by default).
  */
 const SCHEMA_TIMEOUTS = 6;
+
+/**
+ * Opens a pool on `options` with `tables` ready (created where missing): what every RethinkDB adapter starts with. A
+ * pool whose tables could not be made ready is closed again.
+ */
+export async function openWithTables(
+  options: RethinkdbConnectionOptions & TableSettings,
+  tables: readonly TableSpec[],
+): Promise<RethinkdbPool> {
+  const pool = await RethinkdbPool.open(options);
+  try {
+    await ensureTables(pool, tables, options);
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  return pool;
+}
 
 /**
  * Creates the database, the tables and their indexes where missing, then waits until all are ready.

@@ -27,10 +27,10 @@ import type { HistoryEvent } from '../../engine/history.js';
 import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
 import { assembleHistory, assertCasArguments, incarnationOf } from '../store.js';
-import type { Reql, RethinkdbConnectionOptions } from './rethinkdb-connection.js';
-import { RethinkdbError, RethinkdbPool } from './rethinkdb-connection.js';
+import type { Reql, RethinkdbConnectionOptions, RethinkdbPool } from './rethinkdb-connection.js';
+import { RethinkdbError } from './rethinkdb-connection.js';
 import type { TableSettings } from './rethinkdb-schema.js';
-import { STORE_TABLES, chunkKey, documentKey, ensureTables } from './rethinkdb-schema.js';
+import { STORE_TABLES, chunkKey, documentKey, openWithTables } from './rethinkdb-schema.js';
 
 export interface RethinkdbStoreOptions extends RethinkdbConnectionOptions, TableSettings {}
 
@@ -107,14 +107,7 @@ export class RethinkdbStore implements Store {
 
   /** Connects, creates the tables and indexes that are missing, and waits until they are ready. */
   static async open(options: RethinkdbStoreOptions): Promise<RethinkdbStore> {
-    const pool = await RethinkdbPool.open(options);
-    try {
-      await ensureTables(pool, STORE_TABLES, options);
-    } catch (error) {
-      await pool.close();
-      throw error;
-    }
-    return new RethinkdbStore(pool);
+    return new RethinkdbStore(await openWithTables(options, STORE_TABLES));
   }
 
   async get(instanceId: string): Promise<InstanceRecord | undefined> {
