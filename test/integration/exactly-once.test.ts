@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import type { Host } from '../../src/host/host.js';
 import { startHost } from '../../src/host/host.js';
+import type { DurableClient, InstanceStatus } from '../../src/index.js';
 import { defineApp, TestEnvironment, Worker } from '../../src/index.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
@@ -32,6 +33,29 @@ const app = defineApp({
   },
 });
 
+/**
+ * Starts 50 fan-outs of 20 calls and waits for each: every one must complete with the sum of its doubled inputs
+ * (380), and every call must have run (`runs` holds 1,000 keys).
+ */
+async function runFanOuts(
+  client: Pick<DurableClient, 'start'>,
+  wait: (id: string) => Promise<InstanceStatus>,
+): Promise<void> {
+  const ids = await Promise.all(Array.from({ length: 50 }, () => client.start('fanOut', 20)));
+  for (const id of ids) {
+    const done = await wait(id);
+    assert.equal(done.status, 'Completed', JSON.stringify(done.error));
+    assert.equal(done.output, 380);
+  }
+  assert.equal(runs.size, 1000, 'every call ran');
+}
+
+/** Asserts that no call ran more than once. */
+function assertEachRanOnce(): void {
+  const repeated = [...runs].filter(([, count]) => count > 1);
+  assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+}
+
 describe('exactly once with several workers and no crash', function () {
   this.timeout(60_000);
   beforeEach(() => runs.clear());
@@ -41,15 +65,8 @@ describe('exactly once with several workers and no crash', function () {
     env.startWorker();
     env.startWorker();
     try {
-      const ids = await Promise.all(Array.from({ length: 50 }, () => env.client.start('fanOut', 20)));
-      for (const id of ids) {
-        const done = await env.waitForCompletion(id);
-        assert.equal(done.status, 'Completed', JSON.stringify(done.error));
-        assert.equal(done.output, 380);
-      }
-      assert.equal(runs.size, 1000);
-      const repeated = [...runs].filter(([, count]) => count > 1);
-      assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+      await runFanOuts(env.client, (id) => env.waitForCompletion(id));
+      assertEachRanOnce();
     } finally {
       await env.close();
     }
@@ -71,13 +88,7 @@ describe('several workers and a steady rate of backend errors', function () {
       });
     }
     try {
-      const ids = await Promise.all(Array.from({ length: 50 }, () => env.client.start('fanOut', 20)));
-      for (const id of ids) {
-        const done = await env.waitForCompletion(id);
-        assert.equal(done.status, 'Completed', JSON.stringify(done.error));
-        assert.equal(done.output, 380);
-      }
-      assert.equal(runs.size, 1000, 'every call ran');
+      await runFanOuts(env.client, (id) => env.waitForCompletion(id));
       const failed = failpoints.reduce((n, fp) => n + fp.failed.length, 0);
       const extra = [...runs.values()].reduce((n, count) => n + count - 1, 0);
       assert.ok(failed > 50, `the workers met backend errors (${failed})`);
@@ -188,15 +199,8 @@ for (const store of CLUSTER_STORES) {
       hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
       for (let i = 0; i < 2; i++) hosts.push(await startHost({ app, config, worker: { batchSize: 7 } }));
       const { client } = hosts[0] as Host;
-      const ids = await Promise.all(Array.from({ length: 50 }, () => client.start('fanOut', 20)));
-      for (const id of ids) {
-        const done = await client.waitForCompletion(id, { timeoutMs: 120_000 });
-        assert.equal(done.status, 'Completed', JSON.stringify(done.error));
-        assert.equal(done.output, 380);
-      }
-      assert.equal(runs.size, 1000);
-      const repeated = [...runs].filter(([, count]) => count > 1);
-      assert.deepEqual(repeated, [], `${repeated.length} calls ran more than once`);
+      await runFanOuts(client, (id) => client.waitForCompletion(id, { timeoutMs: 120_000 }));
+      assertEachRanOnce();
     });
   });
 }
