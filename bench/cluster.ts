@@ -20,6 +20,7 @@ import { RethinkdbServer } from '../test/fixtures/rethinkdb-server.js';
 import type { WorkerChild } from '../test/fixtures/worker-child.js';
 import { metricSample, startWorkerChild } from '../test/fixtures/worker-child.js';
 import { KubeApiServer } from '../test/kube-api-server/server.js';
+import { leaseApi, untilPartitionsShared } from '../test/fixtures/partition-holders.js';
 import app from './hello-app.js';
 
 export interface Cluster {
@@ -74,17 +75,7 @@ export async function startCluster(durability: string): Promise<Cluster> {
   if (kube !== undefined) {
     // Until every partition is held, and shared by every worker (they rebalance as they start), the run would
     // measure the start-up instead.
-    const { CoordinationV1Api, KubeConfig } = await import('@kubernetes/client-node');
-    const kc = new KubeConfig();
-    kc.loadFromString(kube.kubeconfig());
-    const api = kc.makeApiClient(CoordinationV1Api);
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-      const leases = await api.listNamespacedLease({ namespace: 'default' });
-      const held = leases.items.filter((l) => /-p\d+$/.test(l.metadata?.name ?? '') && l.spec?.holderIdentity);
-      const holders = new Set(held.map((l) => l.spec?.holderIdentity));
-      if (held.length === Number(kubeEnv.DURABLE_PARTITIONS) && holders.size === workers.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilPartitionsShared(leaseApi(kube), Number(kubeEnv.DURABLE_PARTITIONS), workers.length, 60_000);
   }
   const host = await startHost({ app, config: loadConfig(env), runWorker: false });
   const stats = await RethinkdbPool.open({ host: '127.0.0.1', port: rethinkdb.driverPort, db });

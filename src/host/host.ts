@@ -115,13 +115,10 @@ async function holdPartitions(
     throw new Error('A partition lock needs DURABLE_LOCK=kubernetes and a queue with partitioned tubes (Beanstalkd).');
   }
   const logger = options.logger ?? silentLogger;
+  const watchPartitions = queue.watchPartitions.bind(queue);
   const ref: { leases?: PartitionOwnership } = {};
   // Held and not being given up: the tubes to take messages from.
-  const watch = (): Promise<void> =>
-    (queue.watchPartitions as (held: readonly number[]) => Promise<void>).call(
-      queue,
-      (ref.leases?.held() ?? []).filter((p) => lock.granting(p)),
-    );
+  const watch = (): Promise<void> => watchPartitions((ref.leases?.held() ?? []).filter((p) => lock.granting(p)));
   await watch();
   const drain = async (partition: number): Promise<void> => {
     lock.stopGranting(partition);

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoordinationV1Api } from '@kubernetes/client-node';
 import { loadConfig } from '../../src/config/config.js';
 import type { Host } from '../../src/host/host.js';
 import { startHost } from '../../src/host/host.js';
@@ -21,6 +21,7 @@ import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
 import { assertAllComplete, startChains } from '../helpers/outcomes.js';
 import { until } from '../helpers/until.js';
 import { KubeApiServer } from '../kube-api-server/server.js';
+import { leaseApi, partitionHolders, untilPartitionsShared } from '../fixtures/partition-holders.js';
 import { Kubectl } from '../kube/kubectl.js';
 
 const PARTITIONS = 16;
@@ -58,18 +59,6 @@ describe('workers on Kubernetes partition Leases', function () {
     }
   }
 
-  /** Partition → holder, from the Leases as the API server has them. */
-  async function holders(api: CoordinationV1Api): Promise<Map<number, string>> {
-    const leases = await api.listNamespacedLease({ namespace: 'default', labelSelector: 'durable.dev/role=partition' });
-    const out = new Map<number, string>();
-    for (const lease of leases.items) {
-      const holder = lease.spec?.holderIdentity ?? '';
-      const partition = Number(lease.metadata?.labels?.['durable.dev/partition']);
-      if (holder !== '') out.set(partition, holder);
-    }
-    return out;
-  }
-
   /** Starts the servers and a worker per name, and waits until every worker holds partitions. */
   async function startCluster(
     names: readonly string[],
@@ -94,17 +83,8 @@ describe('workers on Kubernetes partition Leases', function () {
     };
     workers = names.map((name) => startWorkerChild({ ...env, POD_NAME: name }));
     const ops = await Promise.all(workers.map(async (w) => String((await w.waitFor('worker.ops_listening')).address)));
-    const config = new KubeConfig();
-    config.loadFromString(kube.kubeconfig());
-    const api = config.makeApiClient(CoordinationV1Api);
-    await until(
-      async () => {
-        const held = await holders(api);
-        return held.size === PARTITIONS && new Set(held.values()).size === names.length;
-      },
-      'every worker holds partitions',
-      30_000,
-    );
+    const api = leaseApi(kube);
+    await untilPartitionsShared(api, PARTITIONS, names.length);
     host = await startHost({ app, config: loadConfig(env), runWorker: false });
     return { api, ops, env };
   }
@@ -117,13 +97,13 @@ describe('workers on Kubernetes partition Leases', function () {
 
     // Freeze one worker past its Leases, while work goes on.
     const [frozen] = workers as [WorkerChild, WorkerChild];
-    const frozenHeld = [...(await holders(api))].filter(([, h]) => h.startsWith('frozen/')).map(([p]) => p);
+    const frozenHeld = [...(await partitionHolders(api))].filter(([, h]) => h.startsWith('frozen/')).map(([p]) => p);
     frozen.process.kill('SIGSTOP');
     const stoppedAt = performance.now();
     await startChains(client, 60, expected);
     await until(
       async () => {
-        const held = await holders(api);
+        const held = await partitionHolders(api);
         return frozenHeld.every((p) => held.get(p)?.startsWith('steady/') === true);
       },
       "the steady worker holds the frozen worker's partitions",
@@ -181,7 +161,7 @@ describe('workers on Kubernetes partition Leases', function () {
     }
     // Both share the partitions again, the woken worker having taken its share back through the Leases.
     await until(
-      async () => new Set((await holders(api)).values()).size === 2,
+      async () => new Set((await partitionHolders(api)).values()).size === 2,
       'the woken worker holds partitions again',
       30_000,
     );
@@ -230,7 +210,7 @@ describe('workers on Kubernetes partition Leases', function () {
     server.faults.clear();
     await until(
       async () => {
-        const held = await holders(api);
+        const held = await partitionHolders(api);
         return held.size === PARTITIONS && new Set(held.values()).size === 2;
       },
       'both workers hold partitions again once the faults stop',

@@ -20,8 +20,8 @@ import type { Account, Counter } from '../../examples/app.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { RethinkdbServer, requireRethinkdb } from '../fixtures/rethinkdb-server.js';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeApiServer } from '../kube-api-server/server.js';
+import { leaseApi, untilPartitionsShared } from '../fixtures/partition-holders.js';
 import type { ActivityRun } from '../fixtures/counting-app.js';
 import type { WorkerChild } from '../fixtures/worker-child.js';
 import { metricSample, startWorkerChild } from '../fixtures/worker-child.js';
@@ -281,19 +281,7 @@ const STORES: readonly StoreSetup[] = [
         },
         stop: () => kube.stop(),
         // Every partition held, and by every worker: the workload then runs on all three from the start.
-        async ready(workers) {
-          const config = new KubeConfig();
-          config.loadFromString(kube.kubeconfig());
-          const api = config.makeApiClient(CoordinationV1Api);
-          await until('every worker holds partitions', 30_000, async () => {
-            const leases = await api.listNamespacedLease({
-              namespace: 'default',
-              labelSelector: 'durable.dev/role=partition',
-            });
-            const holders = leases.items.map((l) => l.spec?.holderIdentity ?? '').filter((h) => h !== '');
-            return holders.length === 16 && new Set(holders).size === workers;
-          });
-        },
+        ready: (workers) => untilPartitionsShared(leaseApi(kube), 16, workers),
       };
     },
   },

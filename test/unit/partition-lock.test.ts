@@ -39,7 +39,6 @@ function idIn(partition: number, n: number, prefix = 'order'): string {
 describe('partitions', () => {
   it('maps an id to the same partition every time, spreading ids evenly', () => {
     // Fixed values: changing the hash would strand messages in tubes nobody watches after an upgrade.
-    assert.equal(partitionOf('order-42', 64), partitionOf('order-42', 64));
     assert.deepEqual(
       ['a', 'order-42', 'counter@page-1', 'é'].map((id) => partitionOf(id, 64)),
       [44, 52, 12, 1], // FNV-1a 32: "a" is 0xe40c292c
