@@ -10,7 +10,7 @@
  * - a key not seen yet in this hold inherits how the hold began: `'clean'` when the previous holder released the
  *   partition (it releases only after everything it committed was sent and no key of it is left unreleased), else
  *   `'taken-over'` (the previous holder died or was cut off: any of its instances may have an unsent outbox).
- * A hold that ends (the partition is lost) forgets its keys.
+ * A new hold of a partition (after it was seen not held) starts without the previous hold's keys.
  */
 import type { Lock, LockAcquisition } from './lock.js';
 import type { PartitionHold, PartitionOwnership } from './partitions.js';
@@ -43,6 +43,12 @@ export class PartitionLock implements Lock {
   private readonly holds = new Map<number, HoldState>();
   /** Partitions being given up: their keys are refused, so no new turn starts while the last ones end. */
   private readonly closing = new Set<number>();
+  /**
+   * Partitions seen not held since their state was made. Their state is kept, not dropped: the ownership stops
+   * answering for a partition as soon as it starts draining it, and the drain still has to read its unreleased keys.
+   * The next hold of the partition starts from nothing.
+   */
+  private readonly ended = new Set<number>();
   private ownership: PartitionOwnership | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -64,10 +70,7 @@ export class PartitionLock implements Lock {
     this.ownership = ownership;
     this.unsubscribe = ownership.onChange(() => {
       for (const partition of [...this.holds.keys(), ...this.closing]) {
-        if (ownership.holding(partition) === false) {
-          this.holds.delete(partition);
-          this.closing.delete(partition);
-        }
+        if (ownership.holding(partition) === false) this.ended.add(partition);
       }
     });
   }
@@ -137,8 +140,13 @@ export class PartitionLock implements Lock {
     const partition = this.partitionOfKey(key);
     const hold = this.ownership?.holding(partition) ?? false;
     if (hold === false) {
-      this.holds.delete(partition);
+      if (this.holds.has(partition) || this.closing.has(partition)) this.ended.add(partition);
       return false;
+    }
+    if (this.ended.delete(partition)) {
+      // A new hold: what the previous one knew about its keys does not carry over.
+      this.holds.delete(partition);
+      this.closing.delete(partition);
     }
     // Being given up: refused, but what its keys owe (unreleased ones) is kept for the drain to see.
     if (this.closing.has(partition)) return false;
