@@ -259,9 +259,8 @@ export class DurableClient {
    * is not an end). Throws `TimeoutError` after `timeoutMs`; the instance is not affected.
    */
   async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
-    const { clock } = this.options;
+    const { clock, store } = this.options;
     const deadline = options.timeoutMs === undefined ? Infinity : clock.now() + options.timeoutMs;
-    const { store } = this.options;
     let pause = 2;
     let failingSince: number | undefined;
     for (;;) {
@@ -287,12 +286,10 @@ export class DurableClient {
       }
       // A store with change notification wakes us on the next commit; a lost feed costs one short pause and a
       // fresh read. The others are polled, 2 ms doubling to 50 ms.
-      const changed = store.waitForChange
-        ?.call(store, instanceId, status.version, Math.min(left, MAX_FEED_WAIT_MS))
-        .then(
-          () => true,
-          () => false,
-        );
+      const changed = store.waitForChange?.(instanceId, status.version, Math.min(left, MAX_FEED_WAIT_MS)).then(
+        () => true,
+        () => false,
+      );
       if ((await changed) !== true) {
         await clock.sleep(Math.min(pause, left));
         pause = Math.min(pause * 2, 50);
