@@ -68,10 +68,11 @@ export class PartitionLock implements Lock {
     }
     this.unsubscribe?.();
     this.ownership = ownership;
+    // Notes every hold that ended, and forgets the old state of every partition held anew, as soon as the
+    // ownership says so (not only on the next acquire: a partition given up and held again must be granted again,
+    // or its tubes would never be watched and no acquire would come).
     this.unsubscribe = ownership.onChange(() => {
-      for (const partition of [...this.holds.keys(), ...this.closing]) {
-        if (ownership.holding(partition) === false) this.ended.add(partition);
-      }
+      for (const partition of new Set([...this.holds.keys(), ...this.closing, ...this.ended])) this.holding(partition);
     });
   }
 
@@ -127,9 +128,21 @@ export class PartitionLock implements Lock {
     await this.ownership?.close();
   }
 
+  /**
+   * The ownership's hold on `partition`, unless it is being given up. A partition seen not held is noted as ended
+   * (its state kept for the drain); seen held again, it is a new hold, and the old state is dropped.
+   */
   private holding(partition: number): PartitionHold | false {
-    if (this.closing.has(partition)) return false;
-    return this.ownership?.holding(partition) ?? false;
+    const hold = this.ownership?.holding(partition) ?? false;
+    if (hold === false) {
+      if (this.holds.has(partition) || this.closing.has(partition)) this.ended.add(partition);
+      return false;
+    }
+    if (this.ended.delete(partition)) {
+      this.holds.delete(partition);
+      this.closing.delete(partition);
+    }
+    return this.closing.has(partition) ? false : hold;
   }
 
   private partitionOfKey(key: string): number {
@@ -138,18 +151,9 @@ export class PartitionLock implements Lock {
 
   private take(key: string): LockAcquisition {
     const partition = this.partitionOfKey(key);
-    const hold = this.ownership?.holding(partition) ?? false;
-    if (hold === false) {
-      if (this.holds.has(partition) || this.closing.has(partition)) this.ended.add(partition);
-      return false;
-    }
-    if (this.ended.delete(partition)) {
-      // A new hold: what the previous one knew about its keys does not carry over.
-      this.holds.delete(partition);
-      this.closing.delete(partition);
-    }
-    // Being given up: refused, but what its keys owe (unreleased ones) is kept for the drain to see.
-    if (this.closing.has(partition)) return false;
+    // Not held, or being given up: refused, and what its keys owe (unreleased ones) is kept for the drain to see.
+    const hold = this.holding(partition);
+    if (hold === false) return false;
     let state = this.holds.get(partition);
     if (state === undefined) {
       state = { unreleased: new Set(), released: new Set() };

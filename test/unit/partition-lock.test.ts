@@ -124,6 +124,8 @@ describe('PartitionLock while a partition is given up', () => {
     assert.equal(await lock.acquire(`orchestration/${b}`, 'w', 1000), false);
     assert.equal(lock.unreleasedIn(0), 1, 'the drain must see the unreleased key and not release cleanly');
     ownership.set(0, 'taken-over'); // back later, a new hold: granting again, knowing nothing of the old one
+    // Granted as soon as the ownership says so, before any acquire: the worker watches the tubes of what it grants.
+    assert.equal(lock.granting(0), true);
     assert.equal(await lock.acquire(`orchestration/${b}`, 'w', 1000), 'taken-over');
     assert.equal(lock.unreleasedIn(0), 1, 'only b, acquired in the new hold');
   });
