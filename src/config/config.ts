@@ -25,6 +25,7 @@
  * | `DURABLE_LEASE_DURATION_MS` | a partition Lease's duration: how soon another worker takes over a dead worker's partitions | `15000` |
  * | `DURABLE_LEASE_RENEW_MS` | how often a worker renews its Leases (under half the duration) | `5000` |
  * | `POD_NAME` | the worker's name in its Leases' `holderIdentity` (with a per-boot id); set it from the downward API | the host name |
+ * | `DURABLE_POOL` | the worker pool (set by the operator, e.g. `workflow.shop`): a label on the worker's member Lease, so deleting the pool removes it | none |
  *
  * `durable worker` reads its process settings with {@link loadWorkerSettings}, kept apart from the backend
  * configuration so that a new backend (a queue URL, a store URL) is one change here and needs none in `worker/`:
@@ -83,6 +84,8 @@ export interface KubernetesLockSettings {
   readonly renewIntervalMs: number;
   /** `holderIdentity` before the per-boot id: the pod's name. */
   readonly podName: string;
+  /** The worker pool (`DURABLE_POOL`, set by the operator): labels the member Leases, so its finalizer finds them. */
+  readonly pool?: string;
 }
 
 export interface RethinkdbSettings {
@@ -187,7 +190,17 @@ function kubernetesLock(
     leaseDurationMs,
     renewIntervalMs,
     podName: env.POD_NAME || hostname(),
+    ...(env.DURABLE_POOL ? { pool: labelValue(env, 'DURABLE_POOL') } : {}),
   };
+}
+
+/** A Kubernetes label value: at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
+function labelValue(env: Record<string, string | undefined>, variable: string): string {
+  const value = env[variable] ?? '';
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(value)) {
+    throw new ValidationError(`${variable} must be a Kubernetes label value (got '${value}').`, { variable });
+  }
+  return value;
 }
 
 function podNamespace(): string | undefined {

@@ -189,6 +189,7 @@ export async function startPartitionLeases(
     identity: `${settings.podName}/${randomUUID().slice(0, 8)}`,
     leaseDurationMs: settings.leaseDurationMs,
     renewIntervalMs: settings.renewIntervalMs,
+    ...(settings.pool !== undefined ? { pool: settings.pool } : {}),
     logger,
     drain,
   });

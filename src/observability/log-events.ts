@@ -43,6 +43,18 @@ export const LOG_EVENTS = {
   leasesAcquired: 'leases.acquired',
   leasesReleased: 'leases.released',
   leasesLost: 'leases.lost',
+  // The operator (operator/).
+  operatorStarted: 'operator.started',
+  operatorLeading: 'operator.leading',
+  operatorLeadershipLost: 'operator.leadership_lost',
+  operatorStopped: 'operator.stopped',
+  operatorInformerFailed: 'operator.informer_failed',
+  operatorApplied: 'operator.applied',
+  operatorDeleted: 'operator.deleted',
+  operatorReconcileFailed: 'operator.reconcile_failed',
+  operatorSpecInvalid: 'operator.spec_invalid',
+  operatorFinalized: 'operator.finalized',
+  operatorEventFailed: 'operator.event_failed',
 } as const;
 
 /** Every event name of the catalogue: a {@link LogRecord}'s `event` must be one of them. */

@@ -17,6 +17,8 @@ export const APP_LABEL = 'durable.dev/app';
 export const ROLE_LABEL = 'durable.dev/role';
 /** The partition number of a partition Lease. */
 export const PARTITION_LABEL = 'durable.dev/partition';
+/** The worker pool (a Workflow or Entity resource) of a member Lease's holder, when the operator named it. */
+export const POOL_LABEL = 'durable.dev/pool';
 /** The app name as given, unencoded. */
 export const APP_ANNOTATION = 'durable.dev/app-name';
 

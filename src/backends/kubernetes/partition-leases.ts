@@ -35,6 +35,7 @@ import {
   APP_LABEL,
   MANAGED_BY,
   MANAGED_BY_LABEL,
+  POOL_LABEL,
   PARTITION_LABEL,
   ROLE_LABEL,
   appSegment,
@@ -83,6 +84,8 @@ export interface PartitionLeasesOptions {
   readonly logger?: PartitionLeasesLogger;
   /** Awaited before a held partition is released (rebalance or close): finish what was running for it. */
   readonly drain?: (partition: number) => Promise<void>;
+  /** The worker pool of this process (`DURABLE_POOL`), written as a label on its member Lease. */
+  readonly pool?: string;
 }
 
 type HoldState = 'held' | 'draining' | 'drained';
@@ -391,6 +394,7 @@ export class PartitionLeases implements PartitionOwnership {
       [ROLE_LABEL]: role,
     };
     if (partition !== undefined) labels[PARTITION_LABEL] = String(partition);
+    if (role === 'member' && this.options.pool !== undefined) labels[POOL_LABEL] = this.options.pool;
     return labels;
   }
 

@@ -1,0 +1,563 @@
+/**
+ * The operator's control loop. Informers keep a cache of every Workflow and Entity and of what the operator made
+ * for them; any change to either puts the pool's key on a rate-limited work queue, and a reconcile makes the
+ * cluster match the pool's spec:
+ * 1. a pool being deleted is finalized (its Deployment deleted and drained first, then its Leases);
+ * 2. a spec the schema let through but that cannot work sets `Degraded` and stops there (no writes, no retries:
+ *    the next spec change brings it back);
+ * 3. every rendered object that is not as rendered is server-side applied, with one field manager; objects the
+ *    pool no longer needs (an HPA after autoscaling is removed) are deleted;
+ * 4. the status is rebuilt from the Deployment, and written only when it changed.
+ * Reads come from the informers' caches, so a reconcile with nothing to do makes no request at all.
+ */
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import {
+  ApisApi,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  makeInformer,
+} from '@kubernetes/client-node';
+import type { Informer, ObjectCache } from '@kubernetes/client-node';
+import { loadConfig } from '../src/config/config.js';
+import { BeanstalkdTubes } from '../src/backends/beanstalkd/beanstalkd-tubes.js';
+import { APP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POOL_LABEL, ROLE_LABEL } from '../src/backends/kubernetes/lease-names.js';
+import { LOG_EVENTS } from '../src/observability/log-events.js';
+import type { Logger } from '../src/observability/logger.js';
+import { needsApply, withAppliedHash } from './apply.js';
+import { collectionPath, OWNED_KINDS, type KindInfo } from './kinds.js';
+import type { OperatorMetrics } from './metrics.js';
+import type { Pool, PoolKind } from './pool.js';
+import {
+  API_VERSION,
+  FIELD_MANAGER,
+  FINALIZER,
+  GROUP,
+  POOL_KINDS,
+  VERSION,
+  ownedLabels,
+  ownedName,
+  poolId,
+  servedWork,
+  specProblems,
+} from './pool.js';
+import { render, type PoolTubes } from './render.js';
+import { poolStatus, statusEqual } from './status.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ControllerOptions {
+  readonly kubeconfig: KubeConfig;
+  /** Watch only this namespace; all when absent. */
+  readonly namespace?: string;
+  readonly concurrency?: number;
+  readonly logger: Logger;
+  readonly metrics?: OperatorMetrics;
+  /** Every pool is reconciled again this often (picks up a changed backends ConfigMap). Default 5 minutes. */
+  readonly resyncMs?: number;
+  /** While a pool's Deployment drains on deletion, it is looked at again this often. Default 2 s. */
+  readonly finalizerPollMs?: number;
+  /** First retry delay of a failed reconcile; doubles per failure. Default 50 ms. */
+  readonly retryBaseMs?: number;
+  /** Longest retry delay. Default 60 s. */
+  readonly retryMaxMs?: number;
+}
+
+type Cache = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+/** `Workflow/shop-ns/shop`. */
+function keyOf(kind: PoolKind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** Why a reconcile stopped short, reported as `Degraded` (and as an Event) rather than retried as an error. */
+class PoolProblem extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * @example
+ * const controller = new Controller({ kubeconfig, logger, metrics });
+ * await controller.start(); // informers synced, every pool queued
+ * await controller.stop();
+ */
+export class Controller {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly leases: CoordinationV1Api;
+  private readonly pools = new Map<PoolKind, Cache>();
+  private readonly owned = new Map<string, { info: KindInfo; cache: Cache }>();
+  private readonly queue: WorkQueue;
+  /** The last Event message per pool uid and reason: an unchanged problem is not reported again. */
+  private readonly reported = new Map<string, string>();
+  private resync: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private synced = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    const { kubeconfig } = options;
+    this.objects = KubernetesObjectApi.makeApiClient(kubeconfig);
+    this.core = kubeconfig.makeApiClient(CoreV1Api);
+    this.custom = kubeconfig.makeApiClient(CustomObjectsApi);
+    this.leases = kubeconfig.makeApiClient(CoordinationV1Api);
+    this.queue = new WorkQueue((key) => this.reconcileKey(key), {
+      concurrency: options.concurrency ?? 4,
+      baseDelayMs: options.retryBaseMs ?? 50,
+      maxDelayMs: options.retryMaxMs ?? 60_000,
+      onError: (key, error, delayMs) => {
+        options.metrics?.reconcileErrors.inc({ kind: key.split('/')[0] });
+        options.logger.warn(
+          { event: LOG_EVENTS.operatorReconcileFailed, key, error: describe(error), retryInMs: delayMs },
+          'reconcile failed; retrying',
+        );
+      },
+    });
+  }
+
+  /** True once every informer has listed: from then on the caches answer for the cluster. */
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Queued keys, for metrics. */
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  async start(): Promise<void> {
+    const served = await this.servedGroupVersions();
+    for (const kind of ['Workflow', 'Entity'] as const) {
+      const info = { apiVersion: API_VERSION, kind, plural: POOL_KINDS[kind].plural };
+      const cache = this.informer(info);
+      const enqueue = (pool: KubernetesObject): void => this.enqueuePool(kind, pool);
+      cache.on('add', enqueue);
+      cache.on('update', enqueue);
+      cache.on('delete', (pool) => this.reported.delete(pool.metadata?.uid ?? ''));
+      this.pools.set(kind, cache);
+    }
+    for (const info of OWNED_KINDS) {
+      if (info.optional && !served.has(info.apiVersion)) continue;
+      const cache = this.informer(info, `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`);
+      const enqueueOwner = (object: KubernetesObject): void => this.enqueueOwner(object);
+      cache.on('add', enqueueOwner);
+      cache.on('update', enqueueOwner);
+      cache.on('delete', enqueueOwner);
+      this.owned.set(info.kind, { info, cache });
+    }
+    const all = [...this.pools.values(), ...[...this.owned.values()].map((o) => o.cache)];
+    await Promise.all(all.map((cache) => this.startInformer(cache)));
+    this.synced = true;
+    this.enqueueAll();
+    const resyncMs = this.options.resyncMs ?? 300_000;
+    this.resync = setInterval(() => this.enqueueAll(), resyncMs);
+    this.resync.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.resync) clearInterval(this.resync);
+    await this.queue.stop();
+    const caches = [...this.pools.values(), ...[...this.owned.values()].map((o) => o.cache)];
+    await Promise.all(caches.map((cache) => cache.stop()));
+  }
+
+  /** Reconciles one pool now, outside the queue (tests; the queue never runs one key twice at once). */
+  reconcileNow(kind: PoolKind, namespace: string, name: string): Promise<unknown> {
+    return this.reconcileKey(keyOf(kind, namespace, name));
+  }
+
+  private informer(info: Pick<KindInfo, 'apiVersion' | 'kind' | 'plural'>, labelSelector?: string): Cache {
+    const list = (): Promise<KubernetesListObject<KubernetesObject>> =>
+      this.objects.list(
+        info.apiVersion,
+        info.kind,
+        this.options.namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        labelSelector,
+      );
+    return makeInformer(this.options.kubeconfig, collectionPath(info, this.options.namespace), list, labelSelector);
+  }
+
+  /**
+   * Starts an informer and keeps it running: a failed list or watch (the API server restarting, a 500, a dropped
+   * connection) is logged and retried with back-off, up to 30 s apart. A watch that ends cleanly the informer
+   * resumes by itself.
+   */
+  private async startInformer(cache: Cache): Promise<void> {
+    let failures = 0;
+    cache.on('connect', () => {
+      failures = 0;
+    });
+    cache.on('error', (error) => {
+      if (this.stopping) return;
+      failures++;
+      const delayMs = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+      this.options.logger.warn(
+        { event: LOG_EVENTS.operatorInformerFailed, error: describe(error), retryInMs: delayMs },
+        'informer failed; restarting',
+      );
+      setTimeout(() => {
+        if (!this.stopping) cache.start().catch(() => undefined);
+      }, delayMs).unref();
+    });
+    for (;;) {
+      try {
+        await cache.start();
+        return;
+      } catch (error) {
+        if (this.stopping) return;
+        failures++;
+        await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+      }
+    }
+  }
+
+  private async servedGroupVersions(): Promise<Set<string>> {
+    const groups = await this.options.kubeconfig.makeApiClient(ApisApi).getAPIVersions();
+    return new Set(groups.groups.flatMap((g) => g.versions.map((v) => v.groupVersion)));
+  }
+
+  private enqueueAll(): void {
+    for (const [kind, cache] of this.pools) for (const pool of cache.list()) this.enqueuePool(kind, pool);
+  }
+
+  private enqueuePool(kind: PoolKind, pool: KubernetesObject): void {
+    const { namespace, name } = pool.metadata ?? {};
+    if (namespace && name) this.queue.add(keyOf(kind, namespace, name));
+  }
+
+  private enqueueOwner(object: KubernetesObject): void {
+    const owner = object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.apiVersion === API_VERSION);
+    const namespace = object.metadata?.namespace;
+    if (owner && namespace && (owner.kind === 'Workflow' || owner.kind === 'Entity')) {
+      this.queue.add(keyOf(owner.kind, namespace, owner.name));
+    }
+  }
+
+  private async reconcileKey(key: string): Promise<void | { requeueAfterMs: number }> {
+    const [kind, namespace, name] = key.split('/') as [PoolKind, string, string];
+    const pool = this.pools.get(kind)?.get(name, namespace) as Pool | undefined;
+    if (pool === undefined) return; // gone: owner references take what it owned
+    const started = performance.now();
+    const metrics = this.options.metrics;
+    try {
+      const result = pool.metadata.deletionTimestamp ? await this.finalize(pool) : await this.reconcile(pool);
+      metrics?.reconciles.inc({ kind, result: result === undefined ? 'done' : 'requeued' });
+      return result;
+    } catch (error) {
+      metrics?.reconciles.inc({ kind, result: 'error' });
+      throw error;
+    } finally {
+      metrics?.reconcileDuration.observe({ kind }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async reconcile(pool: Pool): Promise<void | { requeueAfterMs: number }> {
+    if (!pool.metadata.finalizers?.includes(FINALIZER)) {
+      await this.replacePool({
+        ...pool,
+        metadata: { ...pool.metadata, finalizers: [...(pool.metadata.finalizers ?? []), FINALIZER] },
+      });
+      return; // the update's watch event brings the pool back with its finalizer
+    }
+    const problems = specProblems(pool);
+    if (problems.length > 0) {
+      const message = problems.join('; ');
+      this.options.logger.warn(
+        { event: LOG_EVENTS.operatorSpecInvalid, pool: poolId(pool), namespace: pool.metadata.namespace, message },
+        'invalid spec',
+      );
+      await this.report(pool, 'InvalidSpec', message);
+      await this.writeStatus(pool, { reason: 'InvalidSpec', message });
+      return;
+    }
+    let rendered;
+    try {
+      rendered = render(pool, await this.tubesFor(pool));
+    } catch (error) {
+      if (!(error instanceof PoolProblem)) throw error;
+      await this.report(pool, error.reason, error.message);
+      await this.writeStatus(pool, { reason: error.reason, message: error.message });
+      return error.retryAfterMs !== undefined ? { requeueAfterMs: error.retryAfterMs } : undefined;
+    }
+    for (const desired of rendered.objects) await this.applyIfChanged(pool, desired);
+    await this.deleteUnwanted(pool, rendered.objects);
+    await this.writeStatus(pool, undefined, rendered.selector);
+  }
+
+  private async applyIfChanged(pool: Pool, object: KubernetesObject): Promise<void> {
+    const desired = withAppliedHash(object);
+    const live = this.owned.get(object.kind ?? '')?.cache.get(object.metadata?.name ?? '', pool.metadata.namespace);
+    if (!needsApply(desired, live)) return;
+    try {
+      await this.objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (error) {
+      await this.report(pool, 'ApplyFailed', `applying ${object.kind} ${object.metadata?.name}: ${describe(error)}`);
+      throw error;
+    }
+    this.options.metrics?.writes.inc({ verb: 'apply', kind: object.kind ?? '' });
+    this.options.logger.info(
+      { event: LOG_EVENTS.operatorApplied, pool: poolId(pool), kind: object.kind, name: object.metadata?.name },
+      'applied',
+    );
+  }
+
+  /** Deletes what the pool owns but no longer renders (an HPA after autoscaling was removed, a KEDA switch). */
+  private async deleteUnwanted(pool: Pool, wanted: readonly KubernetesObject[]): Promise<void> {
+    const keep = new Set(wanted.map((o) => `${o.kind}/${o.metadata?.name}`));
+    for (const { info, cache } of this.owned.values()) {
+      for (const object of cache.list(pool.metadata.namespace)) {
+        const ownedByPool = object.metadata?.ownerReferences?.some((r) => r.controller && r.uid === pool.metadata.uid);
+        if (!ownedByPool || keep.has(`${info.kind}/${object.metadata?.name}`)) continue;
+        await this.deleteObject({ ...object, apiVersion: info.apiVersion, kind: info.kind });
+        this.options.logger.info(
+          { event: LOG_EVENTS.operatorDeleted, pool: poolId(pool), kind: info.kind, name: object.metadata?.name },
+          'deleted what the pool no longer needs',
+        );
+      }
+    }
+  }
+
+  /**
+   * The Beanstalkd tubes KEDA's triggers watch, from the same settings the workers read (the backends ConfigMap
+   * and the pool's env): only for `provider: keda` with a queue-depth target.
+   */
+  private async tubesFor(pool: Pool): Promise<PoolTubes | undefined> {
+    const scaling = pool.spec.autoscaling;
+    if (scaling?.provider !== 'keda') return undefined;
+    if (!this.owned.has('ScaledObject')) {
+      throw new PoolProblem('KedaMissing', 'autoscaling.provider is keda, but this cluster serves no keda.sh/v1alpha1');
+    }
+    if (scaling.queueDepthPerWorker === undefined) return undefined;
+    const env: Record<string, string> = {};
+    const ref = pool.spec.backends?.configMapRef;
+    if (ref !== undefined) {
+      try {
+        const configMap = await this.core.readNamespacedConfigMap({
+          name: ref.name,
+          namespace: pool.metadata.namespace ?? 'default',
+        });
+        Object.assign(env, configMap.data);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+        throw new PoolProblem('BackendsMissing', `the backends ConfigMap '${ref.name}' does not exist`, 30_000);
+      }
+    }
+    for (const variable of pool.spec.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
+    let config;
+    try {
+      config = loadConfig({ ...env, DURABLE_LOCK: undefined });
+    } catch (error) {
+      throw new PoolProblem('BackendsInvalid', `the backends settings are invalid: ${(error as Error).message}`);
+    }
+    const beanstalkd = config.beanstalkd;
+    if (beanstalkd === undefined) {
+      throw new PoolProblem(
+        'BackendsInvalid',
+        'KEDA scales on Beanstalkd tubes: the backends ConfigMap (or env) must set DURABLE_QUEUE_URL=beanstalkd://…',
+      );
+    }
+    const work = servedWork(pool);
+    if (beanstalkd.tubes === 'function' && work.kinds.some((k) => k !== 'orchestrations') && !work.functions) {
+      throw new PoolProblem(
+        'TubesUnknown',
+        'with DURABLE_TUBES=function, KEDA needs the pool to name its activities or entity types in serves',
+      );
+    }
+    const tubes = new BeanstalkdTubes(beanstalkd.namespace, beanstalkd.tubes, beanstalkd.partitions);
+    return {
+      server: `${beanstalkd.host}:${beanstalkd.port}`,
+      tubes: [...tubes.watched('orchestrations', work), ...tubes.watched('activities', work)],
+      partitions: Math.max(1, beanstalkd.partitions),
+    };
+  }
+
+  private async writeStatus(
+    pool: Pool,
+    problem: { reason: string; message: string } | undefined,
+    selector = '',
+  ): Promise<void> {
+    const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace) as
+      | V1Deployment
+      | undefined;
+    const next = poolStatus(
+      pool.status,
+      {
+        generation: pool.metadata.generation ?? 1,
+        deployment,
+        selector: selector || (pool.status?.selector ?? ''),
+        ...(problem ? { problem } : {}),
+      },
+      new Date(),
+    );
+    if (statusEqual(pool.status, next)) return;
+    const { plural } = POOL_KINDS[pool.kind];
+    await this.custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace: pool.metadata.namespace ?? 'default',
+      plural,
+      name: pool.metadata.name ?? '',
+      body: { apiVersion: pool.apiVersion, kind: pool.kind, metadata: pool.metadata, spec: pool.spec, status: next },
+      fieldManager: FIELD_MANAGER,
+    });
+    this.options.metrics?.writes.inc({ verb: 'update', kind: `${pool.kind}/status` });
+  }
+
+  /**
+   * Deletion: the Deployment first, in the foreground (its workers drain and give their partitions back), then the
+   * pool's member Leases, then, when no pool of the app is left, the app's partition Leases; last the finalizer.
+   */
+  private async finalize(pool: Pool): Promise<void | { requeueAfterMs: number }> {
+    if (!pool.metadata.finalizers?.includes(FINALIZER)) return;
+    const namespace = pool.metadata.namespace ?? 'default';
+    const pollMs = this.options.finalizerPollMs ?? 2_000;
+    const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), namespace);
+    const ownsIt = deployment?.metadata?.ownerReferences?.some((r) => r.uid === pool.metadata.uid);
+    if (deployment && ownsIt) {
+      if (!deployment.metadata?.deletionTimestamp) {
+        await this.deleteObject({ ...deployment, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Foreground');
+      }
+      return { requeueAfterMs: pollMs };
+    }
+    await this.deleteLeases(pool, namespace);
+    await this.replacePool({
+      ...pool,
+      metadata: { ...pool.metadata, finalizers: pool.metadata.finalizers.filter((f) => f !== FINALIZER) },
+    });
+    this.options.logger.info(
+      { event: LOG_EVENTS.operatorFinalized, pool: poolId(pool), namespace },
+      'pool deleted and its Leases cleaned up',
+    );
+  }
+
+  private async deleteLeases(pool: Pool, namespace: string): Promise<void> {
+    const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+    const members = await this.leases.listNamespacedLease({
+      namespace,
+      labelSelector: `${managed},${POOL_LABEL}=${poolId(pool)}`,
+    });
+    const apps = new Set(members.items.map((l) => l.metadata?.labels?.[APP_LABEL]).filter((a) => a !== undefined));
+    for (const lease of members.items) await this.deleteLease(namespace, lease.metadata?.name ?? '');
+    for (const app of apps) {
+      const others = await this.leases.listNamespacedLease({
+        namespace,
+        labelSelector: `${managed},${APP_LABEL}=${app},${ROLE_LABEL}=member`,
+      });
+      if (others.items.length > 0) continue; // another pool of the app still runs: its partitions stay
+      const all = await this.leases.listNamespacedLease({ namespace, labelSelector: `${managed},${APP_LABEL}=${app}` });
+      for (const lease of all.items) await this.deleteLease(namespace, lease.metadata?.name ?? '');
+    }
+  }
+
+  private async deleteLease(namespace: string, name: string): Promise<void> {
+    try {
+      await this.leases.deleteNamespacedLease({ namespace, name });
+      this.options.metrics?.writes.inc({ verb: 'delete', kind: 'Lease' });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  private async deleteObject(object: KubernetesObject, propagation = 'Background'): Promise<void> {
+    try {
+      await this.objects.delete(object, undefined, undefined, undefined, undefined, propagation);
+      this.options.metrics?.writes.inc({ verb: 'delete', kind: object.kind ?? '' });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  /** An update of the pool itself (its finalizers), conditional on the cached resourceVersion. */
+  private async replacePool(pool: Pool): Promise<void> {
+    await this.custom.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: pool.metadata.namespace ?? 'default',
+      plural: POOL_KINDS[pool.kind].plural,
+      name: pool.metadata.name ?? '',
+      body: pool,
+      fieldManager: FIELD_MANAGER,
+    });
+    this.options.metrics?.writes.inc({ verb: 'update', kind: pool.kind });
+  }
+
+  /**
+   * A Warning Event on the pool, once per distinct message: `kubectl describe workflow` shows why it is stuck, and a
+   * pool that stays broken does not flood the namespace. A failure to report is logged, never fatal.
+   */
+  private async report(pool: Pool, reason: string, message: string): Promise<void> {
+    const uid = pool.metadata.uid ?? '';
+    const key = `${uid}/${reason}`;
+    if (this.reported.get(key) === message) return;
+    this.reported.set(key, message);
+    const now = new Date();
+    const namespace = pool.metadata.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${pool.metadata.name}.`, namespace, labels: ownedLabels(pool) },
+          involvedObject: {
+            apiVersion: pool.apiVersion,
+            kind: pool.kind,
+            name: pool.metadata.name,
+            namespace,
+            uid,
+            resourceVersion: pool.metadata.resourceVersion,
+          },
+          type: 'Warning',
+          reason,
+          message,
+          count: 1,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          source: { component: FIELD_MANAGER },
+          reportingComponent: FIELD_MANAGER,
+        },
+      });
+      this.options.metrics?.writes.inc({ verb: 'create', kind: 'Event' });
+    } catch (error) {
+      this.reported.delete(key);
+      this.options.logger.warn(
+        { event: LOG_EVENTS.operatorEventFailed, pool: poolId(pool), reason, error: describe(error) },
+        'could not record an Event',
+      );
+    }
+  }
+}
+
+/** The HTTP status of a client-node `ApiException`, if it is one. */
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function describe(error: unknown): string {
+  const status = statusOf(error);
+  const body = (error as { body?: unknown } | undefined)?.body;
+  let message = error instanceof Error ? error.message : String(error);
+  if (typeof body === 'string') {
+    try {
+      message = (JSON.parse(body) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the error's own message
+    }
+  }
+  return status !== undefined ? `${status}: ${message.split('\n')[0]}` : message.split('\n')[0]!;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
