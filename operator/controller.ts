@@ -23,7 +23,13 @@ import {
 import type { Informer, ObjectCache } from '@kubernetes/client-node';
 import { loadConfig } from '../src/config/config.js';
 import { BeanstalkdTubes } from '../src/backends/beanstalkd/beanstalkd-tubes.js';
-import { APP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, POOL_LABEL, ROLE_LABEL } from '../src/backends/kubernetes/lease-names.js';
+import {
+  APP_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  POOL_LABEL,
+  ROLE_LABEL,
+} from '../src/backends/kubernetes/lease-names.js';
 import { LOG_EVENTS } from '../src/observability/log-events.js';
 import type { Logger } from '../src/observability/logger.js';
 import { needsApply, withAppliedHash } from './apply.js';
@@ -101,6 +107,12 @@ export class Controller {
   private resync: NodeJS.Timeout | undefined;
   private stopping = false;
   private synced = false;
+  private starting: Promise<void> | undefined;
+  /** Each informer's start: resolves at its first successful list. */
+  private readonly starters: (() => Promise<void>)[] = [];
+  private markStopped: () => void = () => undefined;
+  /** Resolves when {@link stop} is called. */
+  private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeconfig } = options;
@@ -132,8 +144,15 @@ export class Controller {
     return this.queue.depth;
   }
 
-  async start(): Promise<void> {
-    const served = await this.servedGroupVersions();
+  /** Starts the informers (retrying until the API server answers) and queues every pool once they have listed. */
+  start(): Promise<void> {
+    this.starting ??= this.run();
+    return this.starting;
+  }
+
+  private async run(): Promise<void> {
+    const served = await this.retrying(() => this.servedGroupVersions());
+    if (served === undefined) return;
     for (const kind of ['Workflow', 'Entity'] as const) {
       const info = { apiVersion: API_VERSION, kind, plural: POOL_KINDS[kind].plural };
       const cache = this.informer(info);
@@ -152,8 +171,8 @@ export class Controller {
       cache.on('delete', enqueueOwner);
       this.owned.set(info.kind, { info, cache });
     }
-    const all = [...this.pools.values(), ...[...this.owned.values()].map((o) => o.cache)];
-    await Promise.all(all.map((cache) => this.startInformer(cache)));
+    await Promise.race([Promise.all(this.starters.map((start) => start())), this.stopped]);
+    if (this.stopping) return;
     this.synced = true;
     this.enqueueAll();
     const resyncMs = this.options.resyncMs ?? 300_000;
@@ -163,10 +182,12 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.markStopped();
+    await this.starting;
     if (this.resync) clearInterval(this.resync);
     await this.queue.stop();
     const caches = [...this.pools.values(), ...[...this.owned.values()].map((o) => o.cache)];
-    await Promise.all(caches.map((cache) => cache.stop()));
+    await Promise.all(caches.map((cache) => cache.stop().catch(() => undefined)));
   }
 
   /** Reconciles one pool now, outside the queue (tests; the queue never runs one key twice at once). */
@@ -174,53 +195,64 @@ export class Controller {
     return this.reconcileKey(keyOf(kind, namespace, name));
   }
 
-  private informer(info: Pick<KindInfo, 'apiVersion' | 'kind' | 'plural'>, labelSelector?: string): Cache {
-    const list = (): Promise<KubernetesListObject<KubernetesObject>> =>
-      this.objects.list(
-        info.apiVersion,
-        info.kind,
-        this.options.namespace,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        labelSelector,
-      );
-    return makeInformer(this.options.kubeconfig, collectionPath(info, this.options.namespace), list, labelSelector);
-  }
-
   /**
-   * Starts an informer and keeps it running: a failed list or watch (the API server restarting, a 500, a dropped
-   * connection) is logged and retried with back-off, up to 30 s apart. A watch that ends cleanly the informer
-   * resumes by itself.
+   * An informer that keeps itself running: a failed list or watch (the API server restarting, a 500, a refused
+   * connection) is logged and the informer restarted with back-off, up to 30 s apart; a watch that ends cleanly
+   * the informer resumes by itself, and a 410 makes it list again. `listed` resolves at its first successful list:
+   * from then on its cache answers for the cluster.
    */
-  private async startInformer(cache: Cache): Promise<void> {
+  private informer(info: Pick<KindInfo, 'apiVersion' | 'kind' | 'plural'>, labelSelector?: string): Cache {
     let failures = 0;
-    cache.on('connect', () => {
+    let markListed: () => void = () => undefined;
+    const listed = new Promise<void>((resolve) => (markListed = resolve));
+    const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
+      const { namespace } = this.options;
+      const result = await this.objects.list(info.apiVersion, info.kind, namespace, ...noListOptions, labelSelector);
       failures = 0;
-    });
-    cache.on('error', (error) => {
+      markListed();
+      return result;
+    };
+    const cache = makeInformer(
+      this.options.kubeconfig,
+      collectionPath(info, this.options.namespace),
+      list,
+      labelSelector,
+    );
+    const restart = (error: unknown): void => {
       if (this.stopping) return;
-      failures++;
-      const delayMs = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+      const delayMs = Math.min(30_000, 100 * 2 ** Math.min(failures++, 9));
       this.options.logger.warn(
-        { event: LOG_EVENTS.operatorInformerFailed, error: describe(error), retryInMs: delayMs },
+        { event: LOG_EVENTS.operatorInformerFailed, kind: info.kind, error: describe(error), retryInMs: delayMs },
         'informer failed; restarting',
       );
       setTimeout(() => {
-        if (!this.stopping) cache.start().catch(() => undefined);
+        if (!this.stopping) cache.start().catch(restart);
       }, delayMs).unref();
+    };
+    cache.on('error', restart);
+    this.starters.push(async () => {
+      cache.start().catch(restart);
+      await listed;
     });
-    for (;;) {
+    return cache;
+  }
+
+  /** Calls `fn` until it succeeds (`undefined` if the controller stopped first), backing off up to 5 s. */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    for (let failures = 0; !this.stopping; failures++) {
       try {
-        await cache.start();
-        return;
+        return await fn();
       } catch (error) {
-        if (this.stopping) return;
-        failures++;
-        await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+        if (this.stopping) break;
+        const delayMs = Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
+        this.options.logger.warn(
+          { event: LOG_EVENTS.operatorInformerFailed, error: describe(error), retryInMs: delayMs },
+          'cannot read from the API server; retrying',
+        );
+        await Promise.race([sleep(delayMs), this.stopped]);
       }
     }
+    return undefined;
   }
 
   private async servedGroupVersions(): Promise<Set<string>> {
@@ -389,8 +421,7 @@ export class Controller {
     selector = '',
   ): Promise<void> {
     const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace) as
-      | V1Deployment
-      | undefined;
+      V1Deployment | undefined;
     const next = poolStatus(
       pool.status,
       {
@@ -557,6 +588,9 @@ function describe(error: unknown): string {
   }
   return status !== undefined ? `${status}: ${message.split('\n')[0]}` : message.split('\n')[0]!;
 }
+
+/** `KubernetesObjectApi.list` arguments between the namespace and the label selector: pretty, exact, exportt, fieldSelector. */
+const noListOptions = [undefined, undefined, undefined, undefined] as const;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -67,11 +67,13 @@ export interface Pool {
   status?: PoolStatus;
 }
 
-export const POOL_KINDS: Record<PoolKind, { readonly plural: string; readonly suffix: string; readonly label: string }> =
-  {
-    Workflow: { plural: 'workflows', suffix: 'workflow', label: `${GROUP}/workflow` },
-    Entity: { plural: 'entities', suffix: 'entity', label: `${GROUP}/entity` },
-  };
+export const POOL_KINDS: Record<
+  PoolKind,
+  { readonly plural: string; readonly suffix: string; readonly label: string }
+> = {
+  Workflow: { plural: 'workflows', suffix: 'workflow', label: `${GROUP}/workflow` },
+  Entity: { plural: 'entities', suffix: 'entity', label: `${GROUP}/entity` },
+};
 
 /**
  * The name of everything the operator creates for a pool: `<name>-workflow` or `<name>-entity`, so a Workflow and
@@ -131,7 +133,11 @@ export function specProblems(pool: Pool): string[] {
     if (scaling.queueDepthPerWorker !== undefined && scaling.cpuUtilization !== undefined) {
       problems.push('autoscaling takes one target: queueDepthPerWorker or cpuUtilization, not both');
     }
-    if (scaling.provider === 'keda' && scaling.queueDepthPerWorker === undefined && scaling.cpuUtilization === undefined) {
+    if (
+      scaling.provider === 'keda' &&
+      scaling.queueDepthPerWorker === undefined &&
+      scaling.cpuUtilization === undefined
+    ) {
       problems.push('autoscaling.provider keda needs a target: queueDepthPerWorker or cpuUtilization');
     }
   }

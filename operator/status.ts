@@ -51,7 +51,12 @@ export function poolStatus(previous: PoolStatus | undefined, observed: Observed,
       message: `the Deployment's rollout failed: ${failed.message ?? 'progress deadline exceeded'}`,
     });
   } else {
-    conditions.push({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'the pool is as its spec says' });
+    conditions.push({
+      type: 'Degraded',
+      status: 'False',
+      reason: 'AsExpected',
+      message: 'the pool is as its spec says',
+    });
   }
 
   const rollingOut = deployment === undefined || !caughtUp || updated < desired || replicas > desired;

@@ -1,16 +1,16 @@
 /**
- * The ops server of a worker process: `/metrics` for Prometheus, `/healthz` (the process answers) and
+ * The ops server of a worker (and operator) process: `/metrics` for Prometheus, `/healthz` (the process answers) and
  * `/readyz` (the backends answer; 503 otherwise, and always 503 once draining so traffic moves elsewhere).
  * It serves no workflow data: no auth, meant for the pod network.
  */
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Readiness } from './readiness.js';
 
 export interface OpsServerOptions {
   readonly registry: Registry;
-  readonly readiness: () => Promise<Readiness>;
+  /** Ready or not, with one entry per check: `ok` or why not. */
+  readonly readiness: () => Promise<{ readonly ready: boolean; readonly checks: Readonly<Record<string, string>> }>;
   /** True once a drain began. */
   readonly draining: () => boolean;
 }

@@ -169,6 +169,11 @@ export class KubeApiServer {
     this.faults.add(rule);
   }
 
+  /** Removes every injected fault. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   /** Ends every open watch, as an API server restart or a load balancer timeout does. */
   dropWatches(): number {
     const open = [...this.watches];

@@ -32,6 +32,9 @@ export interface WatchRequest {
 
 export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest, onClose: () => void): void {
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+  // As the real server: the headers go out at once, so a client waiting for the response (client-node's
+  // informer awaits it before its start() resolves) is not held until the first event.
+  res.flushHeaders();
   const send = (type: string, object: object): void => {
     res.write(`${JSON.stringify({ type, object })}\n`);
   };
