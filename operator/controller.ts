@@ -197,7 +197,7 @@ export class Controller {
 
   /**
    * An informer that keeps itself running: a failed list or watch (the API server restarting, a 500, a refused
-   * connection) is logged and the informer restarted with back-off, up to 30 s apart; a watch that ends cleanly
+   * connection) is logged and the informer restarted with back-off, up to 5 s apart; a watch that ends cleanly
    * the informer resumes by itself, and a 410 makes it list again. `listed` resolves at its first successful list:
    * from then on its cache answers for the cluster.
    */
@@ -218,9 +218,11 @@ export class Controller {
       list,
       labelSelector,
     );
+    // A watch that delivers again has recovered: its next failure starts the back-off afresh.
+    for (const verb of ['add', 'update', 'delete'] as const) cache.on(verb, () => (failures = 0));
     const restart = (error: unknown): void => {
       if (this.stopping) return;
-      const delayMs = Math.min(30_000, 100 * 2 ** Math.min(failures++, 9));
+      const delayMs = Math.min(INFORMER_MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures++, 6));
       this.options.logger.warn(
         { event: LOG_EVENTS.operatorInformerFailed, kind: info.kind, error: describe(error), retryInMs: delayMs },
         'informer failed; restarting',
@@ -588,6 +590,9 @@ function describe(error: unknown): string {
   }
   return status !== undefined ? `${status}: ${message.split('\n')[0]}` : message.split('\n')[0]!;
 }
+
+/** The longest wait before an informer whose list or watch failed is restarted. */
+const INFORMER_MAX_BACKOFF_MS = 5_000;
 
 /** `KubernetesObjectApi.list` arguments between the namespace and the label selector: pretty, exact, exportt, fieldSelector. */
 const noListOptions = [undefined, undefined, undefined, undefined] as const;
