@@ -10,7 +10,13 @@
  * 4. the status is rebuilt from the Deployment, and written only when it changed.
  * Reads come from the informers' caches, so a reconcile with nothing to do makes no request at all.
  */
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type {
+  KubeConfig,
+  KubernetesListObject,
+  KubernetesObject,
+  V1ConfigMap,
+  V1Deployment,
+} from '@kubernetes/client-node';
 import {
   ApisApi,
   CoordinationV1Api,
@@ -50,6 +56,7 @@ import {
   specProblems,
 } from './pool.js';
 import { render, type PoolTubes } from './render.js';
+import { QueueDepthProbe } from './queue-depth.js';
 import { poolStatus, statusEqual } from './status.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -64,6 +71,8 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   /** While a pool's Deployment drains on deletion, it is looked at again this often. Default 2 s. */
   readonly finalizerPollMs?: number;
+  /** How often the pools' queue depths are read from Beanstalkd (the Queue column). Default 15 s; 0: never. */
+  readonly queueDepthIntervalMs?: number;
   /** First retry delay of a failed reconcile; doubles per failure. Default 50 ms. */
   readonly retryBaseMs?: number;
   /** Longest retry delay. Default 60 s. */
@@ -105,6 +114,10 @@ export class Controller {
   /** The last Event message per pool uid and reason: an unchanged problem is not reported again. */
   private readonly reported = new Map<string, string>();
   private resync: NodeJS.Timeout | undefined;
+  private depthTimer: NodeJS.Timeout | undefined;
+  private readonly depthProbe = new QueueDepthProbe();
+  /** The last ready-message count read for each pool key (the status's `queueDepth`). */
+  private readonly depths = new Map<string, number>();
   private stopping = false;
   private synced = false;
   private starting: Promise<void> | undefined;
@@ -178,6 +191,7 @@ export class Controller {
     const resyncMs = this.options.resyncMs ?? 300_000;
     this.resync = setInterval(() => this.enqueueAll(), resyncMs);
     this.resync.unref();
+    this.scheduleQueueDepths();
   }
 
   async stop(): Promise<void> {
@@ -185,6 +199,8 @@ export class Controller {
     this.markStopped();
     await this.starting;
     if (this.resync) clearInterval(this.resync);
+    if (this.depthTimer) clearTimeout(this.depthTimer);
+    this.depthProbe.close();
     await this.queue.stop();
     const caches = [...this.pools.values(), ...[...this.owned.values()].map((o) => o.cache)];
     await Promise.all(caches.map((cache) => cache.stop().catch(() => undefined)));
@@ -260,6 +276,15 @@ export class Controller {
   private async servedGroupVersions(): Promise<Set<string>> {
     const groups = await this.options.kubeconfig.makeApiClient(ApisApi).getAPIVersions();
     return new Set(groups.groups.flatMap((g) => g.versions.map((v) => v.groupVersion)));
+  }
+
+  private scheduleQueueDepths(): void {
+    const intervalMs = this.options.queueDepthIntervalMs ?? 15_000;
+    if (intervalMs <= 0 || this.stopping) return;
+    this.depthTimer = setTimeout(() => {
+      void this.refreshQueueDepths().finally(() => this.scheduleQueueDepths());
+    }, intervalMs);
+    this.depthTimer.unref();
   }
 
   private enqueueAll(): void {
@@ -363,10 +388,7 @@ export class Controller {
     }
   }
 
-  /**
-   * The Beanstalkd tubes KEDA's triggers watch, from the same settings the workers read (the backends ConfigMap
-   * and the pool's env): only for `provider: keda` with a queue-depth target.
-   */
+  /** The Beanstalkd tubes KEDA's triggers watch: only for `provider: keda` with a queue-depth target. */
   private async tubesFor(pool: Pool): Promise<PoolTubes | undefined> {
     const scaling = pool.spec.autoscaling;
     if (scaling?.provider !== 'keda') return undefined;
@@ -374,47 +396,87 @@ export class Controller {
       throw new PoolProblem('KedaMissing', 'autoscaling.provider is keda, but this cluster serves no keda.sh/v1alpha1');
     }
     if (scaling.queueDepthPerWorker === undefined) return undefined;
+    const tubes = await this.poolTubes(pool);
+    if (tubes === undefined) {
+      throw new PoolProblem(
+        'BackendsInvalid',
+        'KEDA scales on Beanstalkd tubes: the backends ConfigMap (or env) must set DURABLE_QUEUE_URL=beanstalkd://…',
+      );
+    }
+    return tubes;
+  }
+
+  /**
+   * The Beanstalkd tubes the pool's workers reserve from, computed exactly as theirs are (`BeanstalkdTubes`) from
+   * the same settings: the backends ConfigMap and the pool's env. Undefined when its queue is not on Beanstalkd.
+   */
+  private async poolTubes(
+    pool: Pool,
+    configMaps = new Map<string, Promise<V1ConfigMap>>(),
+  ): Promise<PoolTubes | undefined> {
     const env: Record<string, string> = {};
     const ref = pool.spec.backends?.configMapRef;
     if (ref !== undefined) {
+      const namespace = pool.metadata.namespace ?? 'default';
+      const key = `${namespace}/${ref.name}`;
+      if (!configMaps.has(key)) configMaps.set(key, this.core.readNamespacedConfigMap({ name: ref.name, namespace }));
       try {
-        const configMap = await this.core.readNamespacedConfigMap({
-          name: ref.name,
-          namespace: pool.metadata.namespace ?? 'default',
-        });
-        Object.assign(env, configMap.data);
+        Object.assign(env, (await configMaps.get(key))?.data);
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
         throw new PoolProblem('BackendsMissing', `the backends ConfigMap '${ref.name}' does not exist`, 30_000);
       }
     }
     for (const variable of pool.spec.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
-    let config;
+    let beanstalkd;
     try {
-      config = loadConfig({ ...env, DURABLE_LOCK: undefined });
+      beanstalkd = loadConfig({ ...env, DURABLE_LOCK: undefined }).beanstalkd;
     } catch (error) {
       throw new PoolProblem('BackendsInvalid', `the backends settings are invalid: ${(error as Error).message}`);
     }
-    const beanstalkd = config.beanstalkd;
-    if (beanstalkd === undefined) {
-      throw new PoolProblem(
-        'BackendsInvalid',
-        'KEDA scales on Beanstalkd tubes: the backends ConfigMap (or env) must set DURABLE_QUEUE_URL=beanstalkd://…',
-      );
-    }
+    if (beanstalkd === undefined) return undefined;
     const work = servedWork(pool);
-    if (beanstalkd.tubes === 'function' && work.kinds.some((k) => k !== 'orchestrations') && !work.functions) {
+    const tubes = new BeanstalkdTubes(beanstalkd.namespace, beanstalkd.tubes, beanstalkd.partitions);
+    try {
+      return {
+        server: `${beanstalkd.host}:${beanstalkd.port}`,
+        tubes: [...tubes.watched('orchestrations', work), ...tubes.watched('activities', work)],
+        partitions: Math.max(1, beanstalkd.partitions),
+      };
+    } catch (error) {
       throw new PoolProblem(
         'TubesUnknown',
-        'with DURABLE_TUBES=function, KEDA needs the pool to name its activities or entity types in serves',
+        `the pool's tubes cannot be named: ${(error as Error).message} (with DURABLE_TUBES=function, name the ` +
+          "pool's activities or entity types in serves)",
       );
     }
-    const tubes = new BeanstalkdTubes(beanstalkd.namespace, beanstalkd.tubes, beanstalkd.partitions);
-    return {
-      server: `${beanstalkd.host}:${beanstalkd.port}`,
-      tubes: [...tubes.watched('orchestrations', work), ...tubes.watched('activities', work)],
-      partitions: Math.max(1, beanstalkd.partitions),
-    };
+  }
+
+  /**
+   * Reads the ready messages in every pool's tubes (Beanstalkd `stats-tube`) and queues the pools whose depth
+   * changed, so their status (the Queue column) follows. One pass every `queueDepthIntervalMs`; a pool whose queue
+   * cannot be read keeps its last depth.
+   */
+  private async refreshQueueDepths(): Promise<void> {
+    const configMaps = new Map<string, Promise<V1ConfigMap>>(); // read once per pass, however many pools share one
+    for (const [kind, cache] of this.pools) {
+      for (const object of cache.list()) {
+        const pool = object as Pool;
+        if (this.stopping) return;
+        if (pool.metadata.deletionTimestamp || specProblems(pool).length > 0) continue;
+        const key = keyOf(kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? '');
+        try {
+          const tubes = await this.poolTubes(pool, configMaps);
+          if (tubes === undefined) continue;
+          const depth = await this.depthProbe.readyIn(tubes);
+          if (this.depths.get(key) === depth) continue;
+          this.depths.set(key, depth);
+          this.queue.add(key);
+        } catch {
+          // Unknown for now: the Queue column keeps its last value, and the next pass tries again.
+        }
+      }
+    }
   }
 
   private async writeStatus(
@@ -424,6 +486,7 @@ export class Controller {
   ): Promise<void> {
     const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace) as
       V1Deployment | undefined;
+    const depth = this.depths.get(keyOf(pool.kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? ''));
     const next = poolStatus(
       pool.status,
       {
@@ -431,6 +494,7 @@ export class Controller {
         deployment,
         selector: selector || (pool.status?.selector ?? ''),
         ...(problem ? { problem } : {}),
+        ...(depth !== undefined ? { queueDepth: depth } : {}),
       },
       new Date(),
     );

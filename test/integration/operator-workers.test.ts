@@ -16,6 +16,7 @@ import type { Account } from '../../examples/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startHost, type Host } from '../../src/host/host.js';
 import { entityId } from '../../src/index.js';
+import { BeanstalkdConnection } from '../../src/backends/beanstalkd/beanstalkd-connection.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
 import { leaseApi, untilPartitionsShared } from '../fixtures/partition-holders.js';
 import { startWorkerChild, type WorkerChild } from '../fixtures/worker-child.js';
@@ -41,7 +42,7 @@ function podEnv(server: KubeApiServer, container: V1Container, pod: string): Rec
 describe('the operator with real workers', function () {
   this.timeout(120_000);
   requireBeanstalkd();
-  const k8s = withOperator();
+  const k8s = withOperator({ queueDepthIntervalMs: 100 });
   let beanstalkd: BeanstalkdServer | undefined;
   let dir: string | undefined;
   let workers: WorkerChild[] = [];
@@ -53,6 +54,7 @@ describe('the operator with real workers', function () {
     await host?.stop();
     await beanstalkd?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    [host, beanstalkd, dir] = [undefined, undefined, undefined];
   });
 
   it('reconciles a Workflow whose workers, started with its pod template, run the example app to completion', async () => {
@@ -140,5 +142,34 @@ describe('the operator with real workers', function () {
       exits.map((e) => e.code),
       [0, 0, 0],
     );
+  });
+
+  it("shows the messages waiting in the pool's tubes in the Queue column", async () => {
+    const { server, kubectl } = k8s;
+    beanstalkd = await BeanstalkdServer.start();
+    const backends = { DURABLE_QUEUE_URL: `beanstalkd://127.0.0.1:${beanstalkd.port}`, DURABLE_NAMESPACE: 'shop' };
+    const manifest = [
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: shop-backends }\ndata: ${JSON.stringify(backends)}\n`,
+      'apiVersion: durable.dev/v1alpha1\nkind: Workflow\nmetadata: { name: shop }\nspec:\n' +
+        '  { image: "shop:1", app: app.ts, backends: { configMapRef: { name: shop-backends } } }\n',
+    ].join('---\n');
+    await kubectl.ok('apply', '-f', kubectl.file('shop.yaml', manifest));
+    const producer = new BeanstalkdConnection({ host: '127.0.0.1', port: beanstalkd.port });
+    try {
+      const put = async (tube: string, count: number): Promise<void> => {
+        await producer.command(`use ${tube}`);
+        for (let i = 0; i < count; i++) await producer.command('put 0 0 60 1', Buffer.from('x'));
+      };
+      await put('shop.activities', 5);
+      await put('shop.orchestrations', 3);
+      await put('other.activities', 4); // another app's tube: not this pool's
+      const queue = async (): Promise<string> => (await kubectl.ok('get', 'workflow', 'shop')).split('\n')[1] ?? '';
+      await until(async () => /^shop\s+\S+\s+8\s/.test(await queue()), 'Queue shows 8', 10_000);
+      await put('shop.activities', 2);
+      await until(async () => /^shop\s+\S+\s+10\s/.test(await queue()), 'Queue shows 10', 10_000);
+      assert.equal(server.read('durable.dev', 'workflows', 'default', 'shop')?.status.queueDepth, 10);
+    } finally {
+      producer.close();
+    }
   });
 });
