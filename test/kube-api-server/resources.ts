@@ -125,6 +125,19 @@ export const BUILTIN_TYPES: ResourceType[] = [
     generation: true,
     categories: ['all'],
   },
+  {
+    // Served for the Helm chart's optional Beanstalkd and RethinkDB; no scale subresource (nothing here scales one).
+    group: 'apps',
+    version: 'v1',
+    plural: 'statefulsets',
+    singular: 'statefulset',
+    kind: 'StatefulSet',
+    namespaced: true,
+    shortNames: ['sts'],
+    status: true,
+    generation: true,
+    categories: ['all'],
+  },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true },
   {
     group: 'autoscaling',

@@ -234,6 +234,26 @@ describe('kubectl against the Kubernetes test server', function () {
     assert.match(gone.stderr, /durableapps.durable.dev "shop" not found/);
   });
 
+  it('applies a StatefulSet and finds it again by its short name', async () => {
+    const manifest = [
+      'apiVersion: apps/v1',
+      'kind: StatefulSet',
+      'metadata: { name: queue }',
+      'spec:',
+      '  serviceName: queue',
+      '  selector: { matchLabels: { app: queue } }',
+      '  template:',
+      '    metadata: { labels: { app: queue } }',
+      '    spec: { containers: [{ name: beanstalkd, image: beanstalkd:1 }] }',
+    ].join('\n');
+    assert.match(
+      await kubectl.ok('apply', '-f', kubectl.file('sts.yaml', manifest)),
+      /statefulset.apps\/queue created/,
+    );
+    assert.match(await kubectl.ok('get', 'sts'), /\nqueue\s+\d+s/);
+    assert.equal(server.read('apps', 'statefulsets', 'default', 'queue')?.metadata.generation, 1);
+  });
+
   it('turns kubectl away without a valid token', async () => {
     const result = await kubectl.run('--token', 'wrong', 'get', 'namespaces');
     assert.equal(result.code, 1);
