@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { runHelm, helmBinary } from '../helpers/helm.js';
-import { ManifestValidationError, validateManifest } from '../helpers/k8s-schemas.js';
+import { validateManifest } from '../helpers/k8s-schemas.js';
 import { withKubectl } from '../kube/kubectl.js';
 
 const chart = 'helm/durable';
@@ -30,31 +30,9 @@ async function template(...args: string[]): Promise<K8sObject[]> {
   return (yaml.loadAll(result.stdout) as (K8sObject | null)[]).filter((doc): doc is K8sObject => doc !== null);
 }
 
-/**
- * Defects of crds/ (the single source; this chart only copies it) that a real API server would refuse with
- * kubectl's strict field validation: a flow mapping `{ description: a, b }` makes `b` a key. Fix crds/, then
- * empty this list; the test fails while either is out of step with the other.
- */
-const KNOWN_CRD_DEFECTS = [
-  '/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/ready/for printing',
-  '/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/selector/for the HPA',
-];
-
-/** Validates every object; CRDs may fail only with the {@link KNOWN_CRD_DEFECTS}. */
+/** Validates every object the chart renders, the CRDs included. */
 function validateAll(objects: K8sObject[]): void {
-  for (const object of objects) {
-    try {
-      validateManifest(object);
-      if (object.kind === 'CustomResourceDefinition') assert.deepEqual([], KNOWN_CRD_DEFECTS, 'crds/ is fixed');
-    } catch (error) {
-      if (!(error instanceof ManifestValidationError) || object.kind !== 'CustomResourceDefinition') throw error;
-      assert.deepEqual(
-        error.problems.map((p) => p.path),
-        KNOWN_CRD_DEFECTS,
-        error.message,
-      );
-    }
-  }
+  for (const object of objects) validateManifest(object);
 }
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
