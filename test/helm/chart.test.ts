@@ -318,7 +318,7 @@ describe('the Helm chart', function () {
   describe('refuses bad values with a message naming the value', () => {
     const cases: [string, RegExp][] = [
       ['bad-replicas-string.yaml', /operator\.replicas: Invalid type\. Expected: integer, given: string/],
-      ['bad-log-level.yaml', /operator\.logLevel: operator\.logLevel must be one of the following: "fatal"/],
+      ['bad-log-level.yaml', /operator\.logLevel: operator\.logLevel must be one of the following: "error"/],
       ['bad-misspelt-key.yaml', /Additional property backend is not allowed/],
       ['bad-partitions.yaml', /backends\.partitions: Must be less than or equal to 1024/],
       ['bad-adapter-state.yaml', /prometheusAdapter\.states\.1: prometheusAdapter\.states\.1 must be one of/],
