@@ -31,7 +31,9 @@ function positionals(argv) {
 const named = positionals(process.argv.slice(2));
 
 module.exports = {
-  'node-option': ['import=tsx'],
+  // The examples import Durable by its package name, as a user's app does; the `durable-source` export condition
+  // (package.json) resolves it to src/index.ts, the copy the tests import, where the default would be the build.
+  'node-option': ['import=tsx', 'conditions=durable-source'],
   ...(named.length === 0 ? { spec: ['test/**/*.test.ts'] } : {}),
   timeout: 20000,
   reporter: 'spec',

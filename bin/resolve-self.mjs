@@ -1,7 +1,8 @@
 // Module-resolution hook registered by bin/durable.mjs: the specifier 'durable' (the package's own name, as an
-// app imports it) resolves to the copy of Durable this process runs. Without it an app run by `durable dev` or
-// `durable worker` would load a second copy (the built dist/, or another install), whose error classes are
-// other classes: `instanceof EventTimeoutError` fails and a TerminalError is retried.
+// app imports it) resolves to the copy of Durable this process runs: src/index.ts in a checkout, dist/src/index.js
+// in the image. Without it an app run by `durable dev` or `durable worker` would load a second copy (the package's
+// `exports`, i.e. dist/ even in a checkout, or another install), whose error classes are other classes:
+// `instanceof EventTimeoutError` fails and a TerminalError is retried.
 
 /** @type {string} */
 let target = '';

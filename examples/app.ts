@@ -7,7 +7,7 @@
  * I/O through activities. Activities are ordinary async code, run at least once. Entity operations run one at
  * a time per entity, exactly once, and change nothing but the entity's state (and the messages it sends).
  */
-import type { ActivityContext, EntityContext, RetryPolicy } from '../src/index.js';
+import type { ActivityContext, EntityContext, RetryPolicy } from 'durable';
 import {
   ActivityFailedError,
   defineApp,
@@ -15,7 +15,7 @@ import {
   entityId,
   EntityOperationFailedError,
   EventTimeoutError,
-} from '../src/index.js';
+} from 'durable';
 import type { JobStatus, Notification, Receipt } from './services.js';
 import { gateway, jobs, notifier } from './services.js';
 

@@ -6,11 +6,9 @@
  * The demo keeps its data in `.durable/examples.db`, which it starts afresh each run (so the entity totals it
  * prints are the same every time). Set DURABLE_SQLITE_PATH (or DURABLE_BACKEND=memory) to run it elsewhere.
  */
-import type { InstanceStatus } from '../src/index.js';
+import type { InstanceStatus } from 'durable';
+import { loadConfig, startHost, SystemClock, Worker } from 'durable';
 import { rmSync } from 'node:fs';
-import { loadConfig } from '../src/config/config.js';
-import { startHost } from '../src/host/host.js';
-import { SystemClock, Worker } from '../src/index.js';
 import app from './app.js';
 import type {
   Account,

@@ -4,7 +4,7 @@
  * transiently, loses responses, declines cards and honours idempotency keys) and record what they saw, so
  * tests can assert on side effects. Each has a `reset()`; {@link resetServices} resets them all.
  */
-import { RetryableError, TerminalError } from '../src/index.js';
+import { RetryableError, TerminalError } from 'durable';
 
 /** What a status check of a tracked job returns. */
 export interface JobStatus {
