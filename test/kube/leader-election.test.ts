@@ -40,7 +40,6 @@ interface Candidate {
   readonly stoppedAt: number[];
   readonly workEndedAt: number[];
   readonly newLeaders: string[];
-  readonly running: Promise<void>;
 }
 
 describe('leader election on a Lease', function () {
@@ -93,9 +92,9 @@ describe('leader election on a Lease', function () {
       stoppedAt: [],
       workEndedAt: [],
       newLeaders: [],
-      running: Promise.resolve(),
     };
-    const running = elector.run({
+    // Ends when the test stops the elector (afterEach, or the test itself).
+    void elector.run({
       // The work of a term: it runs until the signal aborts, then takes `drainMs` to finish what is in flight.
       onStartedLeading: async (signal) => {
         candidate.working = true;
@@ -108,7 +107,6 @@ describe('leader election on a Lease', function () {
       onStoppedLeading: () => void candidate.stoppedAt.push(performance.now()),
       onNewLeader: (holder) => void candidate.newLeaders.push(holder),
     });
-    Object.assign(candidate, { running });
     candidates.push(candidate);
     return candidate;
   }
