@@ -55,6 +55,16 @@ export const LOG_EVENTS = {
   operatorSpecInvalid: 'operator.spec_invalid',
   operatorFinalized: 'operator.finalized',
   operatorEventFailed: 'operator.event_failed',
+  // The operator's leader election (operator/leader-election.ts) and work queue (operator/work-queue.ts).
+  leaderAcquired: 'leader.acquired',
+  leaderRenewFailed: 'leader.renew_failed',
+  leaderAcquireFailed: 'leader.acquire_failed',
+  leaderThrottled: 'leader.throttled',
+  leaderLost: 'leader.lost',
+  leaderReleased: 'leader.released',
+  leaderReleaseFailed: 'leader.release_failed',
+  leaderObserved: 'leader.observed',
+  leaderCallbackFailed: 'leader.callback_failed',
 } as const;
 
 /** Every event name of the catalogue: a {@link LogRecord}'s `event` must be one of them. */

@@ -13,6 +13,7 @@ import { partitionLeaseName } from '../../src/backends/kubernetes/lease-names.js
 import type { Logger, LogRecord } from '../../src/observability/logger.js';
 import { KubeApiServer } from '../kube-api-server/server.js';
 import { until } from '../helpers/until.js';
+import { gated, type ApiGate } from '../helpers/api-gate.js';
 
 const LEASE_MS = 2000;
 const RENEW_MS = 400;
@@ -21,43 +22,7 @@ const TOLERANCE_MS = 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A gate in front of one worker's API client: `pause()` holds its requests (a SIGSTOP), `cut()` fails them. */
-interface Gate {
-  api: CoordinationV1Api;
-  pause(): void;
-  resume(): void;
-  cut(): void;
-}
-
-function gated(api: CoordinationV1Api): Gate {
-  let paused: Promise<void> | undefined;
-  let open: () => void = () => undefined;
-  let cut = false;
-  const proxy = new Proxy(api, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        if (paused) await paused;
-        if (cut) throw new Error('connect ECONNREFUSED (cut off by the test)');
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return {
-    api: proxy,
-    pause: () => {
-      paused ??= new Promise((resolve) => (open = resolve));
-    },
-    resume: () => {
-      paused = undefined;
-      open();
-    },
-    cut: () => {
-      cut = true;
-    },
-  };
-}
+type Gate = ApiGate<CoordinationV1Api>;
 
 class RecordingLogger implements Logger {
   readonly records: LogRecord[] = [];

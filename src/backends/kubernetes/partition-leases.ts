@@ -20,14 +20,8 @@
  * identity so that joiners do not all race for the same Lease. When the members agree the counts sum to exactly
  * `partitions`, so in steady state nothing moves and the only writes are renewals.
  */
-import type {
-  ConfigurationOptions,
-  CoordinationV1Api,
-  Observable,
-  RequestContext,
-  ResponseContext,
-  V1Lease,
-} from '@kubernetes/client-node';
+import type { ConfigurationOptions, CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { abortableOptions, errorInfo, retryAfterMs, type ObservableClass } from './api-calls.js';
 import type { PartitionHold, PartitionOwnership } from '../partitions.js';
 import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from '../partitions.js';
 import {
@@ -106,31 +100,6 @@ interface Observation {
 }
 
 const silent: PartitionLeasesLogger = { info: () => undefined, warn: () => undefined };
-
-/** The `Observable` class of the client, loaded with it (the driver is imported only when Leases are used). */
-type ObservableClass = new <T>(promise: Promise<T>) => Observable<T>;
-
-function errorInfo(error: unknown): { status?: number; message: string } {
-  const status = (error as { code?: unknown } | undefined)?.code;
-  const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-  return typeof status === 'number' ? { status, message } : { message };
-}
-
-function statusOf(error: unknown): number | undefined {
-  return errorInfo(error).status;
-}
-
-/** Retry-After of a 429, in ms (client-node 1.4 gives the response headers lower-cased on `ApiException.headers`). */
-function retryAfterMs(error: unknown): number | undefined {
-  if (statusOf(error) !== 429) return undefined;
-  const headers = (error as { headers?: Record<string, string> }).headers ?? {};
-  const value = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after')?.[1];
-  if (value === undefined) return 1000;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? 1000 : Math.max(0, date - Date.now());
-}
 
 /**
  * @example
@@ -325,19 +294,7 @@ export class PartitionLeases implements PartitionOwnership {
     if (performance.now() < this.pausedUntil) return { ok: false };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
-    const Obs = this.ObservableImpl;
-    const options: ConfigurationOptions = {
-      middleware: [
-        {
-          pre: (context: RequestContext) => {
-            context.setSignal(controller.signal);
-            return new Obs(Promise.resolve(context));
-          },
-          post: (context: ResponseContext) => new Obs(Promise.resolve(context)),
-        },
-      ],
-      middlewareMergeStrategy: 'append',
-    };
+    const options = abortableOptions(this.ObservableImpl, controller.signal);
     try {
       return { ok: true, value: await request(options) };
     } catch (error) {
