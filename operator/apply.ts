@@ -28,7 +28,8 @@ export function withAppliedHash<T extends KubernetesObject>(desired: T): T {
  * needsApply(withAppliedHash(desired), informer.get(name, namespace)); // false when nothing changed
  */
 export function needsApply(desired: KubernetesObject, live: KubernetesObject | undefined): boolean {
-  return live === undefined || !contains(live, desired);
+  // Objects from a list carry no apiVersion or kind (the list does): the informer's cache holds them so.
+  return live === undefined || !contains(live, { ...desired, apiVersion: undefined, kind: undefined });
 }
 
 /** True when every field of `wanted` is in `actual` with the same value; lists must match element by element. */

@@ -225,7 +225,9 @@ export class Controller {
       const { namespace } = this.options;
       const result = await this.objects.list(info.apiVersion, info.kind, namespace, ...noListOptions, labelSelector);
       failures = 0;
-      markListed();
+      // The informer adds the items to its cache when this promise resolves (a microtask later): only after that
+      // may a reconcile read the cache, or it would see nothing and apply everything again.
+      setImmediate(markListed);
       return result;
     };
     const cache = makeInformer(
@@ -291,12 +293,15 @@ export class Controller {
     for (const [kind, cache] of this.pools) for (const pool of cache.list()) this.enqueuePool(kind, pool);
   }
 
+  /** Nothing is queued before every cache has listed (then every pool is): a reconcile needs them all. */
   private enqueuePool(kind: PoolKind, pool: KubernetesObject): void {
+    if (!this.synced) return;
     const { namespace, name } = pool.metadata ?? {};
     if (namespace && name) this.queue.add(keyOf(kind, namespace, name));
   }
 
   private enqueueOwner(object: KubernetesObject): void {
+    if (!this.synced) return;
     const owner = object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.apiVersion === API_VERSION);
     const namespace = object.metadata?.namespace;
     if (owner && namespace && (owner.kind === 'Workflow' || owner.kind === 'Entity')) {

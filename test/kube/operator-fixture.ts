@@ -74,11 +74,18 @@ export function withOperator(defaults: Partial<ControllerOptions> = {}): Operato
   };
 }
 
-/** Waits until the API server has seen no request for `quietMs`: the operator has nothing left to do. */
+/**
+ * Waits until the API server has seen no request for `quietMs`: the operator has nothing left to do. Lease
+ * requests (leader election renewals) do not count.
+ */
 export async function settled(server: KubeApiServer, quietMs = 300, timeoutMs = 15_000): Promise<void> {
   await until(
     () => {
-      const last = server.requests().at(-1)?.at ?? 0;
+      const last =
+        server
+          .requests()
+          .filter((r) => r.resource !== 'leases')
+          .at(-1)?.at ?? 0;
       return performance.now() - last >= quietMs;
     },
     'the operator to settle',

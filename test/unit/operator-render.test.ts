@@ -288,6 +288,8 @@ describe('operator apply decisions', () => {
     live.spec.ports[0].protocol = 'TCP';
     assert.equal(needsApply(desired, live), false, 'fields others added are theirs');
     assert.equal(needsApply(desired, undefined), true);
+    const listed = { ...live, apiVersion: undefined, kind: undefined };
+    assert.equal(needsApply(desired, listed), false, 'a listed object (no apiVersion or kind) is the same object');
     live.spec.ports[0].port = 2;
     assert.equal(needsApply(desired, live), true, 'a changed field is put back');
     const dropped = withAppliedHash({ ...desired, metadata: { name: 's' } } as KubernetesObject);
