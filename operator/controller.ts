@@ -10,13 +10,7 @@
  * 4. the status is rebuilt from the Deployment, and written only when it changed.
  * Reads come from the informers' caches, so a reconcile with nothing to do makes no request at all.
  */
-import type {
-  KubeConfig,
-  KubernetesListObject,
-  KubernetesObject,
-  V1ConfigMap,
-  V1Deployment,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
 import {
   ApisApi,
   CoordinationV1Api,
@@ -489,8 +483,7 @@ export class Controller {
     problem: { reason: string; message: string } | undefined,
     selector = '',
   ): Promise<void> {
-    const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace) as
-      V1Deployment | undefined;
+    const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace);
     const depth = this.depths.get(keyOf(pool.kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? ''));
     const next = poolStatus(
       pool.status,

@@ -75,13 +75,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     ops = createOpsServer({
       registry: metrics.registry,
       // A standby is ready (it can take over); a leader once its caches are synced.
-      readiness: async () => {
+      readiness: () => {
         const leading = elector.isLeader();
         const synced = controller?.isSynced ?? false;
-        return {
+        return Promise.resolve({
           ready: !leading || synced,
           checks: { leader: leading ? 'leading' : 'standby', caches: leading && !synced ? 'syncing' : 'ok' },
-        };
+        });
       },
       draining: () => false,
     });

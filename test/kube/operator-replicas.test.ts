@@ -146,7 +146,7 @@ describe('operator replicas', function () {
       30_000,
     );
     await settled(server, 500);
-    for (const [group, plural] of OWNED) {
+    for (const [, plural] of OWNED) {
       const missing = names.length - (present.get(plural) ?? 0);
       assert.equal(
         server.requestCount({ verb: 'patch', resource: plural }),

@@ -9,15 +9,6 @@ import { until } from '../helpers/until.js';
 import type { Kubectl } from './kubectl.js';
 import { ROOT, settled, withOperator } from './operator-fixture.js';
 
-const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-
-function writes(server: KubeApiServer): string[] {
-  return server
-    .requests()
-    .filter((r) => WRITES.has(r.verb))
-    .map((r) => `${r.verb} ${r.resource}`);
-}
-
 function workflow(name: string, spec: string): string {
   return `apiVersion: durable.dev/v1alpha1\nkind: Workflow\nmetadata: { name: ${name} }\nspec: ${spec}\n`;
 }

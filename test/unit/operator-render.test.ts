@@ -292,7 +292,7 @@ describe('operator apply decisions', () => {
     assert.equal(needsApply(desired, listed), false, 'a listed object (no apiVersion or kind) is the same object');
     live.spec.ports[0].port = 2;
     assert.equal(needsApply(desired, live), true, 'a changed field is put back');
-    const dropped = withAppliedHash({ ...desired, metadata: { name: 's' } } as KubernetesObject);
+    const dropped = withAppliedHash({ ...desired, metadata: { name: 's' } });
     const liveOfOld = JSON.parse(JSON.stringify(desired));
     assert.equal(needsApply(dropped, liveOfOld), true, 'a label no longer applied is removed by an apply');
     assert.equal(contains([1, 2], [1]), false, 'lists match element by element');
