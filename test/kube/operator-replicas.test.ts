@@ -64,6 +64,7 @@ describe('operator replicas', function () {
       renewDeadlineMs: 1000,
       retryPeriodMs: 200,
       finalizerPollMs: 50,
+      ops: { host: '127.0.0.1', port: 0 },
     });
     operators.push(operator);
     return operator;
@@ -98,6 +99,12 @@ describe('operator replicas', function () {
       await until(() => standby.elector.isLeader(), 'the standby leads', 10_000);
       const handover = performance.now() - stoppedAt;
       assert.ok(handover < 1500, `a released Lease is taken at once (${handover.toFixed(0)} ms), not after it expires`);
+      // What Prometheus and the kubelet see of the new leader.
+      await until(async () => (await fetch(`${standby.opsUrl}/readyz`)).status === 200, 'ready once synced', 10_000);
+      const scraped = await (await fetch(`${standby.opsUrl}/metrics`)).text();
+      assert.match(scraped, /^durable_operator_leader 1$/m);
+      assert.match(scraped, /^durable_operator_reconciles_total\{kind="Workflow",result="done"\} [1-9]/m);
+      assert.match(scraped, /^durable_operator_reconcile_duration_seconds_count\{kind="Workflow"\} [1-9]/m);
       await kubectl.ok('apply', '-f', kubectl.file('w3.yaml', workflows(['three'])));
       await until(
         () => server.read('apps', 'deployments', 'default', 'three-workflow') !== undefined,
