@@ -40,7 +40,7 @@ function podEnv(server: KubeApiServer, container: V1Container, pod: string): Rec
 }
 
 describe('the operator with real workers', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   requireBeanstalkd();
   const k8s = withOperator({ queueDepthIntervalMs: 100 });
   let beanstalkd: BeanstalkdServer | undefined;
@@ -105,7 +105,7 @@ describe('the operator with real workers', function () {
         container.args?.[1],
       ),
     );
-    await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening')));
+    await Promise.all(workers.map((w) => w.waitFor('worker.ops_listening', 60_000)));
     await untilPartitionsShared(leaseApi(server), 8, replicas);
     const members = JSON.parse(await kubectl.ok('get', 'leases', '-l', 'durable.dev/pool=workflow.shop', '-o', 'json'));
     assert.equal(members.items.length, replicas, "each worker's member Lease names its pool");
