@@ -9,10 +9,12 @@ import { ApiClient } from './api-client.js';
 import type { Flags } from './commands.js';
 import { commands } from './commands.js';
 import { dev } from './dev.js';
+import { init } from './init.js';
 import { migrate } from './migrate.js';
 
 const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] [--json]
 
+  init <dir>                        scaffold a project: an app, a test on TestEnvironment, npm start and npm test
   dev <app>                         run an app on embedded SQLite with the HTTP API (--port, --host, --data-dir, --watch)
   worker <app>                      the container entry point: run work from the configured backends (worker --help)
   migrate                           create the configured store's tables and indexes (or SQLite schema), then exit
@@ -67,6 +69,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'dev') {
     await dev(args, flags, out);
     return -1; // keeps running
+  }
+  if (command === 'init') {
+    init(args, out);
+    return 0;
   }
   if (command === 'migrate') {
     if (args.length > 0) throw new CliError('migrate takes no arguments: it reads the DURABLE_* variables.', 'USAGE');
