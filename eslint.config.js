@@ -3,6 +3,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX, { createNodeResolver } from 'eslint-plugin-import-x';
+import { tsImport } from 'tsx/esm/api';
+
+// Durable's own rules for orchestration code (`durable/eslint`), loaded from the sources so that linting needs no
+// build; an app imports the same plugin as `import durable from 'durable/eslint'`.
+const { default: durable } = await tsImport('./src/eslint/index.ts', import.meta.url);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.durable/**'] },
@@ -70,6 +75,8 @@ export default tseslint.config(
     // Activities are written `async` whether or not they await, as users write them.
     rules: { 'no-console': 'off', '@typescript-eslint/require-await': 'off' },
   },
+  // The examples are written as users write apps: with the recommended rules for orchestration code.
+  { files: ['examples/**/*.ts'], ...durable.configs.recommended },
   { files: ['eslint.config.js', 'bin/*.mjs', '.mocharc.cjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['.mocharc.cjs'],
@@ -91,6 +98,7 @@ function layerZones() {
     engine: [],
     backends: ['engine'],
     observability: [],
+    eslint: [],
     config: ['engine'],
     client: ['engine', 'backends'],
     runtime: ['engine', 'backends', 'observability'],

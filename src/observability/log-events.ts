@@ -12,6 +12,8 @@ export const LOG_EVENTS = {
   turnFailed: 'orchestration.turn_failed',
   batchFailed: 'worker.batch_failed',
   nonDeterminism: 'orchestration.non_determinism',
+  /** `durable dev` only: orchestration code read the wall clock or Math.random during a turn (once per name). */
+  nondeterministicCall: 'orchestration.nondeterministic_call',
   outboxResent: 'orchestration.outbox_resent',
   staleIncarnation: 'orchestration.stale_incarnation_dropped',
   startsResent: 'orchestration.pending_starts_resent',

@@ -31,6 +31,7 @@ import { LOG_EVENTS } from '../observability/log-events.js';
 import type { TurnPlan } from './turn-plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { ExecutorCache } from './executor-cache.js';
+import type { DeterminismGuard } from './determinism-guard.js';
 import { toResend } from './outbox.js';
 import type { StuckDeps } from './stuck-instance.js';
 import { markStuck, stuckTurn } from './stuck-instance.js';
@@ -49,6 +50,8 @@ export interface TurnDeps extends StuckDeps {
   readonly deferDelayMs: number;
   /** The epoch of the lock the worker holds its instances with, stamped on every record it commits. */
   readonly lockEpoch: string;
+  /** Warns when orchestration code reads the clock or Math.random (`durable dev`); absent, nothing is watched. */
+  readonly guard?: DeterminismGuard;
 }
 
 /**
@@ -83,10 +86,8 @@ export async function planOrchestrationTurn(
     const { stale } = prepared;
     ({ executor, fresh } = prepared);
     const now = deps.clock.now();
-    result = await executor.step(
-      messages.filter((m) => !stale.has(m)),
-      now,
-    );
+    const ready = messages.filter((m) => !stale.has(m));
+    result = await guarded(deps, executor, (e) => e.step(ready, now));
     // Continue-as-new starts the next generation in the same turn, with the messages that arrived after the
     // request (in arrival order), so nothing waits between generations and no later message can overtake them.
     for (let hops = 0; result.snapshot.status === 'ContinuedAsNew' && hops < MAX_INLINE_CONTINUATIONS; hops++) {
@@ -227,7 +228,7 @@ async function continueInline(
   ) as OrchestrationMessage | undefined;
   if (!start) return undefined;
   const executor = newExecutor(deps, instanceId);
-  const next = await executor.step([start, ...result.deferred], now);
+  const next = await guarded(deps, executor, (e) => e.step([start, ...result.deferred], now));
   return {
     executor,
     result: {
@@ -283,7 +284,8 @@ async function prepare(
   if (cached) return { executor: cached, fresh: false, stale };
   // A history that cannot be loaded or replayed throws: the instance is stuck (stuck-instance.ts).
   const executor = newExecutor(deps, instanceId);
-  await executor.load(await loadHistory(deps.store, record));
+  const history = await loadHistory(deps.store, record);
+  await guarded(deps, executor, (e) => e.load(history));
   return { executor, fresh: false, stale };
 }
 
@@ -297,6 +299,16 @@ export async function resendOutbox(
   if (resend.length === 0) return;
   await deps.queue.send(resend);
   deps.logger.info({ event: LOG_EVENTS.outboxResent, instanceId: record.instanceId, messages: resend.length });
+}
+
+/** Runs orchestration code (an executor's `load` or `step`) under the determinism guard, when there is one. */
+function guarded<T>(
+  deps: TurnDeps,
+  executor: OrchestrationExecutor,
+  fn: (executor: OrchestrationExecutor) => Promise<T>,
+): Promise<T> {
+  if (!deps.guard) return fn(executor);
+  return deps.guard.run({ instanceId: executor.instanceId, name: () => executor.snapshot.name }, () => fn(executor));
 }
 
 function newExecutor(deps: TurnDeps, instanceId: string): OrchestrationExecutor {

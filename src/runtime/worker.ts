@@ -27,6 +27,7 @@ import { ReplyBatcher } from './reply-batcher.js';
 import type { EntityTurnDeps } from './entity-turn.js';
 import { planEntityTurn } from './entity-turn.js';
 import { ExecutorCache } from './executor-cache.js';
+import { DeterminismGuard } from './determinism-guard.js';
 import type { TurnDeps } from './orchestration-turn.js';
 import { planOrchestrationTurn } from './orchestration-turn.js';
 import { outboxMayBeUnsent, SENT_WITH_COMMIT } from './outbox.js';
@@ -74,6 +75,12 @@ export interface WorkerOptions {
    * new work again (default 2 s, real time; see isolation-gate.ts).
    */
   readonly isolationMs?: number;
+  /**
+   * Log a warning, once per orchestration name, when orchestration code reads the wall clock (`Date.now()`,
+   * `new Date()`) or `Math.random()` during a turn (default false; `durable dev` turns it on). A guard, not a
+   * sandbox: the code still gets the real values; see determinism-guard.ts.
+   */
+  readonly warnNondeterminism?: boolean;
 }
 
 /**
@@ -104,6 +111,12 @@ export class Worker {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
     this.logger = options.logger ?? silentLogger;
     const logger = this.logger;
+    const guard = options.warnNondeterminism ? nondeterminismGuard(logger) : undefined;
+    const logSink = (r: OrchestrationLogRecord): void =>
+      logger[r.level](
+        { event: LOG_EVENTS.orchestrationLog, instanceId: r.instanceId, orchestration: r.name, ...r.fields },
+        r.message,
+      );
     this.turnDeps = {
       app: options.app,
       store: options.store,
@@ -112,17 +125,15 @@ export class Worker {
       logger,
       cache: new ExecutorCache(options.cacheSize ?? 10_000),
       executorOptions: {
-        logSink: (r: OrchestrationLogRecord) =>
-          logger[r.level](
-            { event: LOG_EVENTS.orchestrationLog, instanceId: r.instanceId, orchestration: r.name, ...r.fields },
-            r.message,
-          ),
+        // The logger reads the clock for its timestamps: that is not the orchestration's doing.
+        logSink: guard ? (r) => guard.exempt(() => logSink(r)) : logSink,
       },
       maxDeliveries: options.maxDeliveries ?? 10,
       deferDelayMs: 250,
       // With group commit the outbox goes out in the commit's transaction: nothing to recover (outbox.ts).
       lockEpoch: options.groupCommit ? SENT_WITH_COMMIT : options.lock.epoch,
       backoffs: new Map(),
+      ...(guard ? { guard } : {}),
     };
     this.entityDeps = {
       app: options.app,
@@ -483,4 +494,16 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** The `warnNondeterminism` guard, writing its warnings to the worker's log. */
+function nondeterminismGuard(logger: Logger): DeterminismGuard {
+  return new DeterminismGuard(({ orchestration, instanceId, call }) =>
+    logger.warn(
+      { event: LOG_EVENTS.nondeterministicCall, orchestration, instanceId, call },
+      `Orchestration '${orchestration}' called ${call} during a turn: the value differs when it replays. ` +
+        `Use ${call === 'Math.random()' ? 'ctx.random()' : 'ctx.now()'} instead (warned once per orchestration; lint ` +
+        'with durable/eslint to find the others).',
+    ),
+  );
 }

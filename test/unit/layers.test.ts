@@ -48,6 +48,14 @@ describe('the layer rule', function () {
     assert.match(errors[0] ?? '', /src\/ never imports/);
   });
 
+  it('refuses the lint rules importing the engine: durable/eslint loads inside ESLint, without Durable', async () => {
+    const errors = await layerErrors(
+      "import { defineApp } from '../engine/app.js';\nexport const d = defineApp;\n",
+      'src/eslint/x.ts',
+    );
+    assert.match(errors[0] ?? '', /src\/eslint imports nothing of ours/);
+  });
+
   it('lets a layer import the layers below it', async () => {
     const errors = await layerErrors(
       "import { Worker } from '../runtime/worker.js';\nimport type { Queue } from '../backends/queue.js';\n" +
