@@ -24,8 +24,8 @@ export interface MonitorInput {
   readonly jobId: string;
   /** Time between status checks, in ms. */
   readonly intervalMs: number;
-  /** Stop watching at this time (epoch ms). */
-  readonly expiresAt: number;
+  /** Stop watching at this time: epoch ms, or an ISO date such as `"2030-01-01T00:00:00Z"`. */
+  readonly expiresAt: number | string;
   /** Status checks made by earlier generations (default 0). */
   readonly checks?: number;
 }
@@ -242,6 +242,8 @@ export default defineApp({
      * once the next check would fall after `expiresAt`; the time comes from `ctx.now()`, which replays.
      */
     async monitorJob(ctx, input: MonitorInput): Promise<MonitorResult> {
+      const expiresAt = new Date(input.expiresAt).getTime();
+      if (Number.isNaN(expiresAt)) throw new TypeError(`expiresAt is not a date: ${JSON.stringify(input.expiresAt)}.`);
       const job = await ctx.callActivity('checkJob', input.jobId);
       const checks = (input.checks ?? 0) + 1;
       if (job.state === 'done') {
@@ -253,7 +255,7 @@ export default defineApp({
         return { status: 'done', jobId: input.jobId, checks };
       }
       const nextCheckAt = ctx.now().getTime() + input.intervalMs;
-      if (nextCheckAt > input.expiresAt) return { status: 'expired', jobId: input.jobId, checks };
+      if (nextCheckAt > expiresAt) return { status: 'expired', jobId: input.jobId, checks };
       ctx.setCustomStatus({
         jobId: input.jobId,
         state: job.state,

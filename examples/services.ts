@@ -16,11 +16,16 @@ export interface JobStatus {
 
 /**
  * A batch-job tracker: a submitted job reports `running` until it has been checked `checksUntilDone` times,
- * then `done`. A job submitted with `Infinity` never finishes.
+ * then `done`. A job submitted with `Infinity` never finishes. A job nobody submitted is taken as submitted at its
+ * first check and is done on its {@link JobTracker.DEFAULT_CHECKS}th, so that a monitor started from the CLI (in
+ * another process, which cannot call `submit`) has a job to watch.
  * @example
  * jobs.submit('job-1', 3); jobs.check('job-1'); // { state: 'running', checks: 1 }
  */
 export class JobTracker {
+  /** Checks until done of a job nobody submitted. */
+  static readonly DEFAULT_CHECKS = 3;
+
   private readonly jobs = new Map<string, { checksUntilDone: number; checks: number }>();
 
   /** Registers a job that becomes done on its `checksUntilDone`-th status check. */
@@ -28,10 +33,14 @@ export class JobTracker {
     this.jobs.set(jobId, { checksUntilDone, checks: 0 });
   }
 
-  /** One status check. An unknown job is a permanent error: retrying will not make it exist. */
+  /** One status check. A job id that is not a non-empty string is a permanent error: retrying will not fix it. */
   check(jobId: string): JobStatus {
-    const job = this.jobs.get(jobId);
-    if (!job) throw new TerminalError(`Unknown job '${jobId}'.`);
+    if (typeof jobId !== 'string' || jobId === '') throw new TerminalError(`Not a job id: ${JSON.stringify(jobId)}.`);
+    let job = this.jobs.get(jobId);
+    if (!job) {
+      job = { checksUntilDone: JobTracker.DEFAULT_CHECKS, checks: 0 };
+      this.jobs.set(jobId, job);
+    }
     job.checks++;
     return { jobId, state: job.checks >= job.checksUntilDone ? 'done' : 'running', checks: job.checks };
   }

@@ -10,19 +10,22 @@ import { loadConfig } from '../config/config.js';
 import { CliError } from '../host/cli-error.js';
 import { startHost } from '../host/host.js';
 import { loadApp } from '../host/load-app.js';
-import { authRequiredFor } from '../http/auth.js';
+import type { FastifyInstance } from 'fastify';
+import { authRequiredFor, MIN_TOKEN_LENGTH } from '../http/auth.js';
 import { createHttpApi } from '../http/http-api.js';
 import type { Flags } from './commands.js';
+import { devReporter, useColor } from './dev-reporter.js';
 
 export async function dev(args: readonly string[], flags: Flags, out: (text: string) => void): Promise<void> {
   const appPath = args[0];
   if (!appPath)
     throw new CliError(
-      'Usage: durable dev <app module> [--port 8080] [--host 127.0.0.1] [--data-dir .durable] [--watch]',
+      'Usage: durable dev <app module> [--port 8080] [--host 127.0.0.1] [--data-dir .durable] [--watch] [--quiet]',
       'USAGE',
     );
   if (flags.watch === true) return devWatch(appPath);
 
+  // Everything that can be refused is checked before the database is opened: a refusal exits at once.
   const port = Number(typeof flags.port === 'string' ? flags.port : (process.env.DURABLE_PORT ?? 8080));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535.`, 'USAGE');
   const host = typeof flags.host === 'string' ? flags.host : (process.env.DURABLE_HOST ?? '127.0.0.1');
@@ -32,7 +35,13 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   const required = authRequiredFor(host);
   if (required && !token) {
     throw new CliError(
-      `Binding to ${host} (not loopback) needs a token: set DURABLE_TOKEN (at least 16 characters).`,
+      `Binding to ${host} (not loopback) needs a token: set DURABLE_TOKEN (at least ${MIN_TOKEN_LENGTH} characters).`,
+      'USAGE',
+    );
+  }
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    throw new CliError(
+      `DURABLE_TOKEN is ${token.length} characters long; it must have at least ${MIN_TOKEN_LENGTH} (for example: openssl rand -hex 24).`,
       'USAGE',
     );
   }
@@ -41,19 +50,31 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   const config = loadConfig(process.env, {
     sqlitePath: process.env.DURABLE_SQLITE_PATH ?? join(dataDir, 'durable.db'),
   });
-  const durable = await startHost({ app, config });
+  const quiet = flags.quiet === true;
+  const logger = quiet ? undefined : devReporter({ write: out, color: useColor(process.stdout, process.env) });
+  const durable = await startHost({ app, config, ...(logger ? { logger } : {}) });
   const orchestrations = Object.keys(app.orchestrations);
   const listed = orchestrations.map((name) => {
     const events = app.events[name];
     return events ? `${name} (events: ${events.join(', ')})` : name;
   });
   const entities = Object.keys(app.entities);
-  const api = createHttpApi(durable.client, {
-    orchestrations,
-    entities,
-    ...(token ? { auth: { required, tokens: [{ token, scopes: ['read', 'write', 'admin'] }] } } : {}),
-  });
-  const address = await api.listen({ host, port });
+  let api: FastifyInstance | undefined;
+  let address: string;
+  try {
+    api = createHttpApi(durable.client, {
+      orchestrations,
+      entities,
+      home: { activities: Object.keys(app.activities), events: app.events },
+      ...(token ? { auth: { required, tokens: [{ token, scopes: ['read', 'write', 'admin'] }] } } : {}),
+    });
+    address = await api.listen({ host, port });
+  } catch (error) {
+    // Nothing may keep the process alive with the database open: close what was opened, then say why.
+    await api?.close().catch(() => undefined);
+    await durable.stop().catch(() => undefined);
+    throw new CliError(listenProblem(error, host, port));
+  }
   out(
     [
       `Durable dev — ${address}`,
@@ -61,23 +82,38 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       `  orchestrations ${listed.join(', ') || '(none)'}`,
       `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
       `  entities       ${entities.join(', ') || '(none)'}`,
-      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,
-      '  Ctrl-C stops (running turns finish; nothing is lost).',
+      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json   Start page ${address}/`,
+      quiet
+        ? '  Ctrl-C stops (running turns finish; nothing is lost). --quiet: no line per instance.'
+        : '  Ctrl-C stops (running turns finish; nothing is lost). One line per start, end, retry and failure follows.',
     ].join('\n'),
   );
 
+  const server = api;
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
     out('stopping…');
-    void api
+    void server
       .close()
       .then(() => durable.stop())
       .then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** Why the API could not listen, said for a person. */
+function listenProblem(error: unknown, host: string, port: number): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return `Port ${port} on ${host} is in use (another durable dev?). Stop it, or pick another port: --port ${port + 1} (or --port 0 for any free one).`;
+  }
+  if (code === 'EACCES') return `Not allowed to listen on ${host}:${port}; pick a port above 1023 (--port).`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return `Cannot listen on ${host}: no such local address (--host).`;
+  return `Cannot serve the HTTP API on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 /**

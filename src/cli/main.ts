@@ -57,6 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       watch: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
     },
   });
   const [command, ...args] = positionals;

@@ -210,9 +210,16 @@ export class DurableClient {
     return this.entities.entity<T>(name, key);
   }
 
-  /** An entity's state and last-modified time, or `undefined` if it has no state. */
-  readEntityState<S = unknown>(entityId: string): Promise<EntityState<S> | undefined> {
-    return this.entities.readEntityState<S>(entityId);
+  /**
+   * An entity's state, last-modified time and last failed operation, or `undefined` if it has no state (with
+   * `includeDeleted`, an entity without state that has a record, say one whose only operation failed, is returned
+   * with `hasState: false`).
+   */
+  readEntityState<S = unknown>(
+    entityId: string,
+    options?: { readonly includeDeleted?: boolean },
+  ): Promise<EntityState<S> | undefined> {
+    return this.entities.readEntityState<S>(entityId, options);
   }
 
   /** Entities with state, optionally of one name, paged. */

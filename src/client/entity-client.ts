@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { entityMessage } from '../engine/actions.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
+import type { EntityOperationFailure } from '../engine/entity-executor.js';
 import { entityId as makeEntityId, operationProxy, parseEntityId } from '../engine/entity.js';
 import { ValidationError } from '../engine/errors.js';
 import { isTerminal } from '../engine/status.js';
@@ -33,6 +34,22 @@ export interface EntityState<S = unknown> {
   readonly lockedBy?: string;
   /** Operations waiting for the lock to be released. */
   readonly queued: number;
+  /** False for an entity without state (read with `includeDeleted`): `state` is then undefined. */
+  readonly hasState: boolean;
+  /** The most recent operation that failed (kept until another one fails), signals included. */
+  readonly lastFailure?: EntityFailure;
+}
+
+/** A failed entity operation, as {@link EntityState.lastFailure} shows it. */
+export interface EntityFailure {
+  readonly operation: string;
+  /** The error's name and message (and code, for Durable's errors). */
+  readonly error: { readonly name: string; readonly message: string; readonly code?: string };
+  readonly at: Date;
+  /** Who sent the operation: an orchestration instance id, an entity id, or `client`. */
+  readonly from: string;
+  /** True for a one-way signal, false for a call (whose caller got the error too). */
+  readonly signal: boolean;
 }
 
 export interface ListEntitiesOptions {
@@ -110,11 +127,18 @@ export class EntityClient {
     );
   }
 
-  /** The entity's state, or `undefined` when it has none (never created, or deleted). */
-  async readEntityState<S = unknown>(id: string): Promise<EntityState<S> | undefined> {
+  /**
+   * The entity's state, or `undefined` when it has none (never created, or deleted); with `includeDeleted`, an entity
+   * record without state (its operations failed, or deleted it) is returned too, with `hasState: false`.
+   */
+  async readEntityState<S = unknown>(
+    id: string,
+    options: { readonly includeDeleted?: boolean } = {},
+  ): Promise<EntityState<S> | undefined> {
     const { id: entityId } = parseEntityId(id);
     const record = await this.options.store.get(entityId);
-    if (!record?.entity?.exists) return undefined;
+    if (!record?.entity) return undefined;
+    if (!record.entity.exists && !options.includeDeleted) return undefined;
     return toEntityState<S>(record);
   }
 
@@ -212,5 +236,18 @@ function toEntityState<S>(record: InstanceRecord): EntityState<S> {
     lastModified: new Date(data?.lastModified ?? record.updatedAt),
     ...(data?.lock ? { lockedBy: data.lock.holder.instanceId } : {}),
     queued: data?.queue.length ?? 0,
+    hasState: data?.exists ?? false,
+    ...(data?.lastFailure ? { lastFailure: toEntityFailure(data.lastFailure) } : {}),
+  };
+}
+
+function toEntityFailure(f: EntityOperationFailure): EntityFailure {
+  const { name, message, code } = f.failure;
+  return {
+    operation: f.operation,
+    error: code === undefined ? { name, message } : { name, message, code },
+    at: new Date(f.at),
+    from: f.from,
+    signal: f.signal,
   };
 }

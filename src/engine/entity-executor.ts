@@ -8,7 +8,8 @@
  * - Messages from one durable sender (an orchestration generation, another entity) carry consecutive numbers
  *   per target: they are applied in that order (early ones wait in `early`) and a repeat is dropped. Unnumbered
  *   messages (client signals, scheduled signals) are deduplicated by message id within `dedupeWindowMs`.
- * - A failed operation leaves no trace but its error: state, signals and orchestration starts are rolled back.
+ * - A failed operation changes nothing but `lastFailure`: state, signals and orchestration starts are rolled back,
+ *   and the error goes to the caller (a call) or only into `lastFailure` and the result's `failures` (a signal).
  * - While a critical section holds the entity, only the holder's calls (carrying its lock id) run; everything
  *   else is kept in `queue`, in arrival order, and runs after the unlock.
  */
@@ -21,7 +22,20 @@ import type { FailureDetails } from './errors.js';
 import { toFailureDetails, ValidationError } from './errors.js';
 import { requireJson } from './json-value.js';
 import type { EntityMessage, Message, OrchestrationMessage, ReplyTo } from './messages.js';
-import { messageId, PRIORITY } from './messages.js';
+import { messageId, parseOrchestrationSenderId, PRIORITY } from './messages.js';
+
+/** An operation that threw (or named no operation): what the entity remembers, and what the runtime logs. */
+export interface EntityOperationFailure {
+  readonly operation: string;
+  /** The error's name, message and code (no stack: it is stored with the entity). */
+  readonly failure: FailureDetails;
+  /** Epoch ms of the turn that ran it. */
+  readonly at: number;
+  /** Who sent it: an orchestration instance id, an entity id, or `client`. */
+  readonly from: string;
+  /** True for a one-way signal (nobody else was told), false for a call (the caller got the error). */
+  readonly signal: boolean;
+}
 
 /** An entity as stored (JSON). */
 export interface EntityData {
@@ -46,6 +60,8 @@ export interface EntityData {
   readonly operations: number;
   /** Epoch ms of the last operation that ran. */
   readonly lastModified?: number;
+  /** The most recent operation that failed; kept until another fails (a later success does not clear it). */
+  readonly lastFailure?: EntityOperationFailure;
 }
 
 export const EMPTY_ENTITY: EntityData = {
@@ -67,6 +83,8 @@ export interface EntityStepResult {
   readonly dropped: EntityMessage[];
   /** Whether `data` differs from the input (false: nothing to commit). */
   readonly changed: boolean;
+  /** The operations of this batch that failed, in the order they ran. */
+  readonly failures: readonly EntityOperationFailure[];
 }
 
 export interface EntityExecutorOptions {
@@ -99,12 +117,19 @@ export async function executeEntityBatch(
   for (const message of batch) await run.admit(message);
   run.prune(options.dedupeWindowMs ?? 24 * 3600_000);
   const data = run.data;
-  return { data, messages: run.outbox, dropped: run.dropped, changed: JSON.stringify(data) !== before };
+  return {
+    data,
+    messages: run.outbox,
+    dropped: run.dropped,
+    changed: JSON.stringify(data) !== before,
+    failures: run.failures,
+  };
 }
 
 class EntityRun {
   readonly outbox: Message[] = [];
   readonly dropped: EntityMessage[] = [];
+  readonly failures: EntityOperationFailure[] = [];
   private readonly name: string;
   private readonly key: string;
 
@@ -221,7 +246,7 @@ class EntityRun {
             code: 'UNKNOWN_ENTITY',
             message: `No entity named '${this.name}' is registered on this worker.`,
           };
-      this.respond(body.replyTo, { failure });
+      this.fail(body, failure);
       return;
     }
     const saved = { exists: this.data.exists, state: clone(this.data.state), sent: { ...this.data.sent } };
@@ -242,14 +267,32 @@ class EntityRun {
       this.data.state = saved.state;
       this.data.sent = saved.sent;
       if (!saved.exists) delete this.data.state;
-      this.respond(body.replyTo, { failure: toFailureDetails(error) });
+      this.fail(body, toFailureDetails(error));
     }
     this.data.operations = opIndex + 1;
     this.data.lastModified = this.now;
   }
 
+  /** Reports a failed operation to its caller (if it has one) and records it on the entity. */
+  private fail(body: Extract<EntityMessage['body'], { type: 'EntityOperation' }>, failure: FailureDetails): void {
+    const { stack: _stack, cause: _cause, ...rest } = failure;
+    // Stored with the entity on every later turn: a bounded message, not whatever the error carried.
+    const brief = { ...rest, message: rest.message.length > 1000 ? `${rest.message.slice(0, 1000)}…` : rest.message };
+    const from = body.replyTo?.instanceId ?? parseOrchestrationSenderId(body.sender.id)?.instanceId ?? body.sender.id;
+    const recorded: EntityOperationFailure = {
+      operation: body.operation,
+      failure: brief,
+      at: this.now,
+      from,
+      signal: body.replyTo === undefined,
+    };
+    this.data.lastFailure = recorded;
+    this.failures.push(recorded);
+    this.respond(body.replyTo, { failure });
+  }
+
   private respond(replyTo: ReplyTo | undefined, outcome: { result?: unknown; failure?: FailureDetails }): void {
-    if (!replyTo) return; // a signal: nobody waits for the result, and a failure is only logged by the state it left
+    if (!replyTo) return; // a signal: nobody waits for the result (a failure is in `lastFailure`)
     const body =
       outcome.failure !== undefined
         ? { failure: outcome.failure }

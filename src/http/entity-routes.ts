@@ -54,9 +54,16 @@ async function signal(request: FastifyRequest, reply: FastifyReply, context: Rou
 async function read(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
   const { name, key } = request.params as { name: string; key: string };
   requireKnown(context, name);
-  const state = await context.client.readEntityState(`${name}@${key}`);
-  if (!state) throw new HttpError('ENTITY_NOT_FOUND', `Entity ${name}@${key} has no state.`);
-  return resource(state);
+  const state = await context.client.readEntityState(`${name}@${key}`, { includeDeleted: true });
+  if (state?.hasState) return resource(state);
+  // No state, but perhaps a trace: an entity whose operations all failed keeps only its last failure.
+  const failure = state?.lastFailure;
+  if (!failure) throw new HttpError('ENTITY_NOT_FOUND', `Entity ${name}@${key} has no state.`);
+  throw new HttpError(
+    'ENTITY_NOT_FOUND',
+    `Entity ${name}@${key} has no state. Its last operation, ${failure.operation} (${failure.signal ? 'a signal' : 'a call'} from ${failure.from}, ${failure.at.toISOString()}), failed: ${failure.error.name}: ${failure.error.message}`,
+    { lastFailure: { ...failure, at: failure.at.toISOString() } },
+  );
 }
 
 async function list(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
@@ -91,7 +98,8 @@ export const entityRoutes: readonly ApiRoute[] = [
     method: 'GET',
     url: '/api/entities/:name/:key',
     operationId: 'getEntity',
-    summary: "An entity's state and when it last changed.",
+    summary:
+      "An entity's state, when it last changed, and its last failed operation (`lastFailure`). An entity without state gets 404; if an operation failed, the problem says which, with `details.lastFailure`.",
     access: 'read',
     schema: { params: schemas.entityParams },
     responses: { 200: 'The state.', 404: PROBLEM, 422: PROBLEM },

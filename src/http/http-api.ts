@@ -21,6 +21,8 @@ import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
+import type { HomePageOptions } from './home-page.js';
+import { renderHomePage } from './home-page.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiRoute, RouteContext } from './route.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
@@ -41,6 +43,8 @@ export interface HttpApiOptions {
   readonly logger?: Logger;
   /** Deepest JSON nesting accepted in a body (default 64). */
   readonly maxJsonDepth?: number;
+  /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
+  readonly home?: HomePageOptions;
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
@@ -153,11 +157,33 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
       handler: (request: FastifyRequest, reply: FastifyReply) => route.handler(request, reply, context),
     });
   }
+  if (options.home) serveHomePage(app, options, options.home);
   const openApi = buildOpenApi(API_ROUTES, { title: 'Durable management API', version: '1' });
   app.get('/openapi.json', { config: { access: 'public' } satisfies RouteConfig }, (_request, reply) => {
     void reply.send(openApi);
   });
   return app;
+}
+
+/**
+ * `GET /`: the start page. It lists the app's names, so it needs `read` like the API (a browser on a server that
+ * requires tokens gets 401: the page is for loopback development).
+ */
+function serveHomePage(app: FastifyInstance, options: HttpApiOptions, home: HomePageOptions): void {
+  const config: RouteConfig = { access: 'read' };
+  app.get('/', { config }, (request, reply) => {
+    const html = renderHomePage({
+      ...home,
+      orchestrations: options.orchestrations ?? [],
+      entities: options.entities ?? [],
+      baseUrl: `http://${request.headers.host ?? '127.0.0.1'}`,
+    });
+    void reply
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .type('text/html; charset=utf-8')
+      .send(html);
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ export const LOG_EVENTS = {
   workerStopped: 'worker.stopped',
   turnCommitted: 'orchestration.turn_committed',
   entityTurnCommitted: 'entity.turn_committed',
+  entityOperationFailed: 'entity.operation_failed',
   turnConflict: 'orchestration.version_conflict',
   turnFailed: 'orchestration.turn_failed',
   batchFailed: 'worker.batch_failed',

@@ -87,6 +87,19 @@ export async function planEntityTurn(
           messages: live.length,
           durationMs: performance.now() - startedAt,
         });
+        // Logged once committed (a turn that loses its commit runs again): a signal's failure has no one else to
+        // tell, and a call's caller gets it in its history, but the entity's own log is where an operator looks.
+        for (const f of result.failures) {
+          deps.logger.warn({
+            event: LOG_EVENTS.entityOperationFailed,
+            instanceId: entityId,
+            operation: f.operation,
+            from: f.from,
+            signal: f.signal,
+            error: f.failure.message,
+            errorName: f.failure.name,
+          });
+        }
       } else {
         deps.logger.warn({
           event: LOG_EVENTS.turnConflict,

@@ -139,8 +139,16 @@ export async function planOrchestrationTurn(
         deps.logger.debug({
           event: LOG_EVENTS.turnCommitted,
           instanceId,
+          name: next.name,
           version: next.version,
           status: next.status,
+          generation: next.generation,
+          // What the turn moved the instance from (absent: it created it), so a reader can tell a start from a step.
+          ...(record ? { previousStatus: record.status, previousGeneration: record.generation } : {}),
+          createdAt: next.createdAt,
+          updatedAt: next.updatedAt,
+          ...(next.failure ? { error: next.failure.message, errorName: next.failure.name } : {}),
+          ...retriesOf(result.newEvents),
           events: result.newEvents.length,
           messages: result.messages.length,
           consumed: ack.length,
@@ -437,6 +445,31 @@ export async function deadLetterPoison(
       });
   }
   return live;
+}
+
+/**
+ * The retries a turn scheduled: each retry timer follows, in the same turn, the failure it retries (an activity's or
+ * a sub-orchestration's), so the log can say what failed and how long the instance waits before the next attempt.
+ */
+function retriesOf(newEvents: readonly HistoryEvent[]): { retries?: RetryNote[] } {
+  const retries: RetryNote[] = [];
+  let failed: RetryNote['failed'] | undefined;
+  for (const e of newEvents) {
+    if (e.type === 'TaskFailed') failed = { kind: 'activity', seq: e.seq, error: e.failure.message };
+    else if (e.type === 'SubOrchestrationFailed')
+      failed = { kind: 'sub-orchestration', seq: e.seq, error: e.failure.message };
+    else if (e.type === 'TimerCreated' && e.purpose === 'retry' && failed) {
+      retries.push({ failed, delayMs: Math.max(0, e.fireAt - e.at) });
+      failed = undefined;
+    }
+  }
+  return retries.length > 0 ? { retries } : {};
+}
+
+/** One retry a turn scheduled (a field of the `turnCommitted` log line). */
+export interface RetryNote {
+  readonly failed: { readonly kind: 'activity' | 'sub-orchestration'; readonly seq: number; readonly error: string };
+  readonly delayMs: number;
 }
 
 function withoutUndefined<T extends object>(value: T): T {

@@ -53,20 +53,24 @@ export async function stuckTurn(
   error: unknown,
 ): Promise<StepResult | undefined> {
   const failure = toFailureDetails(error);
-  deps.logger.error({
+  const log = {
     event: error instanceof NonDeterminismError ? LOG_EVENTS.nonDeterminism : LOG_EVENTS.turnFailed,
     instanceId,
+    ...(record ? { name: record.name } : {}),
     error: failure.message,
-  });
+  } as const;
   const terminate = live.map((d) => d.message as OrchestrationMessage).find((m) => m.body.type === 'Terminate');
   if (record && terminate?.body.type === 'Terminate' && !isTerminal(record.status)) {
+    deps.logger.error(log);
     return terminatedWithoutReplay(record, terminate.body.reason, deps.clock.now());
   }
   const retries = (deps.backoffs.get(instanceId) ?? 0) + 1;
   if (deps.backoffs.size >= REMEMBERED) deps.backoffs.clear();
   deps.backoffs.set(instanceId, retries);
-  if (record && !sameNote(record.stuck, failure)) await markStuck(deps, record, failure);
   const delayMs = Math.min(MAX_STUCK_BACKOFF_MS, FIRST_STUCK_BACKOFF_MS * 2 ** Math.min(retries - 1, 10));
+  // `stuck`: the instance waits for matching code; `retryInMs` is when its messages come back.
+  deps.logger.error({ ...log, stuck: true, failedTurns: retries, retryInMs: delayMs });
+  if (record && !sameNote(record.stuck, failure)) await markStuck(deps, record, failure);
   await deps.queue.settle({ release: live.map((delivery) => ({ delivery, delayMs })) });
   return undefined;
 }

@@ -1,0 +1,195 @@
+/**
+ * `durable dev` as a person runs it: the lines it prints while the example app runs (and none with `--quiet`), the
+ * trace a failed entity operation leaves, the start page at `/` over a real socket, and a clean non-zero exit when
+ * it cannot start.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { until } from '../helpers/until.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(repoRoot, 'bin', 'durable.mjs');
+
+interface Dev {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  /** Everything printed on stdout so far. */
+  output(): string;
+}
+
+/** Spawns `durable dev examples/app.ts` on a free port and resolves once it listens. */
+async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
+  const proc = spawn(process.execPath, [bin, 'dev', 'examples/app.ts', '--port', '0', '--data-dir', dir, ...extra], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '' },
+  });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  proc.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  await until(() => /Durable dev — http:\/\/\S+/.test(out) || proc.exitCode !== null, 'durable dev listens', 20_000);
+  const url = /Durable dev — (http:\/\/\S+)/.exec(out)?.[1];
+  if (!url) throw new Error(`durable dev did not start: ${err}`);
+  return { proc, url, output: () => out };
+}
+
+async function stopDev(dev: Dev | undefined): Promise<void> {
+  if (!dev || dev.proc.exitCode !== null) return;
+  dev.proc.kill('SIGINT');
+  await once(dev.proc, 'exit');
+}
+
+/** Runs `durable dev` expected to refuse to start; resolves with its exit code and stderr (never hangs the test). */
+function refusedDev(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, 'dev', 'examples/app.ts', ...args],
+      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 20_000, killSignal: 'SIGKILL' },
+      (error, _stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+    );
+  });
+}
+
+function cli(args: string[], url: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args, '--url', url], { cwd: repoRoot }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${url}: ${response.status} ${await response.text()}`);
+}
+
+async function finished(url: string, id: string): Promise<void> {
+  await until(
+    async () => {
+      const r = await fetch(`${url}/api/instances/${id}`);
+      return r.ok && ['Completed', 'Failed'].includes(((await r.json()) as { status: string }).status);
+    },
+    `${id} finishes`,
+    15_000,
+  );
+}
+
+describe('durable dev, talking', function () {
+  this.timeout(60_000);
+  const dirs: string[] = [];
+  let dev: Dev | undefined;
+  const tempDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'durable-devloop-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  before(async () => {
+    dev = await startDev(tempDir());
+  });
+  after(async () => {
+    await stopDev(dev);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints a line when an orchestration starts, completes or fails, with its id and how long it took', async () => {
+    const { url } = dev!;
+    await post(`${url}/api/orchestrations/helloSequence`, { input: ['Tokyo', 'Oslo'], instanceId: 'hello-dev' });
+    await post(`${url}/api/orchestrations/transfer`, {
+      input: { from: 'alice', to: 'alice', amount: 5 },
+      instanceId: 'oops-dev',
+    });
+    await until(
+      () => /✗ failed.*oops-dev/.test(dev!.output()) && /✓ completed.*hello-dev/.test(dev!.output()),
+      'lines',
+    );
+    const out = dev!.output();
+    assert.match(out, /▶ started\s+helloSequence hello-dev/);
+    assert.match(out, /✓ completed\s+helloSequence hello-dev\s+in \d+(\.\d)? m?s/);
+    assert.match(out, /▶ started\s+transfer oops-dev/);
+    assert.match(out, /✗ failed\s+transfer oops-dev\s+after \d+(\.\d)? m?s: TypeError: A transfer needs two different/);
+    assert.ok(!out.includes('\x1b['), 'no colour when stdout is not a terminal');
+  });
+
+  it('shows a failed entity signal in the terminal and in `durable entity get`', async () => {
+    const { url } = dev!;
+    await post(`${url}/api/entities/counter/dev/add`, { input: 'lots' });
+    await until(() => /✗ entity op\s+counter@dev add/.test(dev!.output()), 'the entity line');
+    assert.match(
+      dev!.output(),
+      /counter@dev add\s+signal from client failed: TypeError: counter dev: cannot add "lots"/,
+    );
+    const got = await cli(['entity', 'get', 'counter@dev'], url);
+    assert.notEqual(got.code, 0, 'the counter has no state');
+    assert.match(got.stderr, /last operation, add \(a signal from client, .*\), failed: TypeError: counter dev/);
+    await post(`${url}/api/entities/counter/dev/add`, { input: 2 });
+    await until(async () => (await fetch(`${url}/api/entities/counter/dev`)).ok, 'the counter has state');
+    const json = await cli(['entity', 'get', 'counter@dev', '--json'], url);
+    const entity = JSON.parse(json.stdout) as { state: number; lastFailure: { operation: string; error: object } };
+    assert.equal(entity.state, 2);
+    assert.equal(entity.lastFailure.operation, 'add');
+  });
+
+  it('serves a start page at / listing the registered names, with links into the API and CLI lines', async () => {
+    const response = await fetch(`${dev!.url}/`);
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers.get('content-type')), /^text\/html/);
+    const html = await response.text();
+    for (const name of ['helloSequence', 'monitorJob', 'sayHello', 'chargeCard', 'counter', 'account']) {
+      assert.ok(html.includes(`<code>${name}</code>`), name);
+    }
+    for (const link of ['/openapi.json', '/api/instances', '/api/entities', '/api/dead-letters']) {
+      assert.ok(html.includes(`href="${link}"`), link);
+      assert.equal((await fetch(`${dev!.url}${link}`)).status, 200, link);
+    }
+    assert.ok(
+      html.includes(`npx durable start helloSequence &#39;&#60;input JSON&#62;&#39; --id my-first --url ${dev!.url}`),
+    );
+    assert.doesNotMatch(html, /<script|src="http|href="http/, 'no script and no external asset');
+  });
+
+  it('prints none of these lines with --quiet', async () => {
+    const quiet = await startDev(tempDir(), ['--quiet']);
+    try {
+      await post(`${quiet.url}/api/orchestrations/helloSequence`, { input: ['Lima'], instanceId: 'hello-quiet' });
+      await post(`${quiet.url}/api/orchestrations/transfer`, {
+        input: { from: 'a', to: 'a', amount: 1 },
+        instanceId: 'oops-quiet',
+      });
+      await finished(quiet.url, 'hello-quiet');
+      await finished(quiet.url, 'oops-quiet');
+      assert.match(quiet.output(), /Durable dev/);
+      assert.doesNotMatch(quiet.output(), /started|completed|failed|hello-quiet|oops-quiet/);
+    } finally {
+      await stopDev(quiet);
+    }
+  });
+
+  it('exits 1 with a clear message when its port is in use', async () => {
+    const port = new URL(dev!.url).port;
+    const refused = await refusedDev(['--port', port, '--data-dir', tempDir()]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is in use`));
+  });
+
+  it('exits 2 when DURABLE_TOKEN is too short, before opening anything', async () => {
+    const dir = tempDir();
+    const refused = await refusedDev(['--port', '0', '--data-dir', dir], { DURABLE_TOKEN: 'short' });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /DURABLE_TOKEN is 5 characters long; it must have at least 16/);
+    assert.equal(existsSync(join(dir, 'durable.db')), false, 'no database was opened');
+  });
+});
