@@ -138,6 +138,15 @@ export function devReporter(options: DevReporterOptions): Logger {
           `${str(r.messageId)}${typeof r.instanceId === 'string' ? ` of ${r.instanceId}` : ''}`,
           `${str(r.reason)} (durable dead-letters; durable kick ${str(r.messageId)})`,
         );
+      case LOG_EVENTS.nondeterministicCall: {
+        const replacement = r.call === 'Math.random()' ? 'ctx.random()' : 'ctx.now()';
+        return line(
+          'yellow',
+          '⚠ nondeterministic',
+          `${str(r.orchestration)} ${str(r.instanceId)}`,
+          `called ${str(r.call)} during a turn: it differs on replay; use ${replacement} (said once per orchestration)`,
+        );
+      }
       case LOG_EVENTS.batchFailed:
         return line('red', '! worker', 'a batch failed', `${str(r.error)} (retried with a back-off)`);
     }

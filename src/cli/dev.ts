@@ -52,7 +52,13 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   });
   const quiet = flags.quiet === true;
   const logger = quiet ? undefined : devReporter({ write: out, color: useColor(process.stdout, process.env) });
-  const durable = await startHost({ app, config, ...(logger ? { logger } : {}) });
+  // The determinism guard: a warning, once per orchestration, when its code reads the clock or Math.random.
+  const durable = await startHost({
+    app,
+    config,
+    worker: { warnNondeterminism: true },
+    ...(logger ? { logger } : {}),
+  });
   const orchestrations = Object.keys(app.orchestrations);
   const listed = orchestrations.map((name) => {
     const events = app.events[name];

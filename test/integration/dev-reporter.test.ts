@@ -146,6 +146,23 @@ describe('durable dev’s lines', () => {
     );
   });
 
+  it('warns once per orchestration that reads the clock during a turn, naming the ctx replacement', async () => {
+    const clocky = defineApp({
+      orchestrations: {
+        async stamp() {
+          return Date.now() > 0;
+        },
+      },
+    });
+    env = TestEnvironment.start(clocky, { logger: reporter(), worker: { warnNondeterminism: true } });
+    await env.client.start('stamp', undefined, { instanceId: 's-1' });
+    await env.client.start('stamp', undefined, { instanceId: 's-2' });
+    await env.settle();
+    const warnings = lines.filter((l) => l.includes('nondeterministic'));
+    assert.equal(warnings.length, 1, lines.join('\n'));
+    assert.match(warnings[0] ?? '', /stamp s-\d\s+called Date\.now\(\) during a turn.*use ctx\.now\(\)/);
+  });
+
   it('colours lines when asked, on a terminal without NO_COLOR', async () => {
     env = TestEnvironment.start(v1, { logger: reporter(true) });
     await env.waitForCompletion(await env.client.start('boom'));
