@@ -63,6 +63,17 @@ function packageName(dir: string): string {
   return name || 'durable-app';
 }
 
+/** Durable's rules for orchestration code (durable/eslint) on the project's TypeScript. */
+const ESLINT_CONFIG = `import durable from 'durable/eslint';
+import tseslint from 'typescript-eslint';
+
+export default [
+  { ignores: ['node_modules/', '.durable/'] },
+  { files: ['**/*.ts'], languageOptions: { parser: tseslint.parser } },
+  { files: ['**/*.ts'], ...durable.configs.recommended },
+];
+`;
+
 /** The files of a new project, by path relative to it. */
 export function scaffold(name: string, durable: string, tsx: string): Record<string, string> {
   const packageJson = {
@@ -74,9 +85,16 @@ export function scaffold(name: string, durable: string, tsx: string): Record<str
       start: 'durable dev app.ts',
       test: 'node --import tsx --test app.test.ts',
       typecheck: 'tsc --noEmit',
+      lint: 'eslint .',
     },
     dependencies: { durable },
-    devDependencies: { '@types/node': '^20.19.0', tsx, typescript: '^5.9.0' },
+    devDependencies: {
+      '@types/node': '^20.19.0',
+      eslint: '^9.0.0',
+      tsx,
+      typescript: '^5.9.0',
+      'typescript-eslint': '^8.0.0',
+    },
   };
   const tsconfig = {
     compilerOptions: {
@@ -95,6 +113,7 @@ export function scaffold(name: string, durable: string, tsx: string): Record<str
     'package.json': `${JSON.stringify(packageJson, null, 2)}\n`,
     'tsconfig.json': `${JSON.stringify(tsconfig, null, 2)}\n`,
     '.gitignore': 'node_modules/\n.durable/\n',
+    'eslint.config.js': ESLINT_CONFIG,
     'app.ts': APP,
     'app.test.ts': TEST,
     'README.md': readme(name),
@@ -192,6 +211,7 @@ export function init(args: readonly string[], out: (text: string) => void): void
       '  npm install',
       '  npm start     # durable dev app.ts, the HTTP API on http://127.0.0.1:8080',
       '  npm test      # app.test.ts on TestEnvironment',
+      "  npm run lint  # durable/eslint: what breaks an orchestration's replay",
     ].join('\n'),
   );
 }

@@ -195,6 +195,14 @@ describe('the npm package, installed from its tarball', function () {
     assert.match(tested.stdout, /# pass 1\b/);
     assert.match(tested.stdout, /# fail 0\b/);
     await run('npm', ['run', 'typecheck'], { cwd: app });
+    await run('npm', ['run', 'lint'], { cwd: app });
+    // The lint rules are on: a clock read in the orchestration fails the lint with the ctx replacement.
+    const appTs = join(app, 'app.ts');
+    const source = readFileSync(appTs, 'utf8');
+    assert.ok(source.includes('async welcome(ctx, name: string) {'), 'the scaffold has the welcome orchestration');
+    writeFileSync(appTs, source.replace('async welcome(ctx, name: string) {', '$&\n      Date.now();'));
+    const linted = await run('npm', ['run', 'lint'], { cwd: app }).catch((error: { stdout: string }) => error);
+    assert.match(String(linted.stdout), /durable\/no-nondeterministic-calls/, String(linted.stdout));
 
     const server = serve('npm', ['start'], app);
     try {
