@@ -7,9 +7,9 @@
 // dist/ (the image copies dist/ and no sources, so nothing of Durable is transpiled at start).
 //
 // Only the commands that load an app (`dev`, `worker`, and the operator as before) need tsx for the app and the hook
-// that resolves 'durable' to this copy. The HTTP commands from dist/ load neither: registering tsx alone costs about
-// as much as the rest of their start-up (docs/benchmarks.md, CLI start-up). From a checkout the CLI is TypeScript,
-// so tsx is registered for it, without the hook.
+// that resolves 'durable' to this copy. The HTTP commands from dist/ load neither: on a 2-core machine that takes
+// `durable status` from about 1.2 s to 0.25 s (node alone starts in 0.14 s there). From a checkout the CLI itself is
+// TypeScript, so tsx is registered for it, without the hook.
 import { existsSync } from 'node:fs';
 import { register as registerHooks } from 'node:module';
 import process from 'node:process';
