@@ -1,20 +1,27 @@
 /**
- * The CLI's subcommands that talk to a running Durable over its HTTP API.
+ * The CLI's subcommands that talk to a running Durable over its HTTP API. A command returns its exit status (0 when
+ * it returns nothing); errors are thrown as `CliError`s and printed by `main.ts`.
  */
-import type { ApiClient } from './api-client.js';
+import type { Api } from './api-client.js';
 import { CliError } from '../host/cli-error.js';
+import { RUNTIME_STATUSES } from '../engine/status.js';
 import { seg } from './api-client.js';
 import { short, table, time } from './format.js';
+import type { ApiEvent } from './timeline.js';
+import { timeline, waitingFor } from './timeline.js';
 
 export interface CommandContext {
-  readonly api: ApiClient;
+  readonly api: Api;
   readonly json: boolean;
   readonly out: (text: string) => void;
   /** Live progress on a terminal (the spinner of `status --wait`); a no-op when output is not a TTY. */
   readonly progress: (text: string) => void;
+  /** The current time, in epoch ms (for "waiting for 3s"). */
+  readonly now: () => number;
 }
 
-export type Command = (ctx: CommandContext, args: readonly string[], flags: Flags) => Promise<void>;
+/** Runs a command; resolves to the exit status (nothing means 0). */
+export type Command = (ctx: CommandContext, args: readonly string[], flags: Flags) => Promise<number | void>;
 export type Flags = Readonly<Record<string, string | boolean | undefined>>;
 
 interface Status {
@@ -45,6 +52,9 @@ interface Redriven {
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
+const LIVE = new Set(['Pending', 'Running', 'Suspended']);
+/** Instances scanned per request by `list --stuck`, which the API cannot filter on. */
+const STUCK_SCAN_PAGE = 1000;
 
 function need(args: readonly string[], index: number, what: string): string {
   const value = args[index];
@@ -66,12 +76,12 @@ function flag(flags: Flags, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function showStatus(ctx: CommandContext, s: Status): void {
-  if (ctx.json) return ctx.out(JSON.stringify(s, null, 2));
+function showStatus(ctx: CommandContext, s: Status, waiting?: readonly string[]): void {
+  if (ctx.json) return ctx.out(JSON.stringify(waiting ? { ...s, waitingFor: waiting } : s, null, 2));
   const rows: Array<[string, string]> = [
     ['instance', s.instanceId],
     ['name', s.name],
-    ['status', s.status],
+    ['status', s.stuck ? `${s.status} (stuck)` : s.status],
     ['generation', String(s.generation)],
     ['created', time(s.createdAt)],
     ['updated', time(s.lastUpdatedAt)],
@@ -81,7 +91,47 @@ function showStatus(ctx: CommandContext, s: Status): void {
   if (s.customStatus !== undefined) rows.push(['custom status', short(s.customStatus, 100)]);
   if (s.error) rows.push(['error', `${s.error.name}: ${s.error.message}`]);
   if (s.stuck) rows.push(['stuck', s.stuck.message]);
+  if (s.status === 'Suspended') rows.push(['waiting for', 'resume (durable resume <id>)']);
+  else if (s.status === 'Pending') rows.push(['waiting for', 'a worker to start it']);
+  for (const [i, line] of (waiting ?? []).entries()) rows.push([i === 0 ? 'waiting for' : '', line]);
   ctx.out(rows.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'));
+}
+
+/** Shows an instance; a live one with what it is waiting for, read from its history. */
+async function showLive(ctx: CommandContext, s: Status): Promise<void> {
+  if (s.status !== 'Running' && s.status !== 'Suspended') return showStatus(ctx, s);
+  const h = await ctx.api.request<{ events: ApiEvent[] }>('GET', `/api/instances/${seg(s.instanceId)}/history`);
+  return showStatus(ctx, s, waitingFor(h.events, ctx.now()));
+}
+
+/** The exit status of `status --wait`: an instance that failed or was terminated fails the command. */
+function exitFor(s: Status): number {
+  return s.status === 'Failed' || s.status === 'Terminated' ? 1 : 0;
+}
+
+/**
+ * `--status` as the API wants it: canonical names, in any case and comma-separated (`running,FAILED`). `stuck` is
+ * not a status but a note on a running instance, so it asks for `--stuck` instead.
+ */
+export function parseStatuses(value: string): { statuses: string[]; stuck: boolean } {
+  const statuses: string[] = [];
+  let stuck = false;
+  for (const raw of value.split(',')) {
+    const name = raw.trim();
+    if (name.toLowerCase() === 'stuck') {
+      stuck = true;
+      continue;
+    }
+    const canonical = RUNTIME_STATUSES.find((s) => s.toLowerCase() === name.toLowerCase());
+    if (!canonical) {
+      throw new CliError(
+        `--status must be one of ${RUNTIME_STATUSES.join(', ')} or stuck, in any case, comma-separated (got '${name}').`,
+        'USAGE',
+      );
+    }
+    if (!statuses.includes(canonical)) statuses.push(canonical);
+  }
+  return { statuses, stuck };
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -103,66 +153,70 @@ export const commands: Record<string, Command> = {
   async status(ctx, args, flags) {
     const id = need(args, 0, 'instance id (durable status <id> [--wait])');
     if (flags.wait === undefined || flags.wait === false) {
-      return showStatus(ctx, await ctx.api.request<Status>('GET', `/api/instances/${seg(id)}`));
+      return showLive(ctx, await ctx.api.request<Status>('GET', `/api/instances/${seg(id)}`));
     }
     const limitMs = typeof flags.wait === 'string' ? Number(flags.wait) : Infinity;
     if (Number.isNaN(limitMs) || limitMs < 0) throw new CliError('--wait takes a number of milliseconds.', 'USAGE');
-    const deadline = Date.now() + limitMs;
+    const deadline = ctx.now() + limitMs;
     let frame = 0;
     for (;;) {
-      const left = Math.max(0, Math.min(2000, deadline - Date.now()));
-      const s = await ctx.api.request<Status>('GET', `/api/instances/${seg(id)}?wait=${Math.round(left)}`);
-      if (TERMINAL.has(s.status) || Date.now() >= deadline) {
+      const left = Math.round(Math.max(0, Math.min(2000, deadline - ctx.now())));
+      const s = await ctx.api.request<Status>('GET', `/api/instances/${seg(id)}?wait=${left}`, undefined, {
+        waitMs: left,
+      });
+      if (TERMINAL.has(s.status)) {
         ctx.progress('');
-        return showStatus(ctx, s);
+        showStatus(ctx, s);
+        return exitFor(s);
+      }
+      if (ctx.now() >= deadline) {
+        ctx.progress('');
+        return showLive(ctx, s);
       }
       const custom = s.customStatus === undefined ? '' : ` ${short(s.customStatus, 50)}`;
-      ctx.progress(`${SPINNER[frame++ % SPINNER.length]} ${s.instanceId} ${s.status}${custom}`);
+      ctx.progress(`${SPINNER[frame++ % SPINNER.length]} ${s.instanceId} ${s.stuck ? 'stuck' : s.status}${custom}`);
     }
   },
 
   async list(ctx, _args, flags) {
     const query = new URLSearchParams();
-    for (const key of ['status', 'name', 'limit', 'cursor', 'createdFrom', 'createdTo']) {
+    for (const key of ['name', 'limit', 'cursor']) {
       const value = flag(flags, key);
       if (value !== undefined) query.set(key, value);
     }
-    const page = await ctx.api.request<{ items: Status[]; nextCursor?: string }>(
-      'GET',
-      `/api/instances?${query.toString()}`,
-    );
+    const wanted = flag(flags, 'status');
+    const parsed = wanted === undefined ? { statuses: [], stuck: false } : parseStatuses(wanted);
+    const stuckOnly = flags.stuck === true || parsed.stuck;
+    if (parsed.statuses.length > 0) query.set('status', parsed.statuses.join(','));
+    else if (stuckOnly) query.set('status', [...LIVE].join(','));
+    const page = stuckOnly
+      ? await stuckPage(ctx.api, query)
+      : await ctx.api.request<{ items: Status[]; nextCursor?: string }>('GET', `/api/instances?${query.toString()}`);
     if (ctx.json) return ctx.out(JSON.stringify(page, null, 2));
-    ctx.out(
-      table(
-        ['INSTANCE', 'NAME', 'STATUS', 'CREATED', 'OUTPUT'],
-        page.items.map((s) => [
-          s.instanceId,
-          s.name,
-          s.status,
-          time(s.createdAt),
-          short(s.output ?? s.error?.message, 40),
-        ]),
-      ),
-    );
+    if (page.items.length === 0) {
+      ctx.out(stuckOnly ? 'no stuck instances' : 'no instances');
+    } else {
+      ctx.out(
+        table(
+          ['INSTANCE', 'NAME', 'STATUS', 'CREATED', 'OUTPUT'],
+          page.items.map((s) => [
+            s.instanceId,
+            s.name,
+            s.stuck ? 'stuck' : s.status,
+            time(s.createdAt),
+            short(s.stuck?.message ?? s.output ?? s.error?.message, 60),
+          ]),
+        ),
+      );
+    }
     if (page.nextCursor) ctx.out(`\nmore: --cursor ${page.nextCursor}`);
   },
 
   async history(ctx, args) {
     const id = need(args, 0, 'instance id (durable history <id>)');
-    const h = await ctx.api.request<{ events: Array<Record<string, unknown>> }>(
-      'GET',
-      `/api/instances/${seg(id)}/history`,
-    );
+    const h = await ctx.api.request<{ events: ApiEvent[] }>('GET', `/api/instances/${seg(id)}/history`);
     if (ctx.json) return ctx.out(JSON.stringify(h, null, 2));
-    ctx.out(
-      table(
-        ['#', 'EVENT', 'SEQ', 'DETAIL'],
-        h.events.map((e, i) => {
-          const { type, at: _at, seq, ...rest } = e;
-          return [String(i), String(type), typeof seq === 'number' ? String(seq) : '', short(rest, 70)];
-        }),
-      ),
-    );
+    ctx.out(timeline(h.events));
   },
 
   async raise(ctx, args, flags) {
@@ -281,11 +335,13 @@ export const commands: Record<string, Command> = {
         'GET',
         `/api/entities?${query.toString()}`,
       );
-      if (ctx.json) return ctx.out(JSON.stringify(page, null, 2));
+      const items = [...page.items].sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0));
+      if (ctx.json) return ctx.out(JSON.stringify({ ...page, items }, null, 2));
+      if (items.length === 0) return ctx.out('no entities');
       return ctx.out(
         table(
           ['ENTITY', 'STATE', 'MODIFIED'],
-          page.items.map((e) => [e.entityId, short(e.state), time(e.lastModified)]),
+          items.map((e) => [e.entityId, short(e.state), time(e.lastModified)]),
         ),
       );
     }
@@ -310,4 +366,29 @@ function control(action: 'terminate' | 'suspend' | 'resume'): Command {
     await ctx.api.request('POST', `/api/instances/${seg(id)}/${action}`, reason !== undefined ? { reason } : {});
     ctx.out(ctx.json ? JSON.stringify({ [action]: id }) : `${action} requested for ${id}`);
   };
+}
+
+/**
+ * Stuck instances. The API does not filter on the stuck note, so this reads live instances a thousand at a time
+ * until it has found `limit` stuck ones (default 50) or has read them all. It shows every stuck instance of the
+ * pages it read (so possibly more than `limit`: cutting a page short would make its cursor skip the rest), and the
+ * cursor after the last page read.
+ */
+async function stuckPage(api: Api, query: URLSearchParams): Promise<{ items: Status[]; nextCursor?: string }> {
+  const limit = Number(query.get('limit') ?? 50);
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a whole number from 1.', 'USAGE');
+  const items: Status[] = [];
+  const scan = new URLSearchParams(query);
+  scan.set('limit', String(STUCK_SCAN_PAGE));
+  for (;;) {
+    const page = await api.request<{ items: Status[]; nextCursor?: string }>(
+      'GET',
+      `/api/instances?${scan.toString()}`,
+    );
+    items.push(...page.items.filter((s) => s.stuck !== undefined));
+    if (items.length >= limit || page.nextCursor === undefined) {
+      return { items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
+    }
+    scan.set('cursor', page.nextCursor);
+  }
 }

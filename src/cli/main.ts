@@ -1,94 +1,134 @@
 /**
- * `durable`: one command, with subcommands. `dev` runs Durable; the others talk to a running one over HTTP
- * (`--url`, default http://127.0.0.1:8080 or DURABLE_URL; `--token` or DURABLE_TOKEN). Human-readable output
- * by default, `--json` for scripts. Errors print one line and exit non-zero.
+ * `durable`: one command, with subcommands (their usage, options and environment variables are in `help.ts`).
+ * `dev` runs Durable; most others talk to a running one over HTTP (`--url`, default http://127.0.0.1:8080 or
+ * DURABLE_URL; `--token` or DURABLE_TOKEN; `--timeout`). Human-readable output by default, `--json` for scripts.
+ * Errors print one line and exit 1; usage errors exit 2.
+ *
+ * Start-up time matters: the HTTP commands load only this file, `help.ts`, `commands.ts` and what they import (no
+ * Fastify, SQLite or backends); `dev` and `migrate` load theirs with dynamic imports, when they run.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CliError } from '../host/cli-error.js';
 import { ApiClient } from './api-client.js';
-import type { Flags } from './commands.js';
 import { commands } from './commands.js';
-import { dev } from './dev.js';
-import { init } from './init.js';
-import { migrate } from './migrate.js';
+import type { CommandHelp, OptionHelp } from './help.js';
+import { COMMANDS, DEFAULT_TIMEOUT_MS, commandHelp, optionsOf, overview } from './help.js';
 
-const USAGE = `Usage: durable <command> [arguments] [--url URL] [--token TOKEN] [--json]
+/** Every option any command declares: parsing is strict, so a flag no command knows is a usage error. */
+function allOptions(): Record<string, OptionHelp> {
+  const all: Record<string, OptionHelp> = {};
+  for (const command of Object.values(COMMANDS)) Object.assign(all, optionsOf(command));
+  return all;
+}
 
-  init <dir>                        scaffold a project: an app, a test on TestEnvironment, npm start and npm test
-  dev <app>                         run an app on embedded SQLite with the HTTP API (--port, --host, --data-dir, --watch)
-  worker <app>                      the container entry point: run work from the configured backends (worker --help)
-  migrate                           create the configured store's tables and indexes (or SQLite schema), then exit
-  start <name> [input-json]         start an orchestration (--id, --reuse allow-terminal|allow-failed|reject)
-  status <id> [--wait[=ms]]         show an instance; --wait follows it to the end
-  list                              list instances (--status, --name, --limit, --cursor)
-  history <id>                      show an instance's history
-  raise <id> <event> [data-json]    raise an event (--event-id for exactly-once)
-  terminate|suspend|resume <id> [reason]
-  purge <id>                        delete a finished instance
-  dead-letters                      list dead-lettered messages (--queue orchestrations|activities)
-  kick <message-id ...> | --all     redrive dead letters: deliver them again as fresh messages (--queue)
-  discard <message-id ...> | --all  delete dead letters for good (--queue)
-  signal <name@key> <op> [input]    signal an entity (--at ISO time)
-  entity get <name@key>             read an entity's state
-  entity list                       list entities (--name)`;
+/** Durable's version, from the package.json above this file (src/cli/ in a checkout, dist/src/cli/ when built). */
+function version(): string {
+  for (const path of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'durable' && pkg.version) return pkg.version;
+    } catch {
+      // not this one
+    }
+  }
+  return 'unknown';
+}
+
+interface Parsed {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+function parse(argv: readonly string[]): Parsed {
+  try {
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: allOptions() });
+  } catch (error) {
+    // parseArgs' own messages name the flag ("Unknown option '--frobnicate'"); they are usage errors.
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
+    throw new CliError(`${message} Run durable --help.`, 'USAGE');
+  }
+}
+
+/** Refuses options the command does not take, naming the commands that do. */
+function checkOptions(name: string, command: CommandHelp, given: readonly string[]): void {
+  const accepted = optionsOf(command);
+  for (const option of given) {
+    if (option in accepted) continue;
+    const owners = Object.entries(COMMANDS)
+      .filter(([, c]) => option in optionsOf(c))
+      .map(([n]) => n);
+    throw new CliError(
+      `durable ${name} does not take --${option} (${owners.join(', ')} ${owners.length === 1 ? 'does' : 'do'}). Run durable ${name} --help.`,
+      'USAGE',
+    );
+  }
+}
+
+function timeoutOf(value: string | boolean | undefined): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  const ms = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(ms) || ms <= 0) {
+    throw new CliError(`--timeout takes a number of milliseconds greater than 0 (got ${String(value)}).`, 'USAGE');
+  }
+  return ms;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      wait: { type: 'string' },
-      id: { type: 'string' },
-      reuse: { type: 'string' },
-      status: { type: 'string' },
-      name: { type: 'string' },
-      limit: { type: 'string' },
-      cursor: { type: 'string' },
-      'event-id': { type: 'string' },
-      at: { type: 'string' },
-      queue: { type: 'string' },
-      all: { type: 'boolean' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'data-dir': { type: 'string' },
-      watch: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-    },
-  });
-  const [command, ...args] = positionals;
+  const { values, positionals } = parse(argv);
+  const [name, ...args] = positionals;
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
-  if (!command || values.help) {
-    out(USAGE);
-    return command || values.help ? 0 : 2;
+  if (values.version === true) {
+    out(version());
+    return 0;
   }
-  const flags: Flags = values;
-  if (command === 'dev') {
+  if (!name) {
+    out(overview());
+    return values.help === true ? 0 : 2;
+  }
+  const spec = COMMANDS[name];
+  if (!spec || name === 'worker') throw new CliError(`Unknown command '${name}'. Run durable --help.`, 'USAGE');
+  if (values.help === true) {
+    out(commandHelp(name));
+    return 0;
+  }
+  checkOptions(
+    name,
+    spec,
+    Object.keys(values).filter((key) => values[key] !== undefined),
+  );
+  const flags = values;
+  if (name === 'dev') {
+    const { dev } = await import('./dev.js');
     await dev(args, flags, out);
     return -1; // keeps running
   }
-  if (command === 'init') {
+  if (name === 'init') {
+    const { init } = await import('./init.js');
     init(args, out);
     return 0;
   }
-  if (command === 'migrate') {
+  if (name === 'migrate') {
     if (args.length > 0) throw new CliError('migrate takes no arguments: it reads the DURABLE_* variables.', 'USAGE');
+    const { migrate } = await import('./migrate.js');
     const result = await migrate(process.env);
     out(values.json === true ? JSON.stringify(result) : result.summary);
     return 0;
   }
-  const run = commands[command];
-  if (!run) throw new CliError(`Unknown command '${command}'. Run durable --help.`, 'USAGE');
+  const run = commands[name];
+  if (!run) throw new CliError(`Unknown command '${name}'. Run durable --help.`, 'USAGE');
+  // An empty variable (`DURABLE_URL= durable …`) counts as unset.
+  const token = typeof values.token === 'string' ? values.token : process.env.DURABLE_TOKEN || undefined;
   const api = new ApiClient({
-    url: values.url ?? process.env.DURABLE_URL ?? 'http://127.0.0.1:8080',
-    ...((values.token ?? process.env.DURABLE_TOKEN) ? { token: values.token ?? process.env.DURABLE_TOKEN } : {}),
+    url: typeof values.url === 'string' ? values.url : process.env.DURABLE_URL || 'http://127.0.0.1:8080',
+    timeoutMs: timeoutOf(values.timeout),
+    ...(token ? { token } : {}),
   });
   const tty = process.stderr.isTTY;
-  await run(
+  const code = await run(
     {
       api,
       json: values.json === true,
@@ -96,11 +136,12 @@ async function main(argv: readonly string[]): Promise<number> {
       progress: (text) => {
         if (tty) process.stderr.write(`\r\x1b[2K${text}`);
       },
+      now: () => Date.now(),
     },
     args,
     flags,
   );
-  return 0;
+  return code ?? 0;
 }
 
 // `status --wait` without a value: parseArgs needs a string, so `--wait` alone means no time limit.

@@ -24,6 +24,8 @@ import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { HomePageOptions } from './home-page.js';
 import { renderHomePage } from './home-page.js';
 import { buildOpenApi } from './openapi.js';
+import type { SchemaError } from './validation-messages.js';
+import { describeValidation } from './validation-messages.js';
 import type { ApiRoute, RouteContext } from './route.js';
 import { LOG_EVENTS } from '../observability/log-events.js';
 
@@ -85,6 +87,8 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     // Ids are bounded by the schemas (which answer 400); the router's own limit would answer 404 instead.
     routerOptions: { maxParamLength: 8192 },
     frameworkErrors: (error, _request, reply) => void sendProblem(reply, error),
+    // Schema errors in words (the problem's `details.errors` keep Ajv's paths for programs).
+    schemaErrorFormatter: (errors, part) => new Error(describeValidation(errors as SchemaError[], part)),
   });
 
   installValidators(app);
@@ -192,8 +196,9 @@ function serveHomePage(app: FastifyInstance, options: HttpApiOptions, home: Home
  */
 function installValidators(app: FastifyInstance): void {
   const factory = AjvCompiler();
-  const strict = factory({}, { customOptions: { coerceTypes: false, removeAdditional: false } });
-  const coercing = factory({}, { customOptions: { coerceTypes: 'array', removeAdditional: false } });
+  // `verbose`: errors carry the refused value and its schema, which the messages quote (validation-messages.ts).
+  const strict = factory({}, { customOptions: { coerceTypes: false, removeAdditional: false, verbose: true } });
+  const coercing = factory({}, { customOptions: { coerceTypes: 'array', removeAdditional: false, verbose: true } });
   app.setValidatorCompiler((definition) => {
     if (definition.httpPart === 'body') return strict(definition);
     const validate = coercing(definition);
@@ -208,9 +213,10 @@ function installValidators(app: FastifyInstance): void {
         const value = raw[key];
         if (typeof value === 'string' && !/^-?[0-9]{1,15}$/.test(value)) {
           return {
-            error: new ValidationError(`${definition.httpPart}/${key} must be a whole number in decimal digits.`, {
-              [key]: value.slice(0, 40),
-            }),
+            error: new ValidationError(
+              `${definition.httpPart === 'querystring' ? 'Query parameter' : 'Path parameter'} ${key} must be a whole number in decimal digits (got ${JSON.stringify(value.slice(0, 40))}).`,
+              { [key]: value.slice(0, 40) },
+            ),
           };
         }
       }

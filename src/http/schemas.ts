@@ -67,6 +67,7 @@ const cursor: JsonSchema = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,2000}$',
 const limit: JsonSchema = { type: 'integer', minimum: 1, maximum: 1000, default: 50 };
 
 const statusList = `(${RUNTIME_STATUSES.join('|')})`;
+const statusPattern = `^${statusList}(,${statusList}){0,19}$`;
 
 const queueName: JsonSchema = { type: 'string', enum: [...QUEUE_NAMES], description: 'A queue. Default: both.' };
 
@@ -75,6 +76,32 @@ export const MAX_REDRIVE_IDS = 1000;
 
 /** A message id as the queues report it: 1-1000 characters, no control characters. */
 const messageId: JsonSchema = { type: 'string', pattern: '^[^\\u0000-\\u001f\\u007f]{1,1000}$' };
+
+/**
+ * What each pattern above means, for people: a refused value is described with these words, not the regex
+ * (`validation-messages.ts`). `choices` lists the values a pattern accepts when it is a list of names.
+ */
+export const PATTERN_RULES: ReadonlyMap<string, { readonly text: string; readonly choices?: readonly string[] }> =
+  new Map([
+    [instanceId.pattern as string, { text: 'must be 1-200 letters, digits and _ . : # ~ - (not "." or "..")' }],
+    [existingInstanceId.pattern as string, { text: 'must be an instance id: 1-200 letters, digits and _ . : # ~ -' }],
+    [name.pattern as string, { text: 'must be 1-200 letters, digits and _ . : # ~ $ @ + - (no spaces or slashes)' }],
+    [entityName.pattern as string, { text: 'must be 1-100 letters, digits and _ . : # ~ -' }],
+    [entityKey.pattern as string, { text: 'must be 1-200 letters, digits and _ . : # ~ @ -' }],
+    [
+      reason.pattern as string,
+      { text: 'must be 1-1000 characters, with no control characters but tabs and line breaks' },
+    ],
+    [cursor.pattern as string, { text: 'must be a cursor as a previous page returned it (nextCursor)' }],
+    [messageId.pattern as string, { text: 'must be a message id as the dead-letter list shows it' }],
+    [
+      statusPattern,
+      {
+        text: `must be one of ${RUNTIME_STATUSES.join(', ')}, comma-separated or repeated`,
+        choices: RUNTIME_STATUSES,
+      },
+    ],
+  ]);
 
 /** Any JSON value (bounded in size by the body limit and in depth by the body parser). */
 const anyJson: JsonSchema = { description: 'Any JSON value.' };
@@ -103,7 +130,7 @@ export const schemas = {
     status: {
       type: 'array',
       maxItems: 20,
-      items: { type: 'string', pattern: `^${statusList}(,${statusList}){0,19}$` },
+      items: { type: 'string', pattern: statusPattern },
       description: 'Runtime statuses: repeat the parameter or separate them with commas.',
     },
     name: { ...name, description: 'Orchestration name.' },

@@ -125,6 +125,35 @@ describe('durable dev and the CLI', function () {
     assert.equal((JSON.parse(status.stdout) as { output: { by: string } }).output.by, 'cli');
   });
 
+  it('says what a waiting approval waits for, shows its timer as a date, and fails status --wait once terminated', async () => {
+    const id = 'cli-waiting';
+    await durable(['start', 'approval', '{"requestId":"r3","amount":5,"timeoutMs":3600000}', '--id', id], url);
+    let status = '';
+    for (let i = 0; i < 50 && !/an event, or its timeout/.test(status); i++) {
+      status = (await durable(['status', id], url)).stdout;
+      if (!/an event, or its timeout/.test(status)) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(
+      status,
+      /^waiting for\s+an event, or its timeout at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(in \d+m\d\ds\)$/m,
+    );
+
+    const history = await durable(['history', id], url);
+    assert.match(history.stdout, /^#\s+\+TIME\s+AT\s+EVENT\s+SEQ\s+DETAIL\s+TOOK/);
+    assert.match(history.stdout, /TaskCompleted\s+0\s+requestApproval\s+\d+ms$/m);
+    assert.match(history.stdout, /TimerCreated\s+1\s+event timeout at \d{4}-\d\d-\d\dT[\d:.]+Z \(in 1h00m\)/);
+
+    const running = await durable(['list', '--status', 'running'], url);
+    assert.equal(running.code, 0, running.stderr);
+    assert.match(running.stdout, new RegExp(`^${id}\\s+approval\\s+Running`, 'm'));
+
+    assert.equal((await durable(['terminate', id, 'no longer needed'], url)).code, 0);
+    const waited = await durable(['status', id, '--wait'], url);
+    assert.equal(waited.code, 1, 'a terminated instance fails status --wait');
+    assert.match(waited.stdout, /status\s+Terminated/);
+    assert.match(waited.stdout, /no longer needed/);
+  });
+
   it('signals an entity and reads its state', async () => {
     const signalled = await durable(['signal', 'counter@cli', 'add', '5'], url);
     assert.equal(signalled.code, 0, signalled.stderr);

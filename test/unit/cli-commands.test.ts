@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import type { Api } from '../../src/cli/api-client.js';
+import type { CommandContext, Flags } from '../../src/cli/commands.js';
+import { commands, parseStatuses } from '../../src/cli/commands.js';
+import { events } from '../../src/engine/history.js';
+import { CliError } from '../../src/host/cli-error.js';
+
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+
+interface Instance {
+  instanceId: string;
+  name: string;
+  status: string;
+  generation: number;
+  createdAt: string;
+  lastUpdatedAt: string;
+  stuck?: { name: string; message: string };
+  error?: { name: string; message: string };
+  output?: unknown;
+}
+
+function instance(id: string, status: string, extra: Partial<Instance> = {}): Instance {
+  const at = new Date(T0).toISOString();
+  return { instanceId: id, name: 'approval', status, generation: 0, createdAt: at, lastUpdatedAt: at, ...extra };
+}
+
+/** An API that answers each path with `routes[path]` (a function of the request count, or a value). */
+function fakeApi(routes: Record<string, unknown>): Api & { paths: string[] } {
+  const paths: string[] = [];
+  return {
+    paths,
+    request<T>(_method: string, path: string): Promise<T> {
+      paths.push(path);
+      const [base = '', query = ''] = path.split('?');
+      const route = routes[path] ?? routes[base];
+      if (route === undefined) return Promise.reject(new CliError(`No route ${path}`, 'NOT_FOUND'));
+      const value =
+        typeof route === 'function' ? (route as (q: URLSearchParams) => unknown)(new URLSearchParams(query)) : route;
+      return Promise.resolve(value as T);
+    },
+  };
+}
+
+async function run(
+  name: string,
+  api: Api,
+  args: string[] = [],
+  flags: Flags = {},
+): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const ctx: CommandContext = { api, json: false, out: (t) => lines.push(t), progress: () => {}, now: () => T0 + 5000 };
+  const command = commands[name];
+  assert.ok(command, name);
+  const code = (await command(ctx, args, flags)) ?? 0;
+  return { code, out: lines.join('\n') };
+}
+
+describe('CLI commands', () => {
+  describe('list', () => {
+    const stuck = {
+      name: 'NonDeterminismError',
+      message: 'Expected activity sayHello at 0, the code asked for a timer.',
+    };
+
+    it('shows a stuck instance as stuck, with why, instead of Running', async () => {
+      const api = fakeApi({
+        '/api/instances': { items: [instance('a', 'Running', { stuck }), instance('b', 'Running')] },
+      });
+      const { out } = await run('list', api);
+      assert.match(out, /^a\s+approval\s+stuck\s+\S+\s+Expected activity sayHello/m);
+      assert.match(out, /^b\s+approval\s+Running/m);
+    });
+
+    it('with --stuck, lists only stuck instances, reading every page of live ones', async () => {
+      const api = fakeApi({
+        '/api/instances': (q: URLSearchParams) =>
+          q.get('cursor') === 'p2'
+            ? { items: [instance('c', 'Running', { stuck })] }
+            : { items: [instance('a', 'Running'), instance('b', 'Suspended')], nextCursor: 'p2' },
+      });
+      const { out } = await run('list', api, [], { stuck: true });
+      assert.match(out, /^c\s+approval\s+stuck/m);
+      assert.doesNotMatch(out, /^a\s|^b\s/m);
+      assert.equal(api.paths.length, 2);
+      assert.match(api.paths[0] ?? '', /status=Pending%2CRunning%2CSuspended/);
+    });
+
+    it('says so when no instance is stuck', async () => {
+      const api = fakeApi({ '/api/instances': { items: [instance('a', 'Running')] } });
+      assert.equal((await run('list', api, [], { status: 'STUCK' })).out, 'no stuck instances');
+    });
+
+    it('accepts status names in any case and sends the canonical ones', async () => {
+      const api = fakeApi({ '/api/instances': { items: [] } });
+      await run('list', api, [], { status: 'running,FAILED,continuedasnew' });
+      assert.match(api.paths[0] ?? '', /status=Running%2CFailed%2CContinuedAsNew/);
+      assert.deepEqual(parseStatuses('pending'), { statuses: ['Pending'], stuck: false });
+    });
+
+    it('refuses an unknown status as a usage error that lists the statuses', () => {
+      assert.throws(
+        () => parseStatuses('runing'),
+        (e: CliError) =>
+          e.code === 'USAGE' && /must be one of Pending, Running, .*ContinuedAsNew or stuck.*'runing'/.test(e.message),
+      );
+    });
+  });
+
+  it('lists entities sorted by id', async () => {
+    const entity = (entityId: string): object => ({ entityId, state: 1, lastModified: new Date(T0).toISOString() });
+    const api = fakeApi({
+      '/api/entities': { items: [entity('counter@b'), entity('account@z'), entity('counter@a')] },
+    });
+    const { out } = await run('entity', api, ['list']);
+    const ids = out
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(/\s+/)[0]);
+    assert.deepEqual(ids, ['account@z', 'counter@a', 'counter@b']);
+  });
+
+  describe('status', () => {
+    it('says what a running instance is waiting for, from its history', async () => {
+      const api = fakeApi({
+        '/api/instances/a': instance('a', 'Running'),
+        '/api/instances/a/history': {
+          events: [
+            events.executionStarted({ name: 'approval', input: {}, generation: 0 }, T0),
+            events.taskScheduled(0, 'requestApproval', { id: 1 }, T0),
+            events.taskCompleted(0, undefined, T0 + 30),
+            events.timerCreated(1, T0 + 3_600_000, 'event-timeout', T0 + 30),
+            events.entityCalled({ seq: 2, entityId: 'counter@home', operation: 'get' }, T0 + 30),
+          ],
+        },
+      });
+      const { out, code } = await run('status', api, ['a']);
+      assert.equal(code, 0);
+      assert.match(out, /^waiting for\s+an event, or its timeout at 2026-03-01T11:00:00\.000Z \(in 59m55s\)$/m);
+      assert.match(out, /^\s+entity counter@home: get \(for 4\.9s\)$/m);
+    });
+
+    it('does not read the history of a finished instance', async () => {
+      const api = fakeApi({ '/api/instances/a': instance('a', 'Completed', { output: 1 }) });
+      const { out } = await run('status', api, ['a']);
+      assert.doesNotMatch(out, /waiting for/);
+      assert.deepEqual(api.paths, ['/api/instances/a']);
+    });
+
+    for (const [status, code] of [
+      ['Completed', 0],
+      ['Failed', 1],
+      ['Terminated', 1],
+    ] as const) {
+      it(`with --wait, exits ${code} when the instance ends ${status}`, async () => {
+        let polls = 0;
+        const api = fakeApi({
+          '/api/instances/a': () => (++polls < 2 ? instance('a', 'Running') : instance('a', status)),
+        });
+        const result = await run('status', api, ['a'], { wait: 'Infinity' });
+        assert.equal(result.code, code);
+        assert.match(result.out, new RegExp(`^status\\s+${status}$`, 'm'));
+      });
+    }
+  });
+
+  it('shows the history as a timeline with ISO timer dates', async () => {
+    const api = fakeApi({
+      '/api/instances/a/history': {
+        events: [
+          events.executionStarted({ name: 'remind', input: null, generation: 0 }, T0),
+          events.timerCreated(0, T0 + 60_000, 'timer', T0),
+          events.timerFired(0, T0 + 60_000, T0 + 60_050),
+        ],
+      },
+    });
+    const { out } = await run('history', api, ['a']);
+    assert.match(out, /TimerCreated\s+0\s+fires at 2026-03-01T10:01:00\.000Z \(in 1m00s\)/);
+    assert.match(
+      out,
+      /^2\s+\+1m00s\s+2026-03-01T10:01:00\.050Z\s+TimerFired\s+0\s+due 2026-03-01T10:01:00\.000Z\s+1m00s$/m,
+    );
+  });
+});
