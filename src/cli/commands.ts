@@ -349,15 +349,30 @@ export const commands: Record<string, Command> = {
     const id = need(args, 1, 'entity id name@key');
     const at = id.indexOf('@');
     if (at <= 0) throw new CliError(`An entity id looks like name@key (got ${id}).`, 'USAGE');
-    const e = await ctx.api.request<{ state: unknown; lastModified: string }>(
+    const e = await ctx.api.request<{ state: unknown; lastModified: string; lastFailure?: LastFailure }>(
       'GET',
       `/api/entities/${seg(id.slice(0, at))}/${seg(id.slice(at + 1))}`,
     );
+    if (ctx.json) return ctx.out(JSON.stringify(e, null, 2));
+    const failure = e.lastFailure;
     ctx.out(
-      ctx.json ? JSON.stringify(e, null, 2) : `${id}  ${short(e.state, 100)}  (modified ${time(e.lastModified)})`,
+      `${id}  ${short(e.state, 100)}  (modified ${time(e.lastModified)})` +
+        (failure === undefined
+          ? ''
+          : `\n  last failure: ${failure.operation} (${failure.signal ? 'signal' : 'call'} from ${failure.from}, ` +
+            `${time(failure.at)}): ${failure.error.name}: ${failure.error.message}`),
     );
   },
 };
+
+/** An entity's last failed operation, as `GET /api/entities/:name/:key` reports it. */
+interface LastFailure {
+  readonly operation: string;
+  readonly error: { readonly name: string; readonly message: string };
+  readonly at: string;
+  readonly from: string;
+  readonly signal: boolean;
+}
 
 function control(action: 'terminate' | 'suspend' | 'resume'): Command {
   return async (ctx, args) => {

@@ -56,6 +56,25 @@ async function run(
 }
 
 describe('CLI commands', () => {
+  it("entity get shows the entity's last failed operation", async () => {
+    const api = fakeApi({
+      '/api/entities/account/carol': {
+        state: 5,
+        lastModified: new Date(T0).toISOString(),
+        lastFailure: {
+          operation: 'withdraw',
+          error: { name: 'Error', message: 'insufficient funds: 5 < 10' },
+          at: new Date(T0 + 1000).toISOString(),
+          from: 'withdraw-1',
+          signal: false,
+        },
+      },
+    });
+    const { out } = await run('entity', api, ['get', 'account@carol']);
+    assert.match(out, /^account@carol {2}5 /);
+    assert.match(out, /\n {2}last failure: withdraw \(call from withdraw-1, .+\): Error: insufficient funds: 5 < 10$/);
+  });
+
   describe('list', () => {
     const stuck = {
       name: 'NonDeterminismError',
