@@ -6,6 +6,7 @@
  * written. The image's entry points must start from there, on compiled JavaScript, with no dev dependency.
  */
 import assert from 'node:assert/strict';
+import ts from 'typescript';
 import { execFile, spawn } from 'node:child_process';
 import {
   cpSync,
@@ -102,9 +103,10 @@ function packagesImported(distDir: string): string[] {
   const names = new Set<string>();
   for (const file of filesUnder(distDir).filter((path) => path.endsWith('.js'))) {
     const code = readFileSync(join(distDir, file), 'utf8');
-    for (const match of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)'([^'.][^']*)'/gm)) {
-      const specifier = match[1] ?? '';
-      if (specifier.startsWith('node:')) continue;
+    // TypeScript's own scanner: real import and export statements and import() calls, not the words `from 'x'` in
+    // a comment or in a string (the scaffold's templates, the lint rules' messages).
+    for (const { fileName: specifier } of ts.preProcessFile(code, true, true).importedFiles) {
+      if (specifier.startsWith('node:') || specifier.startsWith('.')) continue;
       const parts = specifier.split('/');
       names.add(specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier));
     }
