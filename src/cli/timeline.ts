@@ -7,29 +7,12 @@
  * instance waits for. `EntitySignaled` opens nothing: a signal is one-way. A `waitForEvent` without a timeout
  * leaves no event at all, so an instance with nothing open is reported as waiting for an event.
  */
-import type { HistoryEvent } from '../engine/history.js';
+import type { HistoryEvent, HistoryEventType } from '../engine/history.js';
+import { STEP_CLOSING_EVENTS, STEP_OPENING_EVENTS } from '../engine/history.js';
 import { duration, iso, json, relative, short, table } from './format.js';
 
 /** An event as the API returns it: a known history event, or one from a newer server that this CLI does not know. */
 export type ApiEvent = HistoryEvent | { readonly type: string; readonly at: number; readonly [key: string]: unknown };
-
-const CLOSES = new Set([
-  'TaskCompleted',
-  'TaskFailed',
-  'SubOrchestrationCompleted',
-  'SubOrchestrationFailed',
-  'TimerFired',
-  'EntityResponded',
-  'EntityLockGranted',
-]);
-
-const OPENS = new Set([
-  'TaskScheduled',
-  'SubOrchestrationCreated',
-  'TimerCreated',
-  'EntityCalled',
-  'EntityLockRequested',
-]);
 
 function known(event: ApiEvent): HistoryEvent {
   return event as HistoryEvent;
@@ -75,8 +58,8 @@ export function waitingFor(events: readonly ApiEvent[], now: number): string[] {
   for (const event of events) {
     const seq = seqOf(event);
     if (seq === undefined) continue;
-    if (OPENS.has(event.type)) open.set(seq, known(event));
-    else if (CLOSES.has(event.type)) open.delete(seq);
+    if (STEP_OPENING_EVENTS.has(event.type as HistoryEventType)) open.set(seq, known(event));
+    else if (STEP_CLOSING_EVENTS.has(event.type as HistoryEventType)) open.delete(seq);
   }
   const lines = [...open.values()].map((e) => describeOpen(e, now));
   return lines.length > 0 ? lines : ['an event (no activity, timer or entity call is open)'];
@@ -157,8 +140,8 @@ export function timeline(events: readonly ApiEvent[]): string {
     const e = known(event);
     const seq = seqOf(event);
     let took = '';
-    if (seq !== undefined && OPENS.has(event.type)) opened.set(seq, e);
-    if (seq !== undefined && CLOSES.has(event.type)) {
+    if (seq !== undefined && STEP_OPENING_EVENTS.has(event.type as HistoryEventType)) opened.set(seq, e);
+    if (seq !== undefined && STEP_CLOSING_EVENTS.has(event.type as HistoryEventType)) {
       const open = opened.get(seq);
       if (open) took = duration(event.at - open.at);
     }

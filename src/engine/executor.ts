@@ -43,7 +43,7 @@ import {
   toFailureDetails,
 } from './errors.js';
 import type { HistoryEvent, HistoryEventOf, HistoryEventType, ParentRef, TimerPurpose } from './history.js';
-import { events } from './history.js';
+import { events, STEP_CLOSING_EVENTS } from './history.js';
 import type { Message, OrchestrationMessage } from './messages.js';
 import type { RuntimeStatus } from './status.js';
 import { isTerminal } from './status.js';
@@ -69,14 +69,9 @@ interface Call {
   cancelled: boolean;
 }
 
+/** What arrives for the code: a step's result, or a raised event. */
 const DELIVERY_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
-  'TaskCompleted',
-  'TaskFailed',
-  'SubOrchestrationCompleted',
-  'SubOrchestrationFailed',
-  'TimerFired',
-  'EntityResponded',
-  'EntityLockGranted',
+  ...STEP_CLOSING_EVENTS,
   'EventRaised',
 ]);
 

@@ -124,6 +124,27 @@ export type HistoryEventType = HistoryEvent['type'];
 /** The event of a given type. */
 export type HistoryEventOf<K extends HistoryEventType> = Extract<HistoryEvent, { type: K }>;
 
+/**
+ * The events that open a numbered step an orchestration then waits on (signals are one-way and open none), and the
+ * events that close one, by the same `seq`. An open step at the end of a history is what the instance waits for.
+ */
+export const STEP_OPENING_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
+  'TaskScheduled',
+  'SubOrchestrationCreated',
+  'TimerCreated',
+  'EntityCalled',
+  'EntityLockRequested',
+]);
+export const STEP_CLOSING_EVENTS: ReadonlySet<HistoryEventType> = new Set<HistoryEventType>([
+  'TaskCompleted',
+  'TaskFailed',
+  'SubOrchestrationCompleted',
+  'SubOrchestrationFailed',
+  'TimerFired',
+  'EntityResponded',
+  'EntityLockGranted',
+]);
+
 type Fields<K extends HistoryEventType> = Omit<HistoryEventOf<K>, 'type' | 'at'>;
 
 /**

@@ -16,6 +16,7 @@ import type { Host } from '../../src/host/host.js';
 import { startHost } from '../../src/host/host.js';
 import type { DurableClient, HistoryEvent, InstanceStatus } from '../../src/index.js';
 import { entityId } from '../../src/index.js';
+import { STEP_CLOSING_EVENTS, STEP_OPENING_EVENTS } from '../../src/engine/history.js';
 import type { Account, Counter } from '../../examples/app.js';
 import app from '../../examples/app.js';
 import { BeanstalkdServer, requireBeanstalkd } from '../fixtures/beanstalkd-server.js';
@@ -32,24 +33,9 @@ const PAGES = ['page-0', 'page-1', 'page-2', 'page-3'];
 /** Client signals `add(2)` sent to each page's counter, besides the orchestrations' views. */
 const CLIENT_ADDS = 10;
 
-/** History events that open a numbered step, and those that close one (by the same `seq`). */
-const OPENS = new Set([
-  'TaskScheduled',
-  'SubOrchestrationCreated',
-  'TimerCreated',
-  'EntityCalled',
-  'EntitySignaled',
-  'EntityLockRequested',
-]);
-const CLOSES = new Set([
-  'TaskCompleted',
-  'TaskFailed',
-  'SubOrchestrationCompleted',
-  'SubOrchestrationFailed',
-  'TimerFired',
-  'EntityResponded',
-  'EntityLockGranted',
-]);
+/** History events that open a numbered step (signals too: they take a number), and those that close one. */
+const OPENS = new Set<string>([...STEP_OPENING_EVENTS, 'EntitySignaled']);
+const CLOSES: ReadonlySet<string> = STEP_CLOSING_EVENTS;
 
 /**
  * A history without gaps or duplicates: one start, one end, steps numbered 0, 1, 2… in order with each number

@@ -14,16 +14,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import type { KubeApiServer } from '../kube-api-server/server.js';
 import { until } from '../helpers/until.js';
 import { withKubectl } from './kubectl.js';
-import { ROOT, settled } from './operator-fixture.js';
-
-const OWNED: [string, string][] = [
-  ['', 'serviceaccounts'],
-  ['rbac.authorization.k8s.io', 'roles'],
-  ['rbac.authorization.k8s.io', 'rolebindings'],
-  ['', 'services'],
-  ['apps', 'deployments'],
-  ['policy', 'poddisruptionbudgets'],
-];
+import { OWNED, ROOT, settled } from './operator-fixture.js';
 
 function workflows(names: string[]): string {
   return names
