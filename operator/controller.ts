@@ -32,7 +32,7 @@ import {
 } from '../src/backends/kubernetes/lease-names.js';
 import { LOG_EVENTS } from '../src/observability/log-events.js';
 import type { Logger } from '../src/observability/logger.js';
-import { needsApply, withAppliedHash } from './apply.js';
+import { canonical, needsApply, withAppliedHash } from './apply.js';
 import { collectionPath, OWNED_KINDS, type KindInfo } from './kinds.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { Pool, PoolKind } from './pool.js';
@@ -80,6 +80,15 @@ function keyOf(kind: PoolKind, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
 }
 
+/** A cached pool with its kind and apiVersion, which an object from a list does not carry. */
+function asPool(kind: PoolKind, object: KubernetesObject): Pool {
+  return { ...(object as Pool), apiVersion: API_VERSION, kind };
+}
+
+function poolKey(pool: Pool): string {
+  return keyOf(pool.kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? '');
+}
+
 /** Why a reconcile stopped short, reported as `Degraded` (and as an Event) rather than retried as an error. */
 class PoolProblem extends Error {
   constructor(
@@ -112,6 +121,8 @@ export class Controller {
   private readonly depthProbe = new QueueDepthProbe();
   /** The last ready-message count read for each pool key (the status's `queueDepth`). */
   private readonly depths = new Map<string, number>();
+  /** The tubes last read for each pool key, and the spec generation they were read for. */
+  private readonly tubesRead = new Map<string, { generation: number | undefined; tubes: PoolTubes | undefined }>();
   private stopping = false;
   private synced = false;
   private starting: Promise<void> | undefined;
@@ -166,7 +177,11 @@ export class Controller {
       const enqueue = (pool: KubernetesObject): void => this.enqueuePool(kind, pool);
       cache.on('add', enqueue);
       cache.on('update', enqueue);
-      cache.on('delete', (pool) => this.reported.delete(pool.metadata?.uid ?? ''));
+      cache.on('delete', (pool) => {
+        this.reported.delete(pool.metadata?.uid ?? '');
+        this.tubesRead.delete(keyOf(kind, pool.metadata?.namespace ?? 'default', pool.metadata?.name ?? ''));
+        this.depths.delete(keyOf(kind, pool.metadata?.namespace ?? 'default', pool.metadata?.name ?? ''));
+      });
       this.pools.set(kind, cache);
     }
     for (const info of OWNED_KINDS) {
@@ -305,8 +320,9 @@ export class Controller {
 
   private async reconcileKey(key: string): Promise<void | { requeueAfterMs: number }> {
     const [kind, namespace, name] = key.split('/') as [PoolKind, string, string];
-    const pool = this.pools.get(kind)?.get(name, namespace) as Pool | undefined;
-    if (pool === undefined) return; // gone: owner references take what it owned
+    const cached = this.pools.get(kind)?.get(name, namespace);
+    if (cached === undefined) return; // gone: owner references take what it owned
+    const pool = asPool(kind, cached);
     const started = performance.now();
     const metrics = this.options.metrics;
     try {
@@ -395,7 +411,12 @@ export class Controller {
       throw new PoolProblem('KedaMissing', 'autoscaling.provider is keda, but this cluster serves no keda.sh/v1alpha1');
     }
     if (scaling.queueDepthPerWorker === undefined) return undefined;
-    const tubes = await this.poolTubes(pool);
+    // Read when the spec changed; otherwise the queue-depth pass keeps it current (so an unchanged pool costs no GET).
+    const known = this.tubesRead.get(poolKey(pool));
+    const tubes =
+      known !== undefined && known.generation === pool.metadata.generation
+        ? known.tubes
+        : await this.readTubes(pool, new Map());
     if (tubes === undefined) {
       throw new PoolProblem(
         'BackendsInvalid',
@@ -451,6 +472,13 @@ export class Controller {
     }
   }
 
+  /** {@link poolTubes}, remembered with the generation of the spec it was read for. */
+  private async readTubes(pool: Pool, configMaps: Map<string, Promise<V1ConfigMap>>): Promise<PoolTubes | undefined> {
+    const tubes = await this.poolTubes(pool, configMaps);
+    this.tubesRead.set(poolKey(pool), { generation: pool.metadata.generation, tubes });
+    return tubes;
+  }
+
   /**
    * Reads the ready messages in every pool's tubes (Beanstalkd `stats-tube`) and queues the pools whose depth
    * changed, so their status (the Queue column) follows. One pass every `queueDepthIntervalMs`; a pool whose queue
@@ -460,12 +488,15 @@ export class Controller {
     const configMaps = new Map<string, Promise<V1ConfigMap>>(); // read once per pass, however many pools share one
     for (const [kind, cache] of this.pools) {
       for (const object of cache.list()) {
-        const pool = object as Pool;
+        const pool = asPool(kind, object);
         if (this.stopping) return;
         if (pool.metadata.deletionTimestamp || specProblems(pool).length > 0) continue;
-        const key = keyOf(kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? '');
+        const key = poolKey(pool);
         try {
-          const tubes = await this.poolTubes(pool, configMaps);
+          const before = this.tubesRead.get(key)?.tubes;
+          const tubes = await this.readTubes(pool, configMaps);
+          // KEDA's triggers name the tubes: a changed backends ConfigMap changes them.
+          if (canonical(before ?? null) !== canonical(tubes ?? null)) this.queue.add(key);
           if (tubes === undefined) continue;
           const depth = await this.depthProbe.readyIn(tubes);
           if (this.depths.get(key) === depth) continue;
@@ -484,7 +515,7 @@ export class Controller {
     selector = '',
   ): Promise<void> {
     const deployment = this.owned.get('Deployment')?.cache.get(ownedName(pool), pool.metadata.namespace);
-    const depth = this.depths.get(keyOf(pool.kind, pool.metadata.namespace ?? 'default', pool.metadata.name ?? ''));
+    const depth = this.depths.get(poolKey(pool));
     const next = poolStatus(
       pool.status,
       {

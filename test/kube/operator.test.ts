@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { KubeApiServer } from '../kube-api-server/server.js';
 import { until } from '../helpers/until.js';
 import type { Kubectl } from './kubectl.js';
-import { ROOT, settled, withOperator } from './operator-fixture.js';
+import { OWNED, ROOT, settled, withOperator } from './operator-fixture.js';
 
 function workflow(name: string, spec: string): string {
   return `apiVersion: durable.dev/v1alpha1\nkind: Workflow\nmetadata: { name: ${name} }\nspec: ${spec}\n`;
@@ -40,15 +40,6 @@ async function deploymentStatus(kubectl: Kubectl, name: string, replicas: number
     JSON.stringify({ status }),
   );
 }
-
-const OWNED: [string, string][] = [
-  ['', 'serviceaccounts'],
-  ['rbac.authorization.k8s.io', 'roles'],
-  ['rbac.authorization.k8s.io', 'rolebindings'],
-  ['', 'services'],
-  ['apps', 'deployments'],
-  ['policy', 'poddisruptionbudgets'],
-];
 
 describe('the operator', function () {
   this.timeout(60_000);
@@ -279,6 +270,48 @@ describe('the operator', function () {
     );
   });
 
+  it('gives KEDA a trigger per tube, follows a changed backends ConfigMap, and reads it no more than that', async () => {
+    const { server, kubectl } = k8s;
+    // KEDA's CRD (only what discovery and storage need): the operator watches ScaledObjects when the API serves them.
+    await kubectl.ok('apply', '-f', kubectl.file('keda.yaml', KEDA_CRD));
+    await kubectl.ok('wait', '--for', 'condition=established', 'crd/scaledobjects.keda.sh', '--timeout=10s');
+    await k8s.controller.stop();
+    const controller = await k8s.startOperator({ queueDepthIntervalMs: 100 });
+    const backends = (namespace: string): string =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: shop-backends }\ndata: ${JSON.stringify({
+        DURABLE_QUEUE_URL: 'beanstalkd://beanstalkd.shop:11300',
+        DURABLE_NAMESPACE: namespace,
+      })}\n`;
+    await kubectl.ok('apply', '-f', kubectl.file('cm.yaml', backends('shop')));
+    const spec =
+      '{ image: "shop:1", app: app.ts, backends: { configMapRef: { name: shop-backends } }, ' +
+      'autoscaling: { maxReplicas: 4, queueDepthPerWorker: 10, provider: keda } }';
+    await kubectl.ok('apply', '-f', kubectl.file('w.yaml', workflow('shop', spec)));
+    const tubes = (): string[] =>
+      (server.read('keda.sh', 'scaledobjects', 'default', 'shop-workflow')?.spec.triggers ?? []).map(
+        (t: any) => `${t.type} ${t.metadata.server} ${t.metadata.tube} ${t.metadata.value}`,
+      );
+    await until(() => tubes().length > 0, 'a ScaledObject', 10_000);
+    assert.deepEqual(tubes(), [
+      'beanstalkd beanstalkd.shop:11300 shop.orchestrations 10',
+      'beanstalkd beanstalkd.shop:11300 shop.entities 10',
+      'beanstalkd beanstalkd.shop:11300 shop.activities 10',
+    ]);
+    assert.equal(server.read('autoscaling', 'horizontalpodautoscalers', 'default', 'shop-workflow'), undefined);
+
+    await settled(server);
+    server.resetRequestCounts();
+    for (let i = 0; i < 5; i++) await controller.reconcileNow('Workflow', 'default', 'shop');
+    assert.deepEqual(server.requestCounts(), {}, 'the tubes come from what the queue-depth pass read');
+
+    await kubectl.ok('apply', '-f', kubectl.file('cm.yaml', backends('shop-eu')));
+    await until(
+      () => tubes()[0]?.includes('shop-eu.orchestrations') === true,
+      'the triggers follow the ConfigMap',
+      10_000,
+    );
+  });
+
   it('reconciles an Entity pool as a pool of entity workers', async () => {
     const { server, kubectl } = k8s;
     const entity =
@@ -314,3 +347,18 @@ function leases(app: string, members: [pool: string, id: string][]): string {
     lease(`durable-${app}-p01`, { 'durable.dev/role': 'partition', 'durable.dev/partition': '1' }),
   ].join('---\n');
 }
+
+/** KEDA's ScaledObject CRD, reduced to what the test server needs to serve and store it. */
+const KEDA_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: scaledobjects.keda.sh }
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names: { plural: scaledobjects, singular: scaledobject, kind: ScaledObject, listKind: ScaledObjectList }
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+`;
