@@ -96,18 +96,30 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   );
 
   const server = api;
-  let stopping = false;
+  let signals = 0;
   const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    out('stopping…');
+    signals++;
+    if (signals > 1) {
+      // Asked twice: out now. Unacknowledged messages come back after their reservation; nothing is lost.
+      out('stopped without waiting for running work (it runs again on the next start).');
+      process.exit(1);
+    }
+    out('stopping… (Ctrl-C again to stop at once)');
+    const deadline = setTimeout(() => {
+      const running = durable.worker?.running ?? { batches: 0, activities: 0 };
+      out(
+        `still running after ${config.drainTimeoutMs} ms (${running.batches} turn batch(es), ${running.activities} activity(ies)): stopping anyway; their messages return to the queue.`,
+      );
+      process.exit(1);
+    }, config.drainTimeoutMs);
+    deadline.unref();
     void server
       .close()
       .then(() => durable.stop())
       .then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 /** Why the API could not listen, said for a person. */

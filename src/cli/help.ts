@@ -78,7 +78,8 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
     summary: 'run an app on embedded SQLite with the HTTP API',
     details: [
       'Loads the app module (TypeScript or JavaScript, no build step), runs orchestrations, activities and entities',
-      'in this process on SQLite in the data directory, and serves the HTTP API. Ctrl-C drains and stops.',
+      'in this process on SQLite in the data directory, and serves the HTTP API. Ctrl-C drains and stops',
+      '(running turns and activities finish, within DURABLE_DRAIN_TIMEOUT_MS); a second Ctrl-C stops at once.',
     ],
     options: {
       port: { type: 'string', value: 'port', help: 'port of the HTTP API (default 8080; 0 picks a free one)' },
@@ -94,6 +95,7 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
       DURABLE_DATA_DIR: 'the data directory when --data-dir is not given',
       DURABLE_SQLITE_PATH: 'the SQLite file itself (overrides the data directory)',
       DURABLE_TOKEN: 'the token clients must send; required (16+ characters) on a host other than loopback',
+      DURABLE_DRAIN_TIMEOUT_MS: 'how long Ctrl-C waits for running work before exiting 1 (default 30000)',
     },
     examples: ['durable dev examples/app.ts', 'durable dev src/app.ts --watch --port 3000'],
   },

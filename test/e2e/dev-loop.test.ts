@@ -40,10 +40,19 @@ async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
   return { proc, url, output: () => out };
 }
 
+/** Stops `durable dev` as Ctrl-C does; one that has not exited 20 s later is killed, and the test says so with its output. */
 async function stopDev(dev: Dev | undefined): Promise<void> {
-  if (!dev || dev.proc.exitCode !== null) return;
+  if (!dev || dev.proc.exitCode !== null || dev.proc.signalCode !== null) return;
+  const exited = once(dev.proc, 'exit');
   dev.proc.kill('SIGINT');
-  await once(dev.proc, 'exit');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 20_000)));
+  const result = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (result === 'late') {
+    dev.proc.kill('SIGKILL');
+    throw new Error(`durable dev did not exit 20 s after SIGINT; its output ended with:\n${dev.output().slice(-2000)}`);
+  }
 }
 
 /** Runs `durable dev` expected to refuse to start; resolves with its exit code and stderr (never hangs the test). */
@@ -183,6 +192,14 @@ describe('durable dev, talking', function () {
     const refused = await refusedDev(['--port', port, '--data-dir', tempDir()]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is in use`));
+  });
+
+  it('stops on Ctrl-C once running work has finished, and exits 0', async () => {
+    const running = dev!;
+    await post(`${running.url}/api/orchestrations/helloSequence`, { input: ['Quito'], instanceId: 'hello-stop' });
+    await stopDev(running);
+    assert.equal(running.proc.exitCode, 0, running.output().slice(-2000));
+    assert.match(running.output(), /stopping… \(Ctrl-C again to stop at once\)/);
   });
 
   it('exits 2 when DURABLE_TOKEN is too short, before opening anything', async () => {
