@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { DurableConfig } from '../config/config.js';
-import { loadConfig } from '../config/config.js';
+import { drainTimeoutMs, loadConfig } from '../config/config.js';
 import { CliError } from '../host/cli-error.js';
 import { startHost } from '../host/host.js';
 import { loadApp } from '../host/load-app.js';
@@ -45,6 +45,8 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       'USAGE',
     );
   }
+
+  const deadlineMs = drainTimeoutMs(process.env);
 
   const app = await loadApp(appPath);
   const config = loadConfig(process.env, {
@@ -108,10 +110,10 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
     const deadline = setTimeout(() => {
       const running = durable.worker?.running ?? { batches: 0, activities: 0 };
       out(
-        `still running after ${config.drainTimeoutMs} ms (${running.batches} turn batch(es), ${running.activities} activity(ies)): stopping anyway; their messages return to the queue.`,
+        `still running after ${deadlineMs} ms (${running.batches} turn batch(es), ${running.activities} activity(ies)): stopping anyway; their messages return to the queue.`,
       );
       process.exit(1);
-    }, config.drainTimeoutMs);
+    }, deadlineMs);
     deadline.unref();
     void server
       .close()

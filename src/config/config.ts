@@ -318,7 +318,7 @@ export function loadWorkerSettings(
     app: app === '' ? undefined : app,
     opsHost: overrides.opsHost ?? nonEmpty(env, 'DURABLE_OPS_HOST', '0.0.0.0'),
     opsPort: overrides.opsPort ?? port(env, 'DURABLE_OPS_PORT', 9464),
-    drainTimeoutMs: overrides.drainTimeoutMs ?? positiveInt(env, 'DURABLE_DRAIN_TIMEOUT_MS', 30_000),
+    drainTimeoutMs: overrides.drainTimeoutMs ?? drainTimeoutMs(env),
     serves: overrides.serves ?? workQueues(env, 'DURABLE_SERVES'),
     functions: overrides.functions ?? names(env, 'DURABLE_FUNCTIONS'),
     orchestrationConcurrency:
@@ -334,6 +334,15 @@ export function loadWorkerSettings(
  * @example
  * parseWorkQueues('orchestrations', '--serves'); // ['orchestrations']
  */
+/**
+ * How long a drain (SIGTERM, or Ctrl-C in `durable dev`) may take before the process exits 1: `DURABLE_DRAIN_TIMEOUT_MS`.
+ * @example
+ * const deadlineMs = drainTimeoutMs(process.env); // 30000 when unset
+ */
+export function drainTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  return positiveInt(env, 'DURABLE_DRAIN_TIMEOUT_MS', 30_000);
+}
+
 export function parseWorkQueues(value: string, name: string): WorkQueue[] {
   const allowed: readonly WorkQueue[] = ['orchestrations', 'entities', 'activities'];
   const items = [...new Set(value.split(',').map((v) => v.trim()))].filter((v) => v !== '');
