@@ -12,6 +12,7 @@ import { startHost } from '../host/host.js';
 import { loadApp } from '../host/load-app.js';
 import type { FastifyInstance } from 'fastify';
 import { authRequiredFor, MIN_TOKEN_LENGTH } from '../http/auth.js';
+import { describeApp } from '../http/app-description.js';
 import { createHttpApi } from '../http/http-api.js';
 import type { Flags } from './commands.js';
 import { devReporter, useColor } from './dev-reporter.js';
@@ -71,6 +72,7 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   let address: string;
   try {
     api = createHttpApi(durable.client, {
+      app: describeApp(app),
       orchestrations,
       entities,
       home: { activities: Object.keys(app.activities), events: app.events },

@@ -200,6 +200,27 @@ export function resolveOperation(
 }
 
 /**
+ * The operations a definition accepts, sorted: exactly the names {@link resolveOperation} resolves.
+ * @example
+ * entityOperations({ initial: () => 0, add(ctx, n: number) {}, get(ctx) {} }); // ['add', 'get']
+ */
+export function entityOperations(definition: EntityDefinition): string[] {
+  const names = new Set<string>();
+  if (typeof definition === 'function') {
+    for (
+      let p = definition.prototype as object | null;
+      p && p !== Entity.prototype && p !== Object.prototype;
+      p = Object.getPrototypeOf(p) as object | null
+    ) {
+      for (const name of Object.getOwnPropertyNames(p)) names.add(name);
+    }
+  } else {
+    for (const name of Object.keys(definition)) names.add(name);
+  }
+  return [...names].filter((name) => resolveOperation(definition, name) !== undefined).sort();
+}
+
+/**
  * A method declared by the entity class or a user-defined ancestor: found by descriptor (so getters never run),
  * stopping at `Entity.prototype` (so base members and `Object.prototype` methods are not operations).
  */

@@ -21,6 +21,7 @@ import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
+import type { AppDescription } from './app-description.js';
 import type { HomePageOptions } from './home-page.js';
 import { renderHomePage } from './home-page.js';
 import { buildOpenApi } from './openapi.js';
@@ -45,6 +46,11 @@ export interface HttpApiOptions {
   readonly logger?: Logger;
   /** Deepest JSON nesting accepted in a body (default 64). */
   readonly maxJsonDepth?: number;
+  /**
+   * The app this server serves (`describeApp(app)`): what the dashboard lists, and what the API checks names
+   * against. `orchestrations` and `entities`, when given, take precedence for those checks.
+   */
+  readonly app?: AppDescription;
   /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
   readonly home?: HomePageOptions;
 }
@@ -75,10 +81,13 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   const maxDepth = options.maxJsonDepth ?? MAX_JSON_DEPTH;
   const logger = options.logger ?? silentLogger;
   const auth = new TokenAuthenticator(options.auth);
+  const orchestrations = options.orchestrations ?? options.app?.orchestrations.map((o) => o.name);
+  const entities = options.entities ?? options.app?.entities.map((e) => e.name);
   const context: RouteContext = {
     client,
-    orchestrations: options.orchestrations ? new Set(options.orchestrations) : undefined,
-    entities: options.entities ? new Set(options.entities) : undefined,
+    orchestrations: orchestrations ? new Set(orchestrations) : undefined,
+    entities: entities ? new Set(entities) : undefined,
+    app: options.app,
   };
 
   const app = Fastify({

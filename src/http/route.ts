@@ -4,6 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
+import type { AppDescription } from './app-description.js';
 import type { RouteAccess } from './auth.js';
 import type { JsonSchema } from './schemas.js';
 
@@ -14,6 +15,8 @@ export interface RouteContext {
   readonly orchestrations: ReadonlySet<string> | undefined;
   /** Entity names the app registers, if known. */
   readonly entities: ReadonlySet<string> | undefined;
+  /** The whole app as the server knows it (names, events, entity operations), if it was given. */
+  readonly app: AppDescription | undefined;
 }
 
 export interface ApiRoute {
