@@ -117,8 +117,13 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       process.exit(1);
     }, deadlineMs);
     deadline.unref();
+    // Requests in flight get 5 s to finish; a connection still open then (a client that keeps its socket) is cut,
+    // so that one client cannot hold the stop (and the worker's drain) up.
+    const cut = setTimeout(() => server.server.closeAllConnections(), 5000);
+    cut.unref();
     void server
       .close()
+      .then(() => clearTimeout(cut))
       .then(() => durable.stop())
       .then(() => process.exit(0));
   };
