@@ -269,7 +269,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       partitionCount = count;
     },
     watchQueues(source, queues) {
-      watched = { queues: [...queues], source: source as QueueDepthSource };
+      watched = { queues: [...queues], source: source };
     },
     watchCache(size) {
       cacheSize = size;

@@ -112,7 +112,12 @@ describe('HTTP API: cross-site requests', () => {
         403,
         'CROSS_SITE_REQUEST',
       );
-      await assertRejectedWithoutChange(h, { method: 'POST', url: `/api/instances/x/${action}` }, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await assertRejectedWithoutChange(
+        h,
+        { method: 'POST', url: `/api/instances/x/${action}` },
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
     }
     await assertRejectedWithoutChange(
       h,
@@ -122,9 +127,12 @@ describe('HTTP API: cross-site requests', () => {
     );
   });
 
-  it("accepts its own origin, same-origin fetches, clients without Origin, and body-less JSON or X-Durable-Request", async () => {
+  it('accepts its own origin, same-origin fetches, clients without Origin, and body-less JSON or X-Durable-Request', async () => {
     const own = await h.api.inject(
-      start({ ...json, origin: 'http://localhost:8080', 'sec-fetch-site': 'same-origin' }, JSON.stringify({ instanceId: 'o1', input: APPROVAL })),
+      start(
+        { ...json, origin: 'http://localhost:8080', 'sec-fetch-site': 'same-origin' },
+        JSON.stringify({ instanceId: 'o1', input: APPROVAL }),
+      ),
     );
     assert.equal(own.statusCode, 201, own.body);
     const cli = await h.api.inject(start(json, JSON.stringify({ instanceId: 'o2', input: APPROVAL })));
@@ -148,7 +156,11 @@ describe('HTTP API: cross-site requests', () => {
     });
     const granted = Object.keys(response.headers).filter((k) => k.startsWith('access-control-'));
     assert.deepEqual(granted, []);
-    const read = await h.api.inject({ method: 'GET', url: '/api/instances', headers: { origin: 'http://evil.example' } });
+    const read = await h.api.inject({
+      method: 'GET',
+      url: '/api/instances',
+      headers: { origin: 'http://evil.example' },
+    });
     assert.equal(read.headers['access-control-allow-origin'], undefined);
   });
 });
@@ -178,10 +190,23 @@ describe('HTTP API: Host check on loopback (DNS rebinding)', () => {
   }
 
   it('refuses a Host that is not a loopback name or a configured one with 421, and serves those', async () => {
-    for (const host of ['evil.example', 'evil.example:' + port, '127.0.0.1.evil.example', '10.0.0.1', 'localhost.evil']) {
+    for (const host of [
+      'evil.example',
+      'evil.example:' + port,
+      '127.0.0.1.evil.example',
+      '10.0.0.1',
+      'localhost.evil',
+    ]) {
       assert.deepEqual(await get(host), { status: 421, code: 'HOST_NOT_ALLOWED' }, host);
     }
-    for (const host of ['localhost', `localhost:${port}`, `127.0.0.1:${port}`, '[::1]:80', 'LOCALHOST', 'durable.internal:443']) {
+    for (const host of [
+      'localhost',
+      `localhost:${port}`,
+      `127.0.0.1:${port}`,
+      '[::1]:80',
+      'LOCALHOST',
+      'durable.internal:443',
+    ]) {
       assert.equal((await get(host)).status, 200, host);
     }
   });
@@ -192,7 +217,11 @@ describe('HTTP API: unknown entity operations', () => {
     const h = startHarness({ app: describeApp(app) });
     try {
       const before = await snapshot(h.env);
-      const response = await h.api.inject({ method: 'POST', url: '/api/entities/counter/c1/explode', payload: { input: 1 } });
+      const response = await h.api.inject({
+        method: 'POST',
+        url: '/api/entities/counter/c1/explode',
+        payload: { input: 1 },
+      });
       assertProblem(response, 422, 'UNKNOWN_OPERATION');
       const details = response.json<{ details: { accepts: string[]; operation: string } }>().details;
       assert.equal(details.operation, 'explode');
@@ -200,7 +229,11 @@ describe('HTTP API: unknown entity operations', () => {
       assert.ok(details.accepts.length > 0);
       assert.equal(await snapshot(h.env), before);
       const known = details.accepts[0]!;
-      const ok = await h.api.inject({ method: 'POST', url: `/api/entities/counter/c1/${known}`, payload: { input: 1 } });
+      const ok = await h.api.inject({
+        method: 'POST',
+        url: `/api/entities/counter/c1/${known}`,
+        payload: { input: 1 },
+      });
       assert.equal(ok.statusCode, 202, ok.body);
     } finally {
       await h.close();
@@ -246,8 +279,17 @@ describe('HTTP API: security headers and bounded echoes', () => {
 
   it('cuts echoed input to 200 characters: a 16 KB path, id or name never comes back whole', async () => {
     const long = 'x'.repeat(16_000);
-    for (const url of [`/${long}`, `/api/instances/${long}`, `/api/orchestrations/${long}`, `/api/instances/%zz${long}`]) {
-      const response = await h.api.inject({ method: url.includes('orchestrations') ? 'POST' : 'GET', url, payload: url.includes('orchestrations') ? {} : undefined });
+    for (const url of [
+      `/${long}`,
+      `/api/instances/${long}`,
+      `/api/orchestrations/${long}`,
+      `/api/instances/%zz${long}`,
+    ]) {
+      const response = await h.api.inject({
+        method: url.includes('orchestrations') ? 'POST' : 'GET',
+        url,
+        payload: url.includes('orchestrations') ? {} : undefined,
+      });
       assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${response.statusCode}`);
       assert.ok(response.body.length < 1500, `${url.slice(0, 30)}… answered ${response.body.length} bytes`);
       assert.ok(!response.body.includes('x'.repeat(201)));

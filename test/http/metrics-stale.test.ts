@@ -8,7 +8,9 @@ import { createWorkerMetrics } from '../../src/observability/metrics.js';
 import { createOpsServer } from '../../worker/ops-server.js';
 
 function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 

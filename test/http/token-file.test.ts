@@ -6,7 +6,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, loadWorkerSettings } from '../../src/config/config.js';
-import { authFromEnvironment, createToken, parseTokenFile, readTokenFile, sha256Hex } from '../../src/http/token-file.js';
+import {
+  authFromEnvironment,
+  createToken,
+  parseTokenFile,
+  readTokenFile,
+  sha256Hex,
+} from '../../src/http/token-file.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { parseWorkerApi } from '../../worker/options.js';
 import { startWorkerProcess } from '../../worker/worker-process.js';
@@ -33,7 +39,7 @@ describe('token files', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ tokens: [] }, /must hold a JSON array/],
       [[ok, 'x'], /entry 1 must be an object/],
-      [[{ ...ok, name: "" }], /entry 0 \(""\), field "name" must be/],
+      [[{ ...ok, name: '' }], /entry 0 \(""\), field "name" must be/],
       [[ok, { ...ok, sha256: 'b'.repeat(64) }], /entry 1 \("ci"\), field "name" repeats/],
       [[{ ...ok, scopes: ['read', 'root'] }], /entry 0 \("ci"\), field "scopes" must be a non-empty array/],
       [[{ ...ok, scopes: [] }], /field "scopes"/],
