@@ -85,6 +85,11 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
       port: { type: 'string', value: 'port', help: 'port of the HTTP API (default 8080; 0 picks a free one)' },
       host: { type: 'string', value: 'host', help: 'address to listen on (default 127.0.0.1)' },
       'data-dir': { type: 'string', value: 'dir', help: 'where the SQLite file lives (default .durable)' },
+      'tokens-file': {
+        type: 'string',
+        value: 'file',
+        help: 'scoped tokens: a JSON array of { name, scopes, sha256 } (durable token create makes entries)',
+      },
       watch: { type: 'boolean', help: 'restart when a file next to the app changes' },
       quiet: { type: 'boolean', short: 'q', help: 'no line per start, completion, failure, retry or dead letter' },
     },
@@ -94,10 +99,27 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
       DURABLE_HOST: 'the host when --host is not given',
       DURABLE_DATA_DIR: 'the data directory when --data-dir is not given',
       DURABLE_SQLITE_PATH: 'the SQLite file itself (overrides the data directory)',
-      DURABLE_TOKEN: 'the token clients must send; required (16+ characters) on a host other than loopback',
+      DURABLE_TOKEN: 'an admin token (16+ characters); once any token is set, every request needs one',
+      DURABLE_TOKENS_FILE: 'the scoped tokens file when --tokens-file is not given',
+      DURABLE_ALLOWED_HOSTS:
+        'host names (comma-separated) accepted besides localhost on loopback (DNS-rebinding check)',
       DURABLE_DRAIN_TIMEOUT_MS: 'how long Ctrl-C waits for running work before exiting 1 (default 30000)',
     },
     examples: ['durable dev examples/app.ts', 'durable dev src/app.ts --watch --port 3000'],
+  },
+  token: {
+    args: 'create',
+    summary: 'make a new API token: prints it once, and the entry for the tokens file',
+    details: [
+      'The tokens file (DURABLE_TOKENS_FILE, durable dev --tokens-file) holds only the SHA-256 of each token: keep',
+      'the printed token in your secret store; it cannot be shown again.',
+    ],
+    options: {
+      name: { type: 'string', value: 'name', help: 'who holds the token (letters, digits, . _ -), e.g. ci' },
+      scopes: { type: 'string', value: 'list', help: 'comma-separated: read, write, admin (default read)' },
+    },
+    http: false,
+    examples: ['durable token create --name ci --scopes read,write', 'durable token create --name dashboard'],
   },
   worker: {
     args: '<app>',
