@@ -20,6 +20,9 @@ import { deadLetterRoutes } from './dead-letter-routes.js';
 import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
+import { appRoutes } from './app-routes.js';
+import type { ChangeStreamOptions } from './change-stream.js';
+import { ChangeStreams, streamRoutes } from './change-stream.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { AppDescription } from './app-description.js';
 import type { HomePageOptions } from './home-page.js';
@@ -53,10 +56,18 @@ export interface HttpApiOptions {
   readonly app?: AppDescription;
   /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
   readonly home?: HomePageOptions;
+  /** `GET /api/stream`: how often its watcher reads, how many streams may be open (defaults: 1 s, 32). */
+  readonly stream?: ChangeStreamOptions;
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
-export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...instanceRoutes,
+  ...entityRoutes,
+  ...deadLetterRoutes,
+  ...appRoutes,
+  ...streamRoutes,
+];
 
 interface RouteConfig {
   readonly access?: RouteAccess;
@@ -88,6 +99,7 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     orchestrations: orchestrations ? new Set(orchestrations) : undefined,
     entities: entities ? new Set(entities) : undefined,
     app: options.app,
+    streams: new ChangeStreams(client, options.stream),
   };
 
   const app = Fastify({
@@ -101,6 +113,11 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   });
 
   installValidators(app);
+  // Open change streams never end on their own: end them first, or close() would wait for every browser.
+  app.addHook('preClose', (done) => {
+    context.streams?.closeAll();
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {

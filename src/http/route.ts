@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
 import type { AppDescription } from './app-description.js';
 import type { RouteAccess } from './auth.js';
+import type { ChangeStreams } from './change-stream.js';
 import type { JsonSchema } from './schemas.js';
 
 /** What handlers can use besides the request. */
@@ -17,6 +18,8 @@ export interface RouteContext {
   readonly entities: ReadonlySet<string> | undefined;
   /** The whole app as the server knows it (names, events, entity operations), if it was given. */
   readonly app: AppDescription | undefined;
+  /** The change streams of this API instance (`GET /api/stream`) and their shared watcher. */
+  readonly streams?: ChangeStreams;
 }
 
 export interface ApiRoute {
