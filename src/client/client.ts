@@ -16,7 +16,7 @@ import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
-import type { InstanceRecord, Store } from '../backends/store.js';
+import type { CountQuery, InstanceRecord, StatusCounts, Store } from '../backends/store.js';
 import { loadHistory } from '../backends/store.js';
 import type { EventDeclarations } from '../engine/app.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
@@ -24,6 +24,7 @@ import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from 
 import { EntityClient } from './entity-client.js';
 import type { ReusePolicy } from './start-batcher.js';
 import { StartBatcher } from './start-batcher.js';
+import { waitingFor } from './waiting-for.js';
 
 /**
  * What `start` does when the instance id is already taken:
@@ -57,6 +58,13 @@ export interface InstanceStatus {
   readonly createdAt: Date;
   readonly lastUpdatedAt: Date;
   readonly historyLength: number;
+  /** The orchestration that started this one as a sub-orchestration; `name` only with `getStatus(id, { details })`. */
+  readonly parent?: { readonly instanceId: string; readonly name?: string };
+  /**
+   * What a Running or Suspended instance waits for, one line each (`durable status` prints them): only with
+   * `getStatus(id, { details: true })`, which reads the history for it.
+   */
+  readonly waitingFor?: readonly string[];
 }
 
 export interface ListOptions {
@@ -66,7 +74,18 @@ export interface ListOptions {
   readonly createdTo?: Date;
   readonly limit?: number;
   readonly cursor?: string;
+  /** Only instances whose id starts with this (case-sensitive). */
+  readonly idPrefix?: string;
+  /** `true`: only stuck instances; `false`: only the others. */
+  readonly stuck?: boolean;
 }
+
+/**
+ * The filters of {@link DurableClient.countByStatus}: those of `list` but status and paging.
+ * @example
+ * const { byStatus, stuck, total } = await client.countByStatus({ name: 'order' });
+ */
+export type CountOptions = Omit<ListOptions, 'status' | 'limit' | 'cursor'>;
 
 export interface ListResult {
   readonly items: InstanceStatus[];
@@ -254,11 +273,60 @@ export class DurableClient {
     return instanceId;
   }
 
-  /** The instance's status, or `undefined` if there is no such instance. */
-  async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+  /**
+   * Starts an instance's orchestration again with its input (as `RestartAsync` does in Durable Functions): under
+   * the same id, which must be finished (Completed, Failed or Terminated; `INVALID_STATE` otherwise), or with
+   * `newInstanceId: true` under a new random id, at any time. The input is the record's, which is the current
+   * generation's: after a continue-as-new that is the input it continued with (older generations' histories are
+   * deleted, so the first input is no longer kept), as Durable Functions' status also reports it. Returns the id
+   * of the started instance.
+   * @example
+   * const id = await client.restart('order-7', { newInstanceId: true });
+   */
+  async restart(instanceId: string, options: { readonly newInstanceId?: boolean } = {}): Promise<string> {
+    const record = await this.require(instanceId);
+    if (record.kind === 'entity') {
+      throw new DurableError('INSTANCE_NOT_FOUND', `No orchestration instance ${instanceId} (it is an entity).`);
+    }
+    if (options.newInstanceId === true) return this.start(record.name, record.input, { reuse: 'reject' });
+    if (!isTerminal(record.status)) {
+      throw new DurableError(
+        'INVALID_STATE',
+        `Instance ${instanceId} is ${record.status}; only finished instances can be restarted under the same id (restart it with a new id, or terminate it first).`,
+      );
+    }
+    return this.start(record.name, record.input, { instanceId, reuse: 'allow-terminal' });
+  }
+
+  /**
+   * The instance's status, or `undefined` if there is no such instance. With `details`, also its parent's name (one
+   * more record read, for a sub-orchestration) and, when it is Running or Suspended, what it waits for (one history
+   * read: the cost grows with the history of the current generation).
+   * @example
+   * const s = await client.getStatus('order-7', { details: true });
+   * for (const line of s?.waitingFor ?? []) console.log(line); // 'activity charge {"amount":10} (for 3.0s)'
+   */
+  async getStatus(
+    instanceId: string,
+    options: { readonly details?: boolean } = {},
+  ): Promise<InstanceStatus | undefined> {
     validateInstanceId(instanceId);
     const record = await this.options.store.get(instanceId);
-    return record ? toStatus(record) : undefined;
+    if (!record) return undefined;
+    const status = toStatus(record);
+    if (options.details !== true) return status;
+    const live = record.status === 'Running' || record.status === 'Suspended';
+    const [parent, history] = await Promise.all([
+      record.parent ? this.options.store.get(record.parent.instanceId) : undefined,
+      live ? loadHistory(this.options.store, record) : undefined,
+    ]);
+    return {
+      ...status,
+      ...(record.parent
+        ? { parent: { instanceId: record.parent.instanceId, ...(parent ? { name: parent.name } : {}) } }
+        : {}),
+      ...(history ? { waitingFor: waitingFor(history, this.options.clock.now()) } : {}),
+    };
   }
 
   /**
@@ -379,12 +447,49 @@ export class DurableClient {
     const page = await this.options.store.list({
       limit,
       ...(statuses ? { statuses } : {}),
-      ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.createdFrom ? { createdFrom: dateMs(options.createdFrom, 'createdFrom') } : {}),
-      ...(options.createdTo ? { createdTo: dateMs(options.createdTo, 'createdTo') } : {}),
+      ...countQuery(options),
       ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
     });
     return { items: page.items.map(toStatus), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /**
+   * How many instances match the filters, per status (every status present), how many of them are stuck, and the
+   * total: what a dashboard shows beside a listing, in one store query.
+   * @example
+   * const { byStatus } = await client.countByStatus({ createdFrom: new Date(Date.now() - 86_400_000) });
+   */
+  async countByStatus(options: CountOptions = {}): Promise<StatusCounts> {
+    return this.options.store.countByStatus(countQuery(options));
+  }
+
+  /**
+   * Whether {@link changeToken} can tell changes (the store has a change token); if not, watchers must poll.
+   * @example
+   * if (!client.canWatchChanges) setInterval(refresh, 10_000);
+   */
+  get canWatchChanges(): boolean {
+    return this.options.store.changeToken !== undefined;
+  }
+
+  /**
+   * A token that changes whenever an instance or entity record is created, committed or purged (by any process on
+   * the backend), or the number of dead letters changes: equal tokens mean nothing a dashboard shows changed. Three
+   * cheap reads (the store's token and both queues' depths); `undefined` when the store has no change token.
+   * @example
+   * const before = await client.changeToken();
+   * // … later
+   * if ((await client.changeToken()) !== before) await refresh();
+   */
+  async changeToken(): Promise<string | undefined> {
+    const { store, queue } = this.options;
+    if (store.changeToken === undefined) return undefined;
+    const [records, orchestrations, activities] = await Promise.all([
+      store.changeToken(),
+      queue.depth('orchestrations'),
+      queue.depth('activities'),
+    ]);
+    return `${records}/${orchestrations.dead}/${activities.dead}`;
   }
 
   /** The current generation's history, oldest first. */
@@ -524,6 +629,7 @@ export function toStatus(record: InstanceRecord): InstanceStatus {
     createdAt: new Date(record.createdAt),
     lastUpdatedAt: new Date(record.updatedAt),
     historyLength: record.historyLength,
+    ...(record.parent !== undefined ? { parent: { instanceId: record.parent.instanceId } } : {}),
   };
 }
 
@@ -566,6 +672,23 @@ function requireJson(value: unknown, field: string): void {
   } catch (error) {
     throw new ValidationError(`${field} must be JSON-serialisable: ${(error as Error).message}`, { field });
   }
+}
+
+/** The store filters of a list or count: checked, dates as epoch ms. */
+function countQuery(options: CountOptions): CountQuery {
+  if (options.idPrefix !== undefined && typeof options.idPrefix !== 'string') {
+    throw new ValidationError('idPrefix must be a string.', { idPrefix: options.idPrefix });
+  }
+  if (options.stuck !== undefined && typeof options.stuck !== 'boolean') {
+    throw new ValidationError('stuck must be true or false.', { stuck: options.stuck });
+  }
+  return {
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.createdFrom ? { createdFrom: dateMs(options.createdFrom, 'createdFrom') } : {}),
+    ...(options.createdTo ? { createdTo: dateMs(options.createdTo, 'createdTo') } : {}),
+    ...(options.idPrefix !== undefined ? { idPrefix: options.idPrefix } : {}),
+    ...(options.stuck !== undefined ? { stuck: options.stuck } : {}),
+  };
 }
 
 function dateMs(value: Date, field: string): number {

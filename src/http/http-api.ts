@@ -30,6 +30,9 @@ import { deadLetterRoutes } from './dead-letter-routes.js';
 import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
+import { appRoutes } from './app-routes.js';
+import type { ChangeStreamOptions } from './change-stream.js';
+import { ChangeStreams, streamRoutes } from './change-stream.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { AppDescription } from './app-description.js';
 import type { HomePageOptions } from './home-page.js';
@@ -75,10 +78,19 @@ export interface HttpApiOptions {
   readonly app?: AppDescription;
   /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
   readonly home?: HomePageOptions;
+  /** `GET /api/stream`: how often its watcher reads, how many streams may be open (defaults: 1 s, 32). */
+  readonly stream?: ChangeStreamOptions;
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
-export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes, whoamiRoute];
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...instanceRoutes,
+  ...entityRoutes,
+  ...deadLetterRoutes,
+  ...appRoutes,
+  ...streamRoutes,
+  whoamiRoute,
+];
 
 interface RouteConfig {
   readonly access?: RouteAccess;
@@ -120,6 +132,7 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     entities: entities ? new Set(entities) : undefined,
     app: options.app,
     identity: (request) => identities.get(request),
+    streams: new ChangeStreams(client, options.stream),
   };
   const identities = new WeakMap<FastifyRequest, Identity>();
 
@@ -142,6 +155,11 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   limitServer.install(app.server, { maxConnections });
 
   installValidators(app);
+  // Open change streams never end on their own: end them first, or close() would wait for every browser.
+  app.addHook('preClose', (done) => {
+    context.streams?.closeAll();
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
