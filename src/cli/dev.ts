@@ -75,7 +75,6 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       app: describeApp(app),
       orchestrations,
       entities,
-      home: { activities: Object.keys(app.activities), events: app.events },
       ...(token ? { auth: { required, tokens: [{ token, scopes: ['read', 'write', 'admin'] }] } } : {}),
     });
     address = await api.listen({ host, port });
@@ -92,7 +91,8 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       `  orchestrations ${listed.join(', ') || '(none)'}`,
       `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
       `  entities       ${entities.join(', ') || '(none)'}`,
-      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json   Start page ${address}/`,
+      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,
+      `  dashboard      ${address}/`,
       quiet
         ? '  Ctrl-C stops (running turns finish; nothing is lost). --quiet: no line per instance.'
         : '  Ctrl-C stops (running turns finish; nothing is lost). One line per start, end, retry and failure follows.',

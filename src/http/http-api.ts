@@ -22,8 +22,7 @@ import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { AppDescription } from './app-description.js';
-import type { HomePageOptions } from './home-page.js';
-import { renderHomePage } from './home-page.js';
+import { serveDashboard } from './dashboard.js';
 import { buildOpenApi } from './openapi.js';
 import type { SchemaError } from './validation-messages.js';
 import { describeValidation } from './validation-messages.js';
@@ -51,8 +50,11 @@ export interface HttpApiOptions {
    * against. `orchestrations` and `entities`, when given, take precedence for those checks.
    */
   readonly app?: AppDescription;
-  /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
-  readonly home?: HomePageOptions;
+  /**
+   * Serve the dashboard at `/` (default true): any process that serves the API serves the dashboard. Its shell and
+   * assets are public (they hold no data); what it shows comes from `/api/*`, with the token the user signs in with.
+   */
+  readonly dashboard?: boolean;
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
@@ -170,33 +172,12 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
       handler: (request: FastifyRequest, reply: FastifyReply) => route.handler(request, reply, context),
     });
   }
-  if (options.home) serveHomePage(app, options, options.home);
+  if (options.dashboard ?? true) serveDashboard(app, { access: 'public' } satisfies RouteConfig);
   const openApi = buildOpenApi(API_ROUTES, { title: 'Durable management API', version: '1' });
   app.get('/openapi.json', { config: { access: 'public' } satisfies RouteConfig }, (_request, reply) => {
     void reply.send(openApi);
   });
   return app;
-}
-
-/**
- * `GET /`: the start page. It lists the app's names, so it needs `read` like the API (a browser on a server that
- * requires tokens gets 401: the page is for loopback development).
- */
-function serveHomePage(app: FastifyInstance, options: HttpApiOptions, home: HomePageOptions): void {
-  const config: RouteConfig = { access: 'read' };
-  app.get('/', { config }, (request, reply) => {
-    const html = renderHomePage({
-      ...home,
-      orchestrations: options.orchestrations ?? [],
-      entities: options.entities ?? [],
-      baseUrl: `http://${request.headers.host ?? '127.0.0.1'}`,
-    });
-    void reply
-      .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .type('text/html; charset=utf-8')
-      .send(html);
-  });
 }
 
 /**
