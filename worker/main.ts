@@ -25,12 +25,12 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${WORKER_USAGE}\n`);
     return;
   }
-  const { config, settings } = invocation;
+  const { config, settings, api } = invocation;
   const logger = createLogger({ level: settings.logLevel });
   let worker;
   try {
     const app = await loadApp(settings.app);
-    worker = await startWorkerProcess({ app, config, settings, logger });
+    worker = await startWorkerProcess({ app, config, settings, logger, api });
   } catch (error) {
     logger.error({ event: LOG_EVENTS.fatal, error: String(error) }, 'the worker could not start');
     process.exitCode = error instanceof ValidationError ? 2 : 1;

@@ -13,7 +13,10 @@ import { LOG_EVENTS } from '../src/observability/log-events.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { WorkerMetrics } from '../src/observability/metrics.js';
 import { createWorkerMetrics } from '../src/observability/metrics.js';
+import { describeApp } from '../src/http/app-description.js';
+import { createHttpApi } from '../src/http/http-api.js';
 import { createOpsServer } from './ops-server.js';
+import type { WorkerApiSettings } from './options.js';
 import { checkBackends } from './readiness.js';
 
 export interface WorkerProcessOptions {
@@ -23,6 +26,8 @@ export interface WorkerProcessOptions {
   readonly logger: Logger;
   /** Per readiness probe (default 2 s). */
   readonly readinessTimeoutMs?: number;
+  /** Serve the HTTP API too (`DURABLE_API_PORT`); off when undefined. */
+  readonly api?: WorkerApiSettings | undefined;
 }
 
 export interface WorkerProcess {
@@ -31,6 +36,8 @@ export interface WorkerProcess {
   readonly ops: FastifyInstance;
   /** `http://host:port` of the ops server. */
   readonly opsAddress: string;
+  /** `http://host:port` of the HTTP API, when it is served. */
+  readonly apiAddress: string | undefined;
   /**
    * Stops taking work, lets running turns and activities finish, closes the ops server and the backends.
    * Resolves `'drained'`, or `'timeout'` when `settings.drainTimeoutMs` passed first (the work still running
@@ -78,7 +85,28 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   }
   logger.info({ event: LOG_EVENTS.opsListening, address: opsAddress }, `ops server on ${opsAddress}`);
 
+  const api = options.api
+    ? createHttpApi(host.client, {
+        app: describeApp(options.app),
+        allowedHosts: options.api.allowedHosts,
+        logger,
+        ...(options.api.auth ? { auth: options.api.auth } : {}),
+      })
+    : undefined;
+  let apiAddress: string | undefined;
+  if (api && options.api) {
+    try {
+      apiAddress = await api.listen({ host: options.api.host, port: options.api.port });
+    } catch (error) {
+      await ops.close();
+      await host.stop();
+      throw error;
+    }
+    logger.info({ event: LOG_EVENTS.opsListening, address: apiAddress }, `HTTP API on ${apiAddress}`);
+  }
+
   const drainNow = async (): Promise<'drained'> => {
+    await api?.close();
     await host.worker?.stop();
     await ops.close();
     await host.backends.close();
@@ -90,6 +118,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     metrics,
     ops,
     opsAddress,
+    apiAddress,
     drain() {
       if (draining) return draining;
       const started = Date.now();

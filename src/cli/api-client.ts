@@ -54,6 +54,9 @@ export class ApiClient implements Api {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // The API refuses a mutation that carries neither a JSON body nor this header (its defence against cross-site
+    // requests, which browsers send without either).
+    if (method !== 'GET') headers['x-durable-request'] = '1';
     const limitMs = this.options.timeoutMs + (options.waitMs ?? 0);
     const signal = AbortSignal.timeout(limitMs);
     const what = `${method} ${url.pathname}`;

@@ -11,7 +11,10 @@ import { CliError } from '../host/cli-error.js';
 import { startHost } from '../host/host.js';
 import { loadApp } from '../host/load-app.js';
 import type { FastifyInstance } from 'fastify';
+import type { AuthOptions } from '../http/auth.js';
 import { authRequiredFor, MIN_TOKEN_LENGTH } from '../http/auth.js';
+import { parseAllowedHosts } from '../http/request-guards.js';
+import { authFromEnvironment } from '../http/token-file.js';
 import { describeApp } from '../http/app-description.js';
 import { createHttpApi } from '../http/http-api.js';
 import type { Flags } from './commands.js';
@@ -21,7 +24,7 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   const appPath = args[0];
   if (!appPath)
     throw new CliError(
-      'Usage: durable dev <app module> [--port 8080] [--host 127.0.0.1] [--data-dir .durable] [--watch] [--quiet]',
+      'Usage: durable dev <app module> [--port 8080] [--host 127.0.0.1] [--data-dir .durable] [--tokens-file FILE] [--watch] [--quiet]',
       'USAGE',
     );
   if (flags.watch === true) return devWatch(appPath);
@@ -32,20 +35,22 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
   const host = typeof flags.host === 'string' ? flags.host : (process.env.DURABLE_HOST ?? '127.0.0.1');
   const dataDir =
     typeof flags['data-dir'] === 'string' ? flags['data-dir'] : (process.env.DURABLE_DATA_DIR ?? '.durable');
-  const token = process.env.DURABLE_TOKEN;
-  const required = authRequiredFor(host);
-  if (required && !token) {
+  const tokensFile =
+    typeof flags['tokens-file'] === 'string' ? flags['tokens-file'] : process.env.DURABLE_TOKENS_FILE || undefined;
+  // Any configured token is required on every route, loopback included; none at all is for loopback only.
+  let auth: AuthOptions | undefined;
+  try {
+    auth = authFromEnvironment({ token: process.env.DURABLE_TOKEN, tokensFile });
+  } catch (error) {
+    throw new CliError((error as Error).message, 'USAGE');
+  }
+  if (authRequiredFor(host) && !auth) {
     throw new CliError(
-      `Binding to ${host} (not loopback) needs a token: set DURABLE_TOKEN (at least ${MIN_TOKEN_LENGTH} characters).`,
+      `Binding to ${host} (not loopback) needs a token: set DURABLE_TOKEN (at least ${MIN_TOKEN_LENGTH} characters) or DURABLE_TOKENS_FILE (durable token create).`,
       'USAGE',
     );
   }
-  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
-    throw new CliError(
-      `DURABLE_TOKEN is ${token.length} characters long; it must have at least ${MIN_TOKEN_LENGTH} (for example: openssl rand -hex 24).`,
-      'USAGE',
-    );
-  }
+  const allowedHosts = parseAllowedHosts(process.env.DURABLE_ALLOWED_HOSTS);
 
   const deadlineMs = drainTimeoutMs(process.env);
 
@@ -75,7 +80,8 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       app: describeApp(app),
       orchestrations,
       entities,
-      ...(token ? { auth: { required, tokens: [{ token, scopes: ['read', 'write', 'admin'] }] } } : {}),
+      allowedHosts,
+      ...(auth ? { auth } : {}),
     });
     address = await api.listen({ host, port });
   } catch (error) {
@@ -93,6 +99,7 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       `  entities       ${entities.join(', ') || '(none)'}`,
       `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,
       `  dashboard      ${address}/`,
+      `  auth           ${auth ? `${auth.tokens.length} token(s); every request needs one` : 'none (anyone who can reach this address may do everything)'}`,
       quiet
         ? '  Ctrl-C stops (running turns finish; nothing is lost). --quiet: no line per instance.'
         : '  Ctrl-C stops (running turns finish; nothing is lost). One line per start, end, retry and failure follows.',

@@ -111,6 +111,11 @@ async function main(argv: readonly string[]): Promise<number> {
     init(args, out);
     return 0;
   }
+  if (name === 'token') {
+    const { token } = await import('./token.js');
+    token(args, flags, out);
+    return 0;
+  }
   if (name === 'migrate') {
     if (args.length > 0) throw new CliError('migrate takes no arguments: it reads the DURABLE_* variables.', 'USAGE');
     const { migrate } = await import('./migrate.js');

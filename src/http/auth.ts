@@ -1,6 +1,9 @@
 /**
  * Bearer-token authentication for the HTTP API.
  *
+ * As soon as one token is configured, every route but the public ones needs a valid token, on loopback too; without
+ * any token (loopback development only: `authRequiredFor`), anonymous requests may do everything.
+ *
  * Tokens carry scopes: `read` (every GET), `write` (start, raise an event, signal an entity) and `admin`
  * (terminate, suspend, resume, purge, redrive dead letters). Scopes are independent: list every scope a token needs. Presented tokens
  * are compared with every configured one through SHA-256 digests and `timingSafeEqual`, without stopping at the
@@ -13,19 +16,41 @@ import { HttpError } from './errors.js';
 
 export type Scope = 'read' | 'write' | 'admin';
 
-/** What a route needs: a scope, or nothing (`public`: the OpenAPI document). */
-export type RouteAccess = Scope | 'public';
+/**
+ * What a route needs: a scope; any valid token (`authenticated`: `GET /api/whoami`); or nothing (`public`: the
+ * OpenAPI document and the dashboard's shell, which hold no data).
+ */
+export type RouteAccess = Scope | 'authenticated' | 'public';
 
 export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
 
+/** One accepted token: the token itself (at least 16 characters) or the hex SHA-256 of it (a token file). */
+export type TokenSpec = (
+  | { readonly token: string; readonly sha256?: undefined }
+  | { readonly sha256: string; readonly token?: undefined }
+) & {
+  readonly scopes: readonly Scope[];
+  /** Who holds it (`ci`), as `GET /api/whoami` says; never the token. */
+  readonly name?: string;
+};
+
 export interface AuthOptions {
-  /** Accepted tokens (at least 16 characters each) and the scopes each grants. */
-  readonly tokens: ReadonlyArray<{ readonly token: string; readonly scopes: readonly Scope[] }>;
+  /** Accepted tokens and the scopes each grants. As soon as there is one, every request needs a valid token. */
+  readonly tokens: readonly TokenSpec[];
   /**
-   * Whether a request without a token is refused. When false, anonymous requests may do everything (for a
-   * development server on loopback), but a token that is presented must still be valid and is held to its scopes.
+   * Deprecated and redundant: configured tokens are always required, on loopback too (a token that anyone on the
+   * machine can skip protects nothing). `true` without any token is a configuration error.
    */
-  readonly required: boolean;
+  readonly required?: boolean;
+}
+
+/** Who made a request, as `GET /api/whoami` answers it. */
+export interface Identity {
+  readonly scopes: readonly Scope[];
+  /** The token's name, when it has one; undefined for anonymous requests and unnamed tokens. */
+  readonly name: string | undefined;
+  /** Whether this server refuses requests without a token. */
+  readonly authRequired: boolean;
 }
 
 /** The smallest token length accepted in the configuration. */
@@ -34,7 +59,7 @@ export const MIN_TOKEN_LENGTH = 16;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
 
 /**
- * Whether a server bound to `host` must require tokens: true for anything but loopback.
+ * Whether a server bound to `host` must have tokens configured: true for anything but loopback.
  * @example
  * authRequiredFor('127.0.0.1'); // false
  * authRequiredFor('0.0.0.0'); // true
@@ -50,50 +75,67 @@ export function authRequiredFor(host: string): boolean {
  * auth.authorize('Bearer ' + process.env.TOKEN, 'read'); // passes; a wrong token throws UNAUTHORIZED
  */
 export class TokenAuthenticator {
-  private readonly digests: ReadonlyArray<{ readonly digest: Buffer; readonly scopes: ReadonlySet<Scope> }>;
-  private readonly required: boolean;
+  private readonly digests: ReadonlyArray<{ readonly digest: Buffer; readonly identity: Identity }>;
+  /** True as soon as one token is configured. */
+  readonly required: boolean;
 
   constructor(options: AuthOptions | undefined) {
-    this.required = options?.required ?? false;
     const tokens = options?.tokens ?? [];
-    if (this.required && tokens.length === 0) {
+    if (options?.required === true && tokens.length === 0) {
       throw new ValidationError('auth.required needs at least one token.');
     }
-    this.digests = tokens.map(({ token, scopes }, index) => {
-      if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH) {
-        throw new ValidationError(`auth.tokens[${index}] must be at least ${MIN_TOKEN_LENGTH} characters.`);
-      }
-      for (const scope of scopes) {
+    this.required = tokens.length > 0;
+    this.digests = tokens.map((spec, index) => {
+      for (const scope of spec.scopes) {
         if (!SCOPES.includes(scope)) {
           throw new ValidationError(`auth.tokens[${index}] has an unknown scope; expected ${SCOPES.join(', ')}.`);
         }
       }
-      return { digest: digest(token), scopes: new Set(scopes) };
+      const identity: Identity = {
+        scopes: SCOPES.filter((s) => spec.scopes.includes(s)),
+        name: spec.name,
+        authRequired: true,
+      };
+      if (spec.sha256 !== undefined) {
+        if (!/^[0-9a-f]{64}$/i.test(spec.sha256)) {
+          throw new ValidationError(`auth.tokens[${index}].sha256 must be 64 hexadecimal digits.`);
+        }
+        return { digest: Buffer.from(spec.sha256, 'hex'), identity };
+      }
+      if (typeof spec.token !== 'string' || spec.token.length < MIN_TOKEN_LENGTH) {
+        throw new ValidationError(`auth.tokens[${index}] must be at least ${MIN_TOKEN_LENGTH} characters.`);
+      }
+      return { digest: digest(spec.token), identity };
     });
   }
 
-  /** Throws `UNAUTHORIZED` (no or bad token) or `FORBIDDEN` (valid token without the scope) unless allowed. */
-  authorize(header: string | undefined, access: RouteAccess): void {
-    if (access === 'public') return;
+  /**
+   * Who is asking, if allowed: throws `UNAUTHORIZED` (no or bad token) or `FORBIDDEN` (valid token without the
+   * scope). Anonymous requests are allowed everything only while no token is configured; a token that is presented
+   * must be valid either way and is held to its scopes.
+   */
+  authorize(header: string | undefined, access: RouteAccess): Identity {
     if (header === undefined || header === '') {
-      if (this.required) throw unauthorized('A bearer token is required.');
-      return;
+      if (this.required && access !== 'public') throw unauthorized('A bearer token is required.');
+      return { scopes: SCOPES, name: undefined, authRequired: this.required };
     }
+    if (access === 'public') return { scopes: [], name: undefined, authRequired: this.required };
     const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
     if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <token>".');
-    const scopes = this.scopesOf(match[1]);
-    if (!scopes) throw unauthorized('The bearer token is not valid.');
-    if (!scopes.has(access)) {
+    const identity = this.identify(match[1]);
+    if (!identity) throw unauthorized('The bearer token is not valid.');
+    if (access !== 'authenticated' && !identity.scopes.includes(access)) {
       throw new HttpError('FORBIDDEN', `This token lacks the '${access}' scope.`, { scope: access });
     }
+    return identity;
   }
 
-  private scopesOf(token: string): ReadonlySet<Scope> | undefined {
+  private identify(token: string): Identity | undefined {
     const presented = digest(token);
-    let found: ReadonlySet<Scope> | undefined;
+    let found: Identity | undefined;
     // Every configured token is compared, match or not: equal work whichever one (if any) matches.
     for (const candidate of this.digests) {
-      if (timingSafeEqual(presented, candidate.digest) && found === undefined) found = candidate.scopes;
+      if (timingSafeEqual(presented, candidate.digest) && found === undefined) found = candidate.identity;
     }
     return found;
   }

@@ -35,6 +35,15 @@ async function signal(request: FastifyRequest, reply: FastifyReply, context: Rou
     // `constructor`, `toString`, `__proto__`…: never an operation, and a classic way into an object's prototype.
     throw new ValidationError(`'${operation}' cannot be an operation name.`, { operation });
   }
+  // Nothing is queued for an operation the entity does not have: it would only fail later, inside the worker.
+  const accepts = context.app?.entities.find((e) => e.name === name)?.operations;
+  if (accepts && !accepts.includes(operation)) {
+    throw new ValidationError(
+      `Entity '${name}' has no operation '${operation}'; it accepts ${accepts.join(', ') || 'none'}.`,
+      { entity: name, operation, accepts: [...accepts] },
+      'UNKNOWN_OPERATION',
+    );
+  }
   const at = body.at === undefined ? undefined : new Date(body.at);
   if (at && Number.isNaN(at.getTime())) throw new ValidationError('at must be a valid date.', { at: body.at });
   const entityId = `${name}@${key}`;

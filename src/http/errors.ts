@@ -16,6 +16,11 @@ export type HttpOnlyCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'BAD_REQUEST'
+  | 'CROSS_SITE_REQUEST'
+  | 'HOST_NOT_ALLOWED'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
+  | 'EXPECTATION_FAILED'
   | 'INTERNAL';
 
 /** Every code an API response can carry. */
@@ -37,11 +42,16 @@ const STATUS_BY_CODE: { readonly [K in ApiErrorCode]: number } = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  CROSS_SITE_REQUEST: 403,
   NOT_FOUND: 404,
   INSTANCE_NOT_FOUND: 404,
   ENTITY_NOT_FOUND: 404,
   INSTANCE_EXISTS: 409,
   INVALID_STATE: 409,
+  REQUEST_TIMEOUT: 408,
+  EXPECTATION_FAILED: 417,
+  HOST_NOT_ALLOWED: 421,
+  HEADERS_TOO_LARGE: 431,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNKNOWN_ORCHESTRATION: 422,
@@ -110,7 +120,34 @@ export function toProblem(error: unknown): { status: number; problem: Problem } 
   const problem = classify(error);
   const status = statusFor(problem.code);
   if (status >= 500) return { status, problem: { code: 'INTERNAL', message: 'Internal error.' } };
-  return { status, problem };
+  return { status, problem: bounded(problem) };
+}
+
+/** The longest run of echoed input (a path, a name, an id) a problem repeats; longer ones are cut, with `…`. */
+export const MAX_ECHO = 200;
+
+/**
+ * Cuts echoed input: any run of more than {@link MAX_ECHO} characters without a space in the message, and any
+ * string in the details. A 16 KB path comes back as its first 200 characters, not whole.
+ */
+function bounded(problem: Problem): Problem {
+  const message = problem.message.replace(new RegExp(`[^\\s]{${MAX_ECHO + 1},}`, 'g'), (run) => cut(run));
+  const details = problem.details === undefined ? undefined : (boundValue(problem.details, 0) as Record<string, unknown>);
+  return withDetails(problem.code, message, details);
+}
+
+function boundValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return cut(value);
+  if (typeof value !== 'object' || value === null || depth > 8) return value;
+  if (Array.isArray(value)) return value.slice(0, 100).map((v: unknown) => boundValue(v, depth + 1));
+  // An entity's last failure is the app's own record (its error and stack), not echoed input.
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [cut(k), k === 'lastFailure' ? v : boundValue(v, depth + 1)]),
+  );
+}
+
+function cut(text: string): string {
+  return text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text;
 }
 
 function classify(error: unknown): Problem {

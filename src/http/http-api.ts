@@ -1,11 +1,18 @@
 /**
  * The HTTP management API: a Fastify instance over a {@link DurableClient}, covering everything the client does.
  *
- * Request handling, in order: authentication (`onRequest`, before the body is even read), body parsing (JSON only,
+ * Request handling, in order: the request guards (`request-guards.ts`: Host, cross-site, media type) and
+ * authentication (`onRequest`, before the body is even read), body parsing (JSON only,
  * bounded in size and depth, no prototype-polluting keys), schema validation of params, query and body, then one
  * client call. Everything that can go wrong before the client call happens before anything is queued or stored,
  * and every error leaves as problem details (`errors.ts`). The instance is returned unstarted: the caller decides
  * where it listens (`authRequiredFor(host)` says whether that host needs tokens).
+ *
+ * The server itself is bounded (`server-limits.ts`): the whole request must arrive within `bodyTimeoutMs`, at most
+ * `maxConnections` connections are open at once, and errors raised before the router (bad request lines and
+ * headers, 408, 431, 417) leave as problem details like every other error. Every response carries
+ * `X-Content-Type-Options`, `Referrer-Policy` and `X-Frame-Options` (and HTML a `frame-ancestors` policy), each only
+ * where the route did not set its own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
@@ -14,8 +21,11 @@ import type { DurableClient } from '../client/client.js';
 import { ValidationError } from '../engine/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
-import type { AuthOptions, RouteAccess } from './auth.js';
+import type { AuthOptions, Identity, RouteAccess } from './auth.js';
 import { TokenAuthenticator } from './auth.js';
+import { checkRequest, parseAllowedHosts } from './request-guards.js';
+import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, limitServer, addSecurityHeaders } from './server-limits.js';
+import { whoamiRoute } from './whoami-route.js';
 import { deadLetterRoutes } from './dead-letter-routes.js';
 import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
@@ -35,8 +45,20 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export interface HttpApiOptions {
   /** Largest accepted request body, in bytes (default 1 MiB); larger ones get 413. */
   readonly bodyLimit?: number;
-  /** Bearer tokens and whether they are required. Without it, every request is allowed (loopback development). */
+  /**
+   * Bearer tokens and their scopes. With any token, every route but the public ones needs a valid one (on loopback
+   * too); without any, every request is allowed (loopback development).
+   */
   readonly auth?: AuthOptions;
+  /**
+   * Host names accepted on a loopback connection besides localhost, 127.0.0.1 and [::1] (DNS-rebinding defence;
+   * `DURABLE_ALLOWED_HOSTS`). Other `Host` headers on a loopback connection get 421.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** The whole request (headers and body) must arrive within this time, else 408 and the socket closes (10 s). */
+  readonly bodyTimeoutMs?: number;
+  /** Connections open at once (default 256); the ones beyond are closed as they arrive. */
+  readonly maxConnections?: number;
   /** Orchestration names the app registers; starts of other names get 422. Default: any name. */
   readonly orchestrations?: readonly string[];
   /** Entity names the app registers; other names get 422. Default: any name. */
@@ -58,7 +80,7 @@ export interface HttpApiOptions {
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
-export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes, whoamiRoute];
 
 interface RouteConfig {
   readonly access?: RouteAccess;
@@ -83,6 +105,14 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   const maxDepth = options.maxJsonDepth ?? MAX_JSON_DEPTH;
   const logger = options.logger ?? silentLogger;
   const auth = new TokenAuthenticator(options.auth);
+  const allowedHosts = parseAllowedHosts(options.allowedHosts);
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  for (const [name, value] of Object.entries({ bodyTimeoutMs, maxConnections })) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ValidationError(`${name} must be a positive integer.`, { [name]: value });
+    }
+  }
   const orchestrations = options.orchestrations ?? options.app?.orchestrations.map((o) => o.name);
   const entities = options.entities ?? options.app?.entities.map((e) => e.name);
   const context: RouteContext = {
@@ -90,7 +120,9 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     orchestrations: orchestrations ? new Set(orchestrations) : undefined,
     entities: entities ? new Set(entities) : undefined,
     app: options.app,
+    identity: (request) => identities.get(request) ?? auth.authorize(undefined, 'public'),
   };
+  const identities = new WeakMap<FastifyRequest, Identity>();
 
   const app = Fastify({
     bodyLimit,
@@ -100,13 +132,22 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     frameworkErrors: (error, _request, reply) => void sendProblem(reply, error),
     // Schema errors in words (the problem's `details.errors` keep Ajv's paths for programs).
     schemaErrorFormatter: (errors, part) => new Error(describeValidation(errors as SchemaError[], part)),
+    // Node's own limits: see server-limits.ts for what each one really does on a socket.
+    requestTimeout: bodyTimeoutMs,
+    http: {
+      headersTimeout: bodyTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bodyTimeoutMs / 4))),
+    },
+    clientErrorHandler: (error, socket) => limitServer.onClientError(error, socket),
   });
+  limitServer.install(app.server, { maxConnections });
 
   installValidators(app);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string, maxDepth));
+      // A body-less mutation with the JSON content type (what browsers' fetch sends) has no body, not a bad one.
+      done(null, body === '' ? undefined : parseJsonBody(body as string, maxDepth));
     } catch (error) {
       done(error as Error, undefined);
     }
@@ -115,7 +156,8 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   app.addHook('onRequest', (request, _reply, done) => {
     const config = request.routeOptions.config as RouteConfig;
     try {
-      auth.authorize(request.headers.authorization, config.access ?? 'public');
+      checkRequest(request, { allowedHosts });
+      identities.set(request, auth.authorize(request.headers.authorization, config.access ?? 'public'));
       done();
     } catch (error) {
       done(error as Error);
@@ -125,6 +167,10 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     const config = request.routeOptions.config as RouteConfig;
     if (config.emptyBodyIsObject && request.body === undefined) request.body = {};
     done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    addSecurityHeaders(reply);
+    done(null, payload);
   });
   app.addHook('onResponse', async (request, reply) => {
     logger.info({
@@ -224,6 +270,8 @@ function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (problem.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="durable"');
   if (problem.code === 'FORBIDDEN')
     reply.header('www-authenticate', 'Bearer realm="durable", error="insufficient_scope"');
+  // Framework errors (a bad URL) leave without the onSend hooks: the security headers are added here too.
+  addSecurityHeaders(reply);
   return reply.code(status).type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
 }
 

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
 import type { AppDescription } from './app-description.js';
-import type { RouteAccess } from './auth.js';
+import type { Identity, RouteAccess } from './auth.js';
 import type { JsonSchema } from './schemas.js';
 
 /** What handlers can use besides the request. */
@@ -17,6 +17,8 @@ export interface RouteContext {
   readonly entities: ReadonlySet<string> | undefined;
   /** The whole app as the server knows it (names, events, entity operations), if it was given. */
   readonly app: AppDescription | undefined;
+  /** Who made the request (its token's name and scopes), as authentication found it. */
+  readonly identity?: (request: FastifyRequest) => Identity;
 }
 
 export interface ApiRoute {

@@ -7,6 +7,11 @@
  * - scrape-time collection: queue depth and the executor cache's size (through the callbacks the host wires in
  *   with `watchQueues` and `watchCache`), and the Node process metrics.
  *
+ * Queue depth is read with a deadline ({@link WorkerMetricsOptions.depthTimeoutMs}, 500 ms): a backend that is down
+ * or hanging must not hold the scrape past Prometheus' timeout (a Beanstalkd outage held it 10 s). Past the
+ * deadline or on error, the gauges keep their last values and `durable_queue_depth_stale` says 1, with
+ * `durable_queue_depth_age_seconds` saying how old those values are.
+ *
  * Observability depends on nothing of ours: what it reads from the backends comes in through the plain
  * {@link QueueDepthSource} shape, which a `Queue` satisfies as is.
  */
@@ -51,6 +56,8 @@ export interface WorkerMetrics {
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** Per Beanstalkd tube (empty for the embedded queues). */
   readonly tubeDepth: Gauge<'tube' | 'state'>;
+  /** 1 when the last depth read failed or passed its deadline (the depth gauges then hold older values). */
+  readonly queueDepthStale: Gauge;
   /** From now on, scrapes read the depth of `queues` from `source` (until then the gauge is empty). */
   watchQueues<Q extends string>(source: QueueDepthSource<Q>, queues: readonly Q[]): void;
   /** Reads the executor cache's size on each scrape. */
@@ -65,7 +72,14 @@ export interface WorkerMetricsOptions {
   readonly processMetrics?: boolean;
   /** Labels added to every metric (e.g. `{ worker: 'pod-1' }`). */
   readonly defaultLabels?: Record<string, string>;
+  /** How long a scrape waits for the queue depth before serving the last values as stale (default 500 ms). */
+  readonly depthTimeoutMs?: number;
+  /** The clock for the depth's age (tests). */
+  readonly now?: () => number;
 }
+
+/** Default deadline for reading the queue depth on a scrape. */
+export const DEFAULT_DEPTH_TIMEOUT_MS = 500;
 
 /**
  * Declares every metric in a fresh registry.
@@ -79,30 +93,90 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
   if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
   if (options.processMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'durable_' });
   const registers = [registry];
-  // Bound to its queue names when watched, so the gauges need not know the source's queue-name type.
-  let watched:
-    | {
-        readonly queues: readonly string[];
-        readonly depths: () => Promise<PromiseSettledResult<DepthCounts>[]>;
-        readonly source: Pick<QueueDepthSource, 'tubeDepths'>;
-      }
-    | undefined;
+  let watched: { readonly queues: readonly string[]; readonly source: QueueDepthSource } | undefined;
   let cacheSize: (() => number) | undefined;
   let partitionCount: (() => number) | undefined;
+  const depthTimeoutMs = options.depthTimeoutMs ?? DEFAULT_DEPTH_TIMEOUT_MS;
+  const now = options.now ?? Date.now;
+
+  // The last values read, whole (a read is all queues and tubes or nothing), and when.
+  let last:
+    | {
+        readonly queues: ReadonlyArray<{ readonly queue: string; readonly depth: DepthCounts }>;
+        readonly tubes: readonly { readonly tube: string; readonly depth: DepthCounts }[];
+      }
+    | undefined;
+  let lastAt: number | undefined;
+  let stale = false;
+  // A read still pending from an earlier scrape is awaited again rather than doubled: a hanging backend gets one
+  // outstanding read, not one per scrape.
+  let pending: Promise<void> | undefined;
+  // One refresh per scrape, shared by the gauges that report it (their collect() run concurrently).
+  let scrape: Promise<void> | undefined;
+
+  const read = async (target: NonNullable<typeof watched>): Promise<void> => {
+    const queues = await Promise.all(
+      target.queues.map(async (queue) => ({ queue, depth: await target.source.depth(queue) })),
+    );
+    const tubes = (await target.source.tubeDepths?.()) ?? [];
+    last = { queues, tubes };
+    lastAt = now();
+  };
+  const refresh = (): Promise<void> => {
+    if (scrape) return scrape;
+    const target = watched;
+    if (!target) return Promise.resolve();
+    pending ??= read(target).finally(() => {
+      pending = undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), depthTimeoutMs);
+    });
+    scrape = Promise.race([pending.then(() => 'fresh' as const), deadline])
+      .catch(() => 'failed' as const)
+      .then((outcome) => {
+        clearTimeout(timer);
+        stale = outcome !== 'fresh';
+      })
+      .finally(() => {
+        // Cleared on the next turn, once every gauge of this scrape has read the outcome.
+        setImmediate(() => {
+          scrape = undefined;
+        });
+      });
+    return scrape;
+  };
 
   const queueDepth = new client.Gauge({
     name: 'durable_queue_depth',
-    help: 'Messages in a queue, by state (ready, delayed, reserved, dead), read on each scrape.',
+    help: 'Messages in a queue, by state (ready, delayed, reserved, dead), read on each scrape (last values when stale).',
     labelNames: ['queue', 'state'] as const,
     registers,
     // A failing backend must not fail the scrape: the gauge keeps its last values and /readyz reports the failure.
     async collect() {
-      if (!watched) return;
-      const { queues } = watched;
-      const depths = await watched.depths();
-      depths.forEach((result, i) => {
-        if (result.status === 'fulfilled') setStates(this, { queue: queues[i] }, result.value);
-      });
+      await refresh();
+      for (const { queue, depth } of last?.queues ?? []) setStates(this, { queue }, depth);
+    },
+  });
+
+  const queueDepthStale = new client.Gauge({
+    name: 'durable_queue_depth_stale',
+    help: '1 when the queue depth could not be read within the scrape deadline (the depth gauges hold the last values read), else 0.',
+    registers,
+    async collect() {
+      await refresh();
+      if (watched) this.set(stale ? 1 : 0);
+    },
+  });
+
+  new client.Gauge({
+    name: 'durable_queue_depth_age_seconds',
+    help: 'Age of the queue depth values served, in seconds (0 when read by this scrape).',
+    registers,
+    async collect() {
+      await refresh();
+      if (lastAt !== undefined) this.set(stale ? (now() - lastAt) / 1000 : 0);
     },
   });
 
@@ -112,14 +186,15 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ['tube', 'state'] as const,
     registers,
     async collect() {
-      const tubes = await watched?.source.tubeDepths?.().catch(() => undefined);
-      for (const { tube, depth } of tubes ?? []) setStates(this, { tube }, depth);
+      await refresh();
+      for (const { tube, depth } of last?.tubes ?? []) setStates(this, { tube }, depth);
     },
   });
 
   return {
     registry,
     tubeDepth,
+    queueDepthStale,
     turns: new client.Counter({
       name: 'durable_turns_total',
       help: 'Committed turns, by kind (orchestration, entity).',
@@ -198,8 +273,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       partitionCount = count;
     },
     watchQueues(source, queues) {
-      const names = [...queues];
-      watched = { queues: names, depths: () => Promise.allSettled(names.map((q) => source.depth(q))), source };
+      watched = { queues: [...queues], source: source as QueueDepthSource };
     },
     watchCache(size) {
       cacheSize = size;
