@@ -58,7 +58,7 @@ export { ManualClock, SystemClock } from './backends/clock.js';
 export type { Clock } from './backends/clock.js';
 export type { Lock } from './backends/lock.js';
 export type { Delivery, Queue, QueueDepth } from './backends/queue.js';
-export type { InstanceRecord, ListQuery, Store } from './backends/store.js';
+export type { CountQuery, InstanceRecord, ListQuery, StatusCounts, Store } from './backends/store.js';
 export { MemoryLock } from './backends/memory/memory-lock.js';
 export { MemoryQueue } from './backends/memory/memory-queue.js';
 export { MemoryStore } from './backends/memory/memory-store.js';
@@ -66,6 +66,7 @@ export { DurableClient, REUSE_POLICIES } from './client/client.js';
 export { QUEUE_NAMES } from './engine/messages.js';
 export type {
   ClientOptions,
+  CountOptions,
   DeadLetterEntry,
   RedriveOptions,
   RedriveResult,

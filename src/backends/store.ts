@@ -23,8 +23,11 @@
  *   record, each decided on its own; a backend may put them in one transaction to share the durable write.
  * - `readHistory` = the chunks of the record's generation below `tail.fromIndex`, then the tail; it rejects if
  *   those chunks do not cover indexes `0 … tail.fromIndex - 1` without a gap.
- * - `list` filters by kind (orchestrations or entities, never mixed), status, name and creation time, newest
- *   first, with an opaque cursor for paging.
+ * - `list` filters by kind (orchestrations or entities, never mixed), status, name, creation time, an id prefix
+ *   (case-sensitive) and whether the record is stuck, newest first, with an opaque cursor for paging.
+ *   `countByStatus` counts what `list` would return under the same filters (status aside), per status.
+ * - `changeToken` (optional): a cheap value that differs after any write to any record, by any process, so that a
+ *   watcher can poll one value instead of re-reading listings.
  * - Entities are records too (`kind: 'entity'`, id `name@key`): their state and bookkeeping live in the record's
  *   `entity` field, committed by the same compare-and-set, with no history chunks.
  *
@@ -42,6 +45,7 @@ import type { HistoryEvent } from '../engine/history.js';
 import { startMessage } from '../engine/actions.js';
 import type { Message, OrchestrationMessage } from '../engine/messages.js';
 import type { RuntimeStatus } from '../engine/status.js';
+import { RUNTIME_STATUSES } from '../engine/status.js';
 
 /**
  * The instance as stored: the engine's snapshot (name, generation, status, input, output, failure, custom status,
@@ -102,6 +106,22 @@ export interface ListQuery {
   readonly limit?: number;
   /** From a previous page's `nextCursor`. */
   readonly cursor?: string;
+  /** Only ids starting with this (case-sensitive; compared by code units, ids being ASCII). */
+  readonly idPrefix?: string;
+  /** `true`: only records with `stuck`; `false`: only records without it. */
+  readonly stuck?: boolean;
+}
+
+/** The filters `countByStatus` takes: those of `list` but status and paging. */
+export type CountQuery = Omit<ListQuery, 'statuses' | 'limit' | 'cursor'>;
+
+/** How many records match a {@link CountQuery}, per status (every status present, zeros included). */
+export interface StatusCounts {
+  readonly byStatus: Record<RuntimeStatus, number>;
+  /** Of those, how many are stuck (`stuck` set), whatever their status. */
+  readonly stuck: number;
+  /** The sum of `byStatus`. */
+  readonly total: number;
 }
 
 export interface ListPage {
@@ -150,6 +170,14 @@ export interface Store {
     current: { readonly incarnation?: string; readonly generation: number },
   ): Promise<void>;
   list(query: ListQuery): Promise<ListPage>;
+  /** How many records `list` would return under `query`'s filters, per status, without reading them page by page. */
+  countByStatus(query: CountQuery): Promise<StatusCounts>;
+  /**
+   * Optional: a token that changes whenever any record is written, created or purged (by any process sharing the
+   * backend); equal tokens mean nothing changed in between (as far as the backend can tell cheaply). For watchers
+   * (the API's change stream), which compare it at most once a second instead of re-reading listings.
+   */
+  changeToken?(): Promise<string>;
   /**
    * Claim checks: a message body too large for the queue (beanstalkd's 64 KiB job limit) is kept here, under a
    * unique key, while its message is in transit. `putClaim` is an upsert and durable once it resolves; `getClaim`
@@ -246,4 +274,33 @@ export function assembleHistory(
  */
 export function loadHistory(store: Pick<Store, 'readHistory'>, record: InstanceRecord): Promise<HistoryEvent[]> {
   return record.tail.fromIndex === 0 ? Promise.resolve(assembleHistory(record, [])) : store.readHistory(record);
+}
+
+/**
+ * Counts from per-status numbers (missing statuses are 0): what the adapters return from `countByStatus`.
+ * @example
+ * statusCounts(new Map([['Running', 2]]), 0); // { byStatus: { Pending: 0, Running: 2, … }, stuck: 0, total: 2 }
+ */
+export function statusCounts(found: ReadonlyMap<string, number>, stuck: number): StatusCounts {
+  const byStatus = Object.fromEntries(RUNTIME_STATUSES.map((s) => [s, found.get(s) ?? 0])) as Record<
+    RuntimeStatus,
+    number
+  >;
+  const total = RUNTIME_STATUSES.reduce((sum, s) => sum + byStatus[s], 0);
+  return { byStatus, stuck, total };
+}
+
+/**
+ * Whether a record passes a list's or a count's filters (status, paging aside): the memory store's filter, and the
+ * definition the other adapters' queries must agree with.
+ */
+export function matchesQuery(record: InstanceRecord, query: CountQuery): boolean {
+  return (
+    (record.kind ?? 'orchestration') === (query.kind ?? 'orchestration') &&
+    (query.name === undefined || record.name === query.name) &&
+    (query.createdFrom === undefined || record.createdAt >= query.createdFrom) &&
+    (query.createdTo === undefined || record.createdAt < query.createdTo) &&
+    (query.idPrefix === undefined || record.instanceId.startsWith(query.idPrefix)) &&
+    (query.stuck === undefined || (record.stuck !== undefined) === query.stuck)
+  );
 }

@@ -16,7 +16,7 @@ import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal, RUNTIME_STATUSES } from '../engine/status.js';
 import type { Clock } from '../backends/clock.js';
 import type { Queue } from '../backends/queue.js';
-import type { InstanceRecord, Store } from '../backends/store.js';
+import type { CountQuery, InstanceRecord, StatusCounts, Store } from '../backends/store.js';
 import { loadHistory } from '../backends/store.js';
 import type { EventDeclarations } from '../engine/app.js';
 import type { EntitySignalProxy } from '../engine/entity.js';
@@ -66,7 +66,18 @@ export interface ListOptions {
   readonly createdTo?: Date;
   readonly limit?: number;
   readonly cursor?: string;
+  /** Only instances whose id starts with this (case-sensitive). */
+  readonly idPrefix?: string;
+  /** `true`: only stuck instances; `false`: only the others. */
+  readonly stuck?: boolean;
 }
+
+/**
+ * The filters of {@link DurableClient.countByStatus}: those of `list` but status and paging.
+ * @example
+ * const { byStatus, stuck, total } = await client.countByStatus({ name: 'order' });
+ */
+export type CountOptions = Omit<ListOptions, 'status' | 'limit' | 'cursor'>;
 
 export interface ListResult {
   readonly items: InstanceStatus[];
@@ -254,6 +265,31 @@ export class DurableClient {
     return instanceId;
   }
 
+  /**
+   * Starts an instance's orchestration again with its input (as `RestartAsync` does in Durable Functions): under
+   * the same id, which must be finished (Completed, Failed or Terminated; `INVALID_STATE` otherwise), or with
+   * `newInstanceId: true` under a new random id, at any time. The input is the record's, which is the current
+   * generation's: after a continue-as-new that is the input it continued with (older generations' histories are
+   * deleted, so the first input is no longer kept), as Durable Functions' status also reports it. Returns the id
+   * of the started instance.
+   * @example
+   * const id = await client.restart('order-7', { newInstanceId: true });
+   */
+  async restart(instanceId: string, options: { readonly newInstanceId?: boolean } = {}): Promise<string> {
+    const record = await this.require(instanceId);
+    if (record.kind === 'entity') {
+      throw new DurableError('INSTANCE_NOT_FOUND', `No orchestration instance ${instanceId} (it is an entity).`);
+    }
+    if (options.newInstanceId === true) return this.start(record.name, record.input, { reuse: 'reject' });
+    if (!isTerminal(record.status)) {
+      throw new DurableError(
+        'INVALID_STATE',
+        `Instance ${instanceId} is ${record.status}; only finished instances can be restarted under the same id (restart it with a new id, or terminate it first).`,
+      );
+    }
+    return this.start(record.name, record.input, { instanceId, reuse: 'allow-terminal' });
+  }
+
   /** The instance's status, or `undefined` if there is no such instance. */
   async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
     validateInstanceId(instanceId);
@@ -379,12 +415,20 @@ export class DurableClient {
     const page = await this.options.store.list({
       limit,
       ...(statuses ? { statuses } : {}),
-      ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.createdFrom ? { createdFrom: dateMs(options.createdFrom, 'createdFrom') } : {}),
-      ...(options.createdTo ? { createdTo: dateMs(options.createdTo, 'createdTo') } : {}),
+      ...countQuery(options),
       ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
     });
     return { items: page.items.map(toStatus), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /**
+   * How many instances match the filters, per status (every status present), how many of them are stuck, and the
+   * total: what a dashboard shows beside a listing, in one store query.
+   * @example
+   * const { byStatus } = await client.countByStatus({ createdFrom: new Date(Date.now() - 86_400_000) });
+   */
+  async countByStatus(options: CountOptions = {}): Promise<StatusCounts> {
+    return this.options.store.countByStatus(countQuery(options));
   }
 
   /** The current generation's history, oldest first. */
@@ -566,6 +610,23 @@ function requireJson(value: unknown, field: string): void {
   } catch (error) {
     throw new ValidationError(`${field} must be JSON-serialisable: ${(error as Error).message}`, { field });
   }
+}
+
+/** The store filters of a list or count: checked, dates as epoch ms. */
+function countQuery(options: CountOptions): CountQuery {
+  if (options.idPrefix !== undefined && typeof options.idPrefix !== 'string') {
+    throw new ValidationError('idPrefix must be a string.', { idPrefix: options.idPrefix });
+  }
+  if (options.stuck !== undefined && typeof options.stuck !== 'boolean') {
+    throw new ValidationError('stuck must be true or false.', { stuck: options.stuck });
+  }
+  return {
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.createdFrom ? { createdFrom: dateMs(options.createdFrom, 'createdFrom') } : {}),
+    ...(options.createdTo ? { createdTo: dateMs(options.createdTo, 'createdTo') } : {}),
+    ...(options.idPrefix !== undefined ? { idPrefix: options.idPrefix } : {}),
+    ...(options.stuck !== undefined ? { stuck: options.stuck } : {}),
+  };
 }
 
 function dateMs(value: Date, field: string): number {

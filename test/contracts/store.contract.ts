@@ -72,6 +72,8 @@ async function createAt(store: Store, record: InstanceRecord): Promise<InstanceR
   return current;
 }
 
+const ids = (records: readonly InstanceRecord[]): string[] => records.map((r) => r.instanceId);
+
 /** Asserts that `readHistory` no longer yields the given events (a store may also report the hole as an error). */
 async function assertHistoryGone(store: Store, record: InstanceRecord, gone: HistoryEvent[]): Promise<void> {
   const history = await store.readHistory(record).catch(() => undefined);
@@ -261,8 +263,6 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         return records;
       }
 
-      const ids = (records: readonly InstanceRecord[]): string[] => records.map((r) => r.instanceId);
-
       it('lists records newest first, by createdAt and then by instanceId', async () => {
         const name = uniqueId('order');
         await seed(name, [
@@ -409,6 +409,157 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
             return true;
           });
         }
+      });
+    });
+
+    describe('id prefix, stuck filter and counts', () => {
+      const stuckNote = { name: 'NonDeterminismError', message: 'the code changed' };
+
+      async function put(instanceId: string, overrides: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
+        const record = newRecord(instanceId, overrides);
+        assert.deepEqual(await store.compareAndSet(record, 0), { ok: true });
+        return record;
+      }
+
+      it('lists only ids that start with the prefix, case-sensitively, punctuation taken literally', async () => {
+        const name = uniqueId('prefix');
+        await put(`${name}-a.1`, { name, createdAt: T0 + 1 });
+        await put(`${name}-a.2`, { name, createdAt: T0 + 2 });
+        await put(`${name}-aX2`, { name, createdAt: T0 + 3 });
+        await put(`${name}-b.1`, { name, createdAt: T0 + 4 });
+        const a = await store.list({ idPrefix: `${name}-a.` });
+        assert.deepEqual(ids(a.items), [`${name}-a.2`, `${name}-a.1`]);
+        assert.deepEqual(ids((await store.list({ idPrefix: `${name}-A` })).items), []);
+        assert.deepEqual(ids((await store.list({ idPrefix: `${name}-a`, statuses: ['Running'] })).items), [
+          `${name}-aX2`,
+          `${name}-a.2`,
+          `${name}-a.1`,
+        ]);
+        assert.deepEqual(
+          ids((await store.list({ idPrefix: name, name, createdFrom: T0 + 2, createdTo: T0 + 4 })).items),
+          [`${name}-aX2`, `${name}-a.2`],
+        );
+      });
+
+      it('pages through the ids with a prefix, each exactly once', async () => {
+        const name = uniqueId('prefix-paging');
+        const expected: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          await put(`${name}-in-${i}`, { name, createdAt: T0 + (i % 3) });
+          await put(`${name}-out-${i}`, { name, createdAt: T0 + (i % 3) });
+          expected.push(`${name}-in-${i}`);
+        }
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list({ idPrefix: `${name}-in-`, limit: 3, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.items.length <= 3);
+          seen.push(...ids(page.items));
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        assert.deepEqual([...seen].sort(), [...expected].sort());
+      });
+
+      it('lists only stuck records with stuck: true, only the others with stuck: false, and follows a cleared note', async () => {
+        const name = uniqueId('stuck');
+        const stuck = await put(`${name}-s`, { name, createdAt: T0 + 2, stuck: stuckNote });
+        await put(`${name}-ok`, { name, createdAt: T0 + 1 });
+        const later = await put(`${name}-later`, { name, createdAt: T0 });
+        assert.deepEqual(ids((await store.list({ name, stuck: true })).items), [`${name}-s`]);
+        assert.deepEqual(ids((await store.list({ name, stuck: false })).items), [`${name}-ok`, `${name}-later`]);
+        // Getting stuck and getting unstuck are ordinary commits (the status unchanged).
+        const { stuck: _note, ...unstuck } = nextRecord(stuck, {});
+        assert.deepEqual(await store.compareAndSet(unstuck, stuck.version), { ok: true });
+        assert.deepEqual(await store.compareAndSet(nextRecord(later, { stuck: stuckNote }), later.version), {
+          ok: true,
+        });
+        assert.deepEqual(ids((await store.list({ name, stuck: true })).items), [`${name}-later`]);
+        assert.deepEqual((await store.countByStatus({ name })).stuck, 1);
+      });
+
+      it('counts by status under the same filters as list, every status present', async () => {
+        const name = uniqueId('counts');
+        await put(`${name}-1`, { name, createdAt: T0, status: 'Completed' });
+        await put(`${name}-2`, { name, createdAt: T0 + 10, status: 'Running', stuck: stuckNote });
+        await put(`${name}-3`, { name, createdAt: T0 + 20, status: 'Running' });
+        await put(`${name}-4`, { name, createdAt: T0 + 30, status: 'Failed' });
+        await put(`${name}-x`, { name: `${name}-other`, createdAt: T0 + 10, status: 'Running' });
+        const counts = await store.countByStatus({ name });
+        assert.deepEqual(counts, {
+          byStatus: {
+            Pending: 0,
+            Running: 2,
+            Suspended: 0,
+            Completed: 1,
+            Failed: 1,
+            Terminated: 0,
+            ContinuedAsNew: 0,
+          },
+          stuck: 1,
+          total: 4,
+        });
+        const inTime = await store.countByStatus({ name, createdFrom: T0 + 10, createdTo: T0 + 30 });
+        assert.equal(inTime.total, 2);
+        assert.equal(inTime.byStatus.Running, 2);
+        const byPrefix = await store.countByStatus({ idPrefix: `${name}-` });
+        assert.equal(byPrefix.total, 5, 'the prefix covers the other name too');
+        assert.equal(byPrefix.byStatus.Running, 3);
+        const onlyStuck = await store.countByStatus({ idPrefix: name, stuck: true });
+        assert.equal(onlyStuck.total, 1);
+        assert.equal(onlyStuck.stuck, 1);
+        const none = await store.countByStatus({ idPrefix: uniqueId('nothing') });
+        assert.equal(none.total, 0);
+        assert.equal(Object.keys(none.byStatus).length, 7);
+      });
+
+      it('counts entities only when asked for them, and forgets purged records', async () => {
+        const name = uniqueId('count-kinds');
+        const entity = await put(`${name}@k`, { name, kind: 'entity', entity: EMPTY_ENTITY, status: 'Running' });
+        const done = await put(`${name}-o`, { name, status: 'Completed' });
+        assert.equal((await store.countByStatus({ idPrefix: name })).total, 1);
+        assert.equal((await store.countByStatus({ idPrefix: name, kind: 'entity' })).total, 1);
+        assert.ok(await store.purge(done.instanceId, done.version));
+        assert.ok(await store.purge(entity.instanceId, entity.version));
+        assert.equal((await store.countByStatus({ idPrefix: name })).total, 0);
+        assert.equal((await store.countByStatus({ idPrefix: name, kind: 'entity' })).total, 0);
+      });
+    });
+
+    describe('changeToken', () => {
+      /** The token once it has stayed the same for a while (a feed-backed token may move once as its feed opens). */
+      async function settled(read: () => Promise<string>): Promise<string> {
+        let token = await read();
+        for (let i = 0; i < 20; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          const again = await read();
+          if (again === token && i >= 2) return token;
+          token = again;
+        }
+        return token;
+      }
+
+      async function changedFrom(read: () => Promise<string>, before: string): Promise<boolean> {
+        for (let i = 0; i < 50; i++) {
+          if ((await read()) !== before) return true;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return false;
+      }
+
+      it('changes after a record is created, committed and purged', async function () {
+        if (store.changeToken === undefined) this.skip();
+        const read = (): Promise<string> => (store.changeToken as () => Promise<string>).call(store);
+        const record = newRecord(uniqueId('token'));
+        let before = await settled(read);
+        await store.compareAndSet(record, 0);
+        assert.ok(await changedFrom(read, before), 'a creation changes the token');
+        before = await settled(read);
+        const next = nextRecord(record, { status: 'Completed' });
+        await store.compareAndSet(next, record.version);
+        assert.ok(await changedFrom(read, before), 'a commit changes the token');
+        before = await settled(read);
+        assert.ok(await store.purge(next.instanceId, next.version));
+        assert.ok(await changedFrom(read, before), 'a purge changes the token');
       });
     });
 

@@ -8,8 +8,18 @@
  * stored object, or on values JSON cannot carry (`undefined` fields, class instances, dates).
  */
 import type { HistoryEvent } from '../../engine/history.js';
-import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assembleHistory, assertCasArguments, incarnationOf } from '../store.js';
+import type {
+  CasResult,
+  CountQuery,
+  HistoryChunk,
+  InstanceRecord,
+  ListPage,
+  ListQuery,
+  StatusCounts,
+  Store,
+  TurnCommit,
+} from '../store.js';
+import { assembleHistory, assertCasArguments, incarnationOf, matchesQuery, statusCounts } from '../store.js';
 import { compareNewestFirst, decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
 
 /** Runs a synchronous step as an async operation: a throw becomes a rejection, like a database error. */
@@ -46,6 +56,8 @@ export class MemoryStore implements Store {
   private readonly chunks = new Map<string, Map<string, HistoryChunk>>();
   /** Claim-check bodies by key (independent of records and chunks). */
   private readonly claims = new Map<string, string>();
+  /** Bumped by every write of a record (creation, commit, purge): the change token. */
+  private writes = 0;
 
   // The options object is reserved for future settings; the memory store has none today.
   constructor(_options: Record<string, never> = {}) {}
@@ -64,6 +76,7 @@ export class MemoryStore implements Store {
         return { ok: false, current: current === undefined ? undefined : json(current) };
       }
       this.records.set(next.instanceId, json(next));
+      this.writes += 1;
       return { ok: true };
     });
   }
@@ -137,11 +150,8 @@ export class MemoryStore implements Store {
       const matching = [...this.records.values()]
         .filter(
           (r) =>
-            (r.kind ?? 'orchestration') === (query.kind ?? 'orchestration') &&
+            matchesQuery(r, query) &&
             (statuses === undefined || statuses.includes(r.status)) &&
-            (query.name === undefined || r.name === query.name) &&
-            (query.createdFrom === undefined || r.createdAt >= query.createdFrom) &&
-            (query.createdTo === undefined || r.createdAt < query.createdTo) &&
             (after === undefined || compareNewestFirst(r, after) > 0),
         )
         .sort(compareNewestFirst);
@@ -153,9 +163,27 @@ export class MemoryStore implements Store {
     });
   }
 
+  countByStatus(query: CountQuery): Promise<StatusCounts> {
+    return settle(() => {
+      const found = new Map<string, number>();
+      let stuck = 0;
+      for (const r of this.records.values()) {
+        if (!matchesQuery(r, query)) continue;
+        found.set(r.status, (found.get(r.status) ?? 0) + 1);
+        if (r.stuck !== undefined) stuck += 1;
+      }
+      return statusCounts(found, stuck);
+    });
+  }
+
+  changeToken(): Promise<string> {
+    return Promise.resolve(String(this.writes));
+  }
+
   purge(instanceId: string, expectedVersion: number): Promise<boolean> {
     const current = this.records.get(instanceId);
     if (current === undefined || current.version !== expectedVersion) return Promise.resolve(false);
+    this.writes += 1;
     this.records.delete(instanceId);
     this.chunks.delete(instanceId);
     return Promise.resolve(true);

@@ -25,8 +25,19 @@
  */
 import type { HistoryEvent } from '../../engine/history.js';
 import { decodeCursor, encodeCursor, pageSize } from '../list-paging.js';
-import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assembleHistory, assertCasArguments, incarnationOf } from '../store.js';
+import { RUNTIME_STATUSES } from '../../engine/status.js';
+import type {
+  CasResult,
+  CountQuery,
+  HistoryChunk,
+  InstanceRecord,
+  ListPage,
+  ListQuery,
+  StatusCounts,
+  Store,
+  TurnCommit,
+} from '../store.js';
+import { assembleHistory, assertCasArguments, incarnationOf, statusCounts } from '../store.js';
 import type { Reql, RethinkdbConnectionOptions, RethinkdbPool } from './rethinkdb-connection.js';
 import { RethinkdbError } from './rethinkdb-connection.js';
 import type { TableSettings } from './rethinkdb-schema.js';
@@ -43,6 +54,8 @@ interface RecordDoc {
   readonly name: string;
   readonly status: string;
   readonly createdAt: number;
+  /** Whether the record has a `stuck` note (absent in documents written before the field existed). */
+  readonly stuck: boolean;
   readonly body: string;
 }
 
@@ -73,6 +86,7 @@ function recordDoc(next: InstanceRecord, expectedVersion: number): RecordDoc {
     name: next.name,
     status: next.status,
     createdAt: next.createdAt,
+    stuck: next.stuck !== undefined,
     body: JSON.stringify(next), // throws on values JSON cannot carry (BigInt, cycles): a rejection, nothing written
   };
 }
@@ -103,6 +117,14 @@ function parseRecord(body: string | null | undefined): InstanceRecord | undefine
  * await store.close();
  */
 export class RethinkdbStore implements Store {
+  /** Changes the records feed has seen, and which feed (a new one may have missed changes: a new token). */
+  private feedChanges = 0;
+  private feedEpoch = 0;
+  private feedRunning = false;
+  /** Epoch ms of the last `changeToken` call: the feed stops once nobody has asked for a while. */
+  private tokenAskedAt = 0;
+  private closed = false;
+
   private constructor(private readonly pool: RethinkdbPool) {}
 
   /** Connects, creates the tables and indexes that are missing, and waits until they are ready. */
@@ -262,11 +284,95 @@ export class RethinkdbStore implements Store {
         .between(lower, upper, { index, leftBound: 'closed', rightBound: 'open' })
         .orderBy({ index: r.desc(index) });
       if (statusFilter !== undefined) rows = rows.filter((row: Reql) => r.expr(statusFilter).contains(row('status')));
+      rows = filterExtras(r, rows, query);
       return rows.limit(limit + 1)('body');
     });
     const items = bodies.slice(0, limit).map((body) => JSON.parse(body) as InstanceRecord);
     const last = items[items.length - 1];
     return bodies.length > limit && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
+  }
+
+  /**
+   * Without a name: one count per status on the `list_status` index (index ranges, nothing shipped back). With a
+   * name: the `list_name` range, grouped by status on the server. The id prefix and the stuck filter are filters
+   * on the way. One query either way.
+   */
+  async countByStatus(query: CountQuery): Promise<StatusCounts> {
+    const kind = query.kind ?? 'orchestration';
+    const range = (r: Reql, prefix: unknown[]): [unknown[], unknown[]] => [
+      query.createdFrom !== undefined ? [...prefix, query.createdFrom, r.minval] : [...prefix, r.minval],
+      query.createdTo !== undefined ? [...prefix, query.createdTo, r.minval] : [...prefix, r.maxval],
+    ];
+    const result = await this.pool.run<{ byStatus: { group: string; reduction: number }[]; stuck: number }>((r, db) => {
+      const records = db.table('records', MAJORITY);
+      const rows = (index: string, prefix: unknown[]): Reql => {
+        const [lower, upper] = range(r, prefix);
+        return filterExtras(r, records.between(lower, upper, { index, leftBound: 'closed', rightBound: 'open' }), {
+          ...query,
+        });
+      };
+      if (query.name !== undefined) {
+        const matching = rows('list_name', [kind, query.name]);
+        return r.expr({
+          byStatus: matching.group('status').count().ungroup(),
+          stuck: matching.filter((row: Reql) => stuckOf(r, row)).count(),
+        });
+      }
+      const perStatus = RUNTIME_STATUSES.map((status) => ({
+        group: status,
+        reduction: rows('list_status', [kind, status]).count(),
+      }));
+      return r.expr({
+        byStatus: perStatus,
+        stuck: rows('list_kind', [kind])
+          .filter((row: Reql) => stuckOf(r, row))
+          .count(),
+      });
+    });
+    return statusCounts(new Map(result.byStatus.map((g) => [g.group, g.reduction])), result.stuck);
+  }
+
+  /**
+   * A counter of the changes a changefeed on `records` has delivered, with the feed's epoch: the feed is opened by
+   * the first call and kept while calls keep coming (closed 30 s after the last). A changefeed rather than "newest
+   * updatedAt + count": timestamps come from the workers' clocks (two commits in one millisecond, or a skewed clock,
+   * would leave the newest unchanged), and the feed costs the server nothing between writes. A new feed (the first,
+   * or one reopened after a failure) bumps the epoch, so changes made while no feed was open still change the token.
+   */
+  changeToken(): Promise<string> {
+    this.tokenAskedAt = Date.now();
+    if (!this.feedRunning && !this.closed) {
+      this.feedRunning = true;
+      void this.runFeed();
+    }
+    return Promise.resolve(`${this.feedEpoch}.${this.feedChanges}`);
+  }
+
+  private async runFeed(): Promise<void> {
+    let backoffMs = 100;
+    const idle = (): boolean => this.closed || Date.now() - this.tokenAskedAt >= FEED_IDLE_MS;
+    try {
+      while (!idle()) {
+        try {
+          await this.pool.waitForChange<{ state?: string }>(
+            (_, db) => db.table('records').changes({ includeStates: true }),
+            (change) => {
+              // 'ready': the feed now sees every write. Anything written before it is covered by the new epoch.
+              if (change.state === 'ready') this.feedEpoch += 1;
+              else if (change.state === undefined) this.feedChanges += 1;
+              backoffMs = 100;
+              return idle(); // true ends the feed
+            },
+            FEED_IDLE_MS,
+          );
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, 5000);
+        }
+      }
+    } finally {
+      this.feedRunning = false;
+    }
   }
 
   async purge(instanceId: string, expectedVersion: number): Promise<boolean> {
@@ -313,8 +419,39 @@ export class RethinkdbStore implements Store {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.pool.close();
   }
+}
+
+/** A changefeed for `changeToken` ends this long after the last call (and is renewed this often while in use). */
+const FEED_IDLE_MS = 30_000;
+
+/**
+ * Whether a record document is stuck: its `stuck` field, or for documents written before that field existed, the
+ * record body itself (parsed on the server).
+ */
+function stuckOf(r: Reql, row: Reql): Reql {
+  return r.branch(row.hasFields('stuck'), row('stuck'), r.json(row('body')).hasFields('stuck'));
+}
+
+/** RE2 pattern of a literal: ASCII punctuation escaped. */
+function literalPattern(text: string): string {
+  return text.replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+}
+
+/** The filters no index covers: id prefix and stuck. */
+function filterExtras(r: Reql, rows: Reql, query: CountQuery): Reql {
+  let filtered = rows;
+  if (query.idPrefix !== undefined && query.idPrefix !== '') {
+    const pattern = `^${literalPattern(query.idPrefix)}`;
+    filtered = filtered.filter((row: Reql) => row('instanceId').match(pattern).ne(null));
+  }
+  if (query.stuck !== undefined) {
+    const wanted = query.stuck;
+    filtered = filtered.filter((row: Reql) => stuckOf(r, row).eq(wanted));
+  }
+  return filtered;
 }
 
 /**

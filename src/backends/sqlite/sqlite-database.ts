@@ -15,6 +15,7 @@
  *   is where the message is (ready, delayed, reserved, dead) so that the next messages to deliver are a walk
  *   of one index instead of a scan; `visible_at` is when a delayed message becomes visible or when a
  *   reservation expires; `receipt` names the latest reservation; `dead_seq` orders the dead letters.
+ * - `records.stuck` (schema version 4): 1 when the record has a `stuck` note, with a partial index on those rows.
  * - `claims` (schema version 2): claim-check bodies by key, for queues with a message size limit.
  * - `locks`: one row per held (or expired, not yet overwritten) lock key: owner and expiry on the lock clock.
  *
@@ -47,7 +48,7 @@ export interface SqliteDatabaseOptions {
 }
 
 /** The schema version this code writes and understands. Files at a lower version are migrated on open. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * The migrations, in order: `MIGRATIONS[n]` takes a file from version `n` to `n + 1`. Never edit a released step
@@ -124,6 +125,13 @@ const MIGRATIONS: readonly string[] = [
     SELECT instance_id, '', generation, from_index, events FROM history_chunks;
   DROP TABLE history_chunks;
   ALTER TABLE history_chunks_v3 RENAME TO history_chunks;
+  `,
+  // 3 → 4: whether a record is stuck, as a column (1/0) so that listing and counting stuck instances reads neither
+  // the JSON nor every row: a partial index holds only the stuck ones (normally none).
+  `
+  ALTER TABLE records ADD COLUMN stuck INTEGER NOT NULL DEFAULT 0;
+  UPDATE records SET stuck = 1 WHERE json_extract(record, '$.stuck') IS NOT NULL;
+  CREATE INDEX records_stuck ON records (kind, created_at DESC, instance_id DESC) WHERE stuck = 1;
   `,
 ];
 

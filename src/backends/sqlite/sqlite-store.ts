@@ -9,8 +9,18 @@
  */
 import type Database from 'better-sqlite3';
 import type { HistoryEvent } from '../../engine/history.js';
-import type { CasResult, HistoryChunk, InstanceRecord, ListPage, ListQuery, Store, TurnCommit } from '../store.js';
-import { assembleHistory, incarnationOf } from '../store.js';
+import type {
+  CasResult,
+  CountQuery,
+  HistoryChunk,
+  InstanceRecord,
+  ListPage,
+  ListQuery,
+  StatusCounts,
+  Store,
+  TurnCommit,
+} from '../store.js';
+import { assembleHistory, incarnationOf, statusCounts } from '../store.js';
 import { assertCasArguments } from '../store.js';
 import type { DatabaseSource, SqliteDatabase } from './sqlite-database.js';
 import { asPromise, holdDatabase, writeTransaction } from './sqlite-database.js';
@@ -25,6 +35,8 @@ interface RowWrite {
   readonly status: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** 1 if the record has a `stuck` note, else 0 (a column, for the stuck filter and count). */
+  readonly stuck: number;
   readonly json: string;
   readonly expectedVersion: number;
 }
@@ -48,6 +60,7 @@ function prepareWrite(next: InstanceRecord, expectedVersion: number): RowWrite {
     status: next.status,
     createdAt: next.createdAt,
     updatedAt: next.updatedAt,
+    stuck: next.stuck !== undefined ? 1 : 0,
     json: JSON.stringify(next), // throws on values JSON cannot carry (BigInt, cycles): a rejection, nothing written
     expectedVersion,
   };
@@ -180,23 +193,10 @@ export class SqliteStore implements Store {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       // An empty status list is read as "no status filter", like an absent one.
       const statuses = query.statuses === undefined || query.statuses.length === 0 ? undefined : query.statuses;
-      const where = ['kind = ?'];
-      const params: unknown[] = [query.kind ?? 'orchestration'];
-      if (query.name !== undefined) {
-        where.push('name = ?');
-        params.push(query.name);
-      }
+      const { where, params } = filters(query);
       if (statuses !== undefined) {
         where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
         params.push(...statuses);
-      }
-      if (query.createdFrom !== undefined) {
-        where.push('created_at >= ?');
-        params.push(query.createdFrom);
-      }
-      if (query.createdTo !== undefined) {
-        where.push('created_at < ?');
-        params.push(query.createdTo);
       }
       if (after !== undefined) {
         // Strictly after the previous page's last item in (created_at DESC, instance_id DESC) order: a position,
@@ -211,6 +211,31 @@ export class SqliteStore implements Store {
       const items = rows.slice(0, limit).map((r) => JSON.parse(r.record) as InstanceRecord);
       const last = items[items.length - 1];
       return rows.length > limit && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
+    });
+  }
+
+  countByStatus(query: CountQuery): Promise<StatusCounts> {
+    return asPromise(() => {
+      const { where, params } = filters(query);
+      const sql = `SELECT status, count(*) AS n, sum(stuck) AS stuck FROM records WHERE ${where.join(' AND ')} GROUP BY status`;
+      const rows = this.listStatement(sql).all(...params) as { status: string; n: number; stuck: number }[];
+      return statusCounts(
+        new Map(rows.map((r) => [r.status, r.n])),
+        rows.reduce((sum, r) => sum + r.stuck, 0),
+      );
+    });
+  }
+
+  /**
+   * `PRAGMA data_version` changes when another connection commits to the file; `total_changes()` counts this
+   * connection's own writes (which data_version does not see). Together: any write by anyone, for two reads.
+   */
+  changeToken(): Promise<string> {
+    return asPromise(() => {
+      const db = this.database.connection;
+      const version = db.pragma('data_version', { simple: true }) as number;
+      const own = this.statements.totalChanges.get() as number;
+      return `${version}.${own}`;
     });
   }
 
@@ -265,10 +290,39 @@ export class SqliteStore implements Store {
   }
 }
 
+/**
+ * The WHERE terms (and their parameters) of the filters `list` and `countByStatus` share. The id prefix is a range
+ * on the primary key (`>= prefix`) that the exact `substr` test then narrows: SQLite compares text bytewise and
+ * ids are ASCII, so both agree with JavaScript's `startsWith`.
+ */
+function filters(query: CountQuery): { where: string[]; params: unknown[] } {
+  const where = ['kind = ?'];
+  const params: unknown[] = [query.kind ?? 'orchestration'];
+  if (query.name !== undefined) {
+    where.push('name = ?');
+    params.push(query.name);
+  }
+  if (query.createdFrom !== undefined) {
+    where.push('created_at >= ?');
+    params.push(query.createdFrom);
+  }
+  if (query.createdTo !== undefined) {
+    where.push('created_at < ?');
+    params.push(query.createdTo);
+  }
+  if (query.idPrefix !== undefined && query.idPrefix !== '') {
+    where.push('instance_id >= ? AND substr(instance_id, 1, length(?)) = ?');
+    params.push(query.idPrefix, query.idPrefix, query.idPrefix);
+  }
+  if (query.stuck !== undefined) where.push(query.stuck ? 'stuck = 1' : 'stuck = 0');
+  return { where, params };
+}
+
 /** The store's fixed statements, prepared once per store. */
 function prepare(db: Database.Database) {
   return {
     get: db.prepare('SELECT record FROM records WHERE instance_id = ?').pluck(),
+    totalChanges: db.prepare('SELECT total_changes()').pluck(),
     putClaim: db.prepare(
       'INSERT INTO claims (key, body) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body',
     ),
@@ -279,18 +333,18 @@ function prepare(db: Database.Database) {
     ),
     // Creation: does nothing if the id exists (the caller then reads the current record as the conflict).
     insert: db.prepare(
-      `INSERT INTO records (instance_id, version, kind, name, status, created_at, updated_at, record)
-       VALUES (@instanceId, @version, @kind, @name, @status, @createdAt, @updatedAt, @json)
+      `INSERT INTO records (instance_id, version, kind, name, status, created_at, updated_at, stuck, record)
+       VALUES (@instanceId, @version, @kind, @name, @status, @createdAt, @updatedAt, @stuck, @json)
        ON CONFLICT (instance_id) DO NOTHING`,
     ),
     updateBody: db.prepare(
       `UPDATE records SET version = @version, updated_at = @updatedAt, record = @json
        WHERE instance_id = @instanceId AND version = @expectedVersion
-         AND kind = @kind AND name = @name AND status = @status AND created_at = @createdAt`,
+         AND kind = @kind AND name = @name AND status = @status AND created_at = @createdAt AND stuck = @stuck`,
     ),
     update: db.prepare(
       `UPDATE records SET version = @version, kind = @kind, name = @name, status = @status,
-         created_at = @createdAt, updated_at = @updatedAt, record = @json
+         created_at = @createdAt, updated_at = @updatedAt, stuck = @stuck, record = @json
        WHERE instance_id = @instanceId AND version = @expectedVersion`,
     ),
     deleteRecord: db.prepare('DELETE FROM records WHERE instance_id = ? AND version = ?'),
