@@ -93,14 +93,17 @@ export async function get<T>(path: string): Promise<T> {
 }
 
 /**
- * Sends a mutation: always with `Content-Type: application/json` (the server refuses mutations without it, which is
- * what keeps other sites' forms out), and a JSON body (`{}` when there is nothing to say).
+ * Sends a mutation with `Content-Type: application/json` and a JSON body (`{}` when there is nothing to say): the
+ * server refuses mutations without it, which is what keeps other sites' forms out. DELETE has no body and sends
+ * `X-Durable-Request: 1` instead.
  */
 export async function send<T>(method: 'POST' | 'DELETE', path: string, body: unknown = {}): Promise<T> {
+  const withBody = method !== 'DELETE';
   const response = await fetch(path, {
     method,
-    headers: headers({ 'content-type': 'application/json' }),
-    body: method === 'DELETE' ? undefined : JSON.stringify(body),
+    // `X-Durable-Request` marks a body-less mutation as the dashboard's (a cross-site form cannot set it).
+    headers: headers(withBody ? { 'content-type': 'application/json' } : { 'x-durable-request': '1' }),
+    body: withBody ? JSON.stringify(body) : undefined,
   });
   const result = await read<T>(response);
   session.changed();
@@ -124,6 +127,28 @@ async function read<T>(response: Response): Promise<T> {
     throw new ApiError(response.status, parsed ?? {});
   }
   return parsed as T;
+}
+
+/**
+ * Signs in with `token` if the server accepts it (its whoami answers); throws ApiError 401 otherwise, and keeps the
+ * session as it was.
+ */
+export async function signInWith(token: string): Promise<void> {
+  const auth = { accept: 'application/json', authorization: `Bearer ${token}` };
+  let response = await fetch('/api/whoami', { headers: auth, cache: 'no-store' });
+  let who: WhoAmI | undefined;
+  if (response.status === 404) {
+    response = await fetch('/api/instances?limit=1', { headers: auth, cache: 'no-store' });
+    who = { scopes: ALL_SCOPES, authRequired: true };
+  }
+  if (!response.ok) {
+    const problem = (await response.json().catch(() => ({}))) as Problem;
+    throw new ApiError(response.status, problem);
+  }
+  who ??= (await response.json()) as WhoAmI;
+  session.signIn(token);
+  session.who = who;
+  session.emit();
 }
 
 /**

@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { LiveMode } from './api.js';
-import { ApiError, loadWhoAmI, session, startLiveUpdates } from './api.js';
+import { ApiError, loadWhoAmI, session, signInWith, startLiveUpdates } from './api.js';
 import { href, useRoute, useSession } from './hooks.js';
 import { ErrorBox, TextField } from './ui.js';
 import { DeadLettersView } from './views/dead-letters.js';
@@ -31,10 +31,9 @@ function Login() {
           e.preventDefault();
           const value = token.trim();
           if (!value) return;
-          session.signIn(value);
-          loadWhoAmI().catch((err: unknown) => {
+          setError(undefined);
+          signInWith(value).catch((err: unknown) => {
             setError(err instanceof ApiError && err.status === 401 ? new Error('That token is not valid.') : err);
-            session.signOut();
           });
         }}
       >

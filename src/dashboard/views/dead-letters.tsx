@@ -47,7 +47,7 @@ export function DeadLettersView() {
         </p>
       ) : null}
       <ErrorBox error={error ?? list.error} />
-      <div class="table-box" tabIndex={0} role="region" aria-label="Dead letters table">
+      <div class="table-box" tabIndex={0} role="region" aria-label="Dead letters table" aria-busy={list.loading}>
         <table>
           <thead>
             <tr>

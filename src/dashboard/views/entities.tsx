@@ -32,7 +32,7 @@ export function EntitiesView({ route }: { route: Route }) {
         )}
       </form>
       <ErrorBox error={list.error} />
-      <div class="table-box" tabIndex={0} role="region" aria-label="Entities table">
+      <div class="table-box" tabIndex={0} role="region" aria-label="Entities table" aria-busy={list.loading}>
         <table>
           <thead>
             <tr>

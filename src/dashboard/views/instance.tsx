@@ -38,7 +38,7 @@ export function InstanceView({ id }: { id: string }) {
 
   if (!data) {
     return (
-      <section aria-labelledby="instance-title">
+      <section aria-labelledby="instance-title" aria-busy={!status.error}>
         <h1 id="instance-title">Instance {id}</h1>
         {status.error ? <ErrorBox error={status.error} /> : <p class="muted">Loading…</p>}
         <p>
@@ -49,7 +49,7 @@ export function InstanceView({ id }: { id: string }) {
   }
   const live = !TERMINAL.has(data.status) && data.status !== 'ContinuedAsNew';
   return (
-    <section aria-labelledby="instance-title">
+    <section aria-labelledby="instance-title" aria-busy={history.loading && events.length === 0}>
       <p class="crumbs">
         <a href={href('instances')}>Instances</a> / {data.name}
       </p>

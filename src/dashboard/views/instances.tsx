@@ -130,7 +130,7 @@ export function InstancesView({ route }: { route: Route }) {
         <TextField label="Id starts with" type="search" value={search} onInput={setSearch} />
       </form>
       <ErrorBox error={list.error} />
-      <div class="table-box" tabIndex={0} role="region" aria-label="Instances table">
+      <div class="table-box" tabIndex={0} role="region" aria-label="Instances table" aria-busy={list.loading}>
         <table>
           <thead>
             <tr>

@@ -1,6 +1,7 @@
 /** Getting started: what the app registers and how to drive it from a terminal (the old start page, folded in). */
 import { useState } from 'preact/hooks';
-import { href, useAppDescription, useSession } from '../hooks.js';
+import { href, useApi, useSession } from '../hooks.js';
+import type { AppDescription } from '../types.js';
 import { StartDialog } from './instances.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -29,14 +30,15 @@ export function cliLines(
 }
 
 export function StartView() {
-  const app = useAppDescription();
+  const described = useApi<AppDescription>('/api/app', [], false);
+  const app = described.data;
   const session = useSession();
   const [starting, setStarting] = useState<string | undefined>(undefined);
   const base = location.origin;
   const lines = cliLines(base, app?.orchestrations[0]?.name, app?.entities[0]?.name);
   const auth = session.who?.authRequired ? " -H 'authorization: Bearer $DURABLE_TOKEN'" : '';
   return (
-    <section aria-labelledby="start-title">
+    <section aria-labelledby="start-title" aria-busy={described.loading}>
       <h1 id="start-title">Getting started</h1>
       <p>
         The HTTP API is at <code>{base}/api</code> (every route in <a href="/openapi.json">/openapi.json</a>). Drive it
