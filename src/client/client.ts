@@ -24,6 +24,7 @@ import type { CleanEntityStorageResult, EntityState, ListEntitiesOptions } from 
 import { EntityClient } from './entity-client.js';
 import type { ReusePolicy } from './start-batcher.js';
 import { StartBatcher } from './start-batcher.js';
+import { waitingFor } from './waiting-for.js';
 
 /**
  * What `start` does when the instance id is already taken:
@@ -57,6 +58,13 @@ export interface InstanceStatus {
   readonly createdAt: Date;
   readonly lastUpdatedAt: Date;
   readonly historyLength: number;
+  /** The orchestration that started this one as a sub-orchestration; `name` only with `getStatus(id, { details })`. */
+  readonly parent?: { readonly instanceId: string; readonly name?: string };
+  /**
+   * What a Running or Suspended instance waits for, one line each (`durable status` prints them): only with
+   * `getStatus(id, { details: true })`, which reads the history for it.
+   */
+  readonly waitingFor?: readonly string[];
 }
 
 export interface ListOptions {
@@ -290,11 +298,35 @@ export class DurableClient {
     return this.start(record.name, record.input, { instanceId, reuse: 'allow-terminal' });
   }
 
-  /** The instance's status, or `undefined` if there is no such instance. */
-  async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+  /**
+   * The instance's status, or `undefined` if there is no such instance. With `details`, also its parent's name (one
+   * more record read, for a sub-orchestration) and, when it is Running or Suspended, what it waits for (one history
+   * read: the cost grows with the history of the current generation).
+   * @example
+   * const s = await client.getStatus('order-7', { details: true });
+   * for (const line of s?.waitingFor ?? []) console.log(line); // 'activity charge {"amount":10} (for 3.0s)'
+   */
+  async getStatus(
+    instanceId: string,
+    options: { readonly details?: boolean } = {},
+  ): Promise<InstanceStatus | undefined> {
     validateInstanceId(instanceId);
     const record = await this.options.store.get(instanceId);
-    return record ? toStatus(record) : undefined;
+    if (!record) return undefined;
+    const status = toStatus(record);
+    if (options.details !== true) return status;
+    const live = record.status === 'Running' || record.status === 'Suspended';
+    const [parent, history] = await Promise.all([
+      record.parent ? this.options.store.get(record.parent.instanceId) : undefined,
+      live ? loadHistory(this.options.store, record) : undefined,
+    ]);
+    return {
+      ...status,
+      ...(record.parent
+        ? { parent: { instanceId: record.parent.instanceId, ...(parent ? { name: parent.name } : {}) } }
+        : {}),
+      ...(history ? { waitingFor: waitingFor(history, this.options.clock.now()) } : {}),
+    };
   }
 
   /**
@@ -429,6 +461,35 @@ export class DurableClient {
    */
   async countByStatus(options: CountOptions = {}): Promise<StatusCounts> {
     return this.options.store.countByStatus(countQuery(options));
+  }
+
+  /**
+   * Whether {@link changeToken} can tell changes (the store has a change token); if not, watchers must poll.
+   * @example
+   * if (!client.canWatchChanges) setInterval(refresh, 10_000);
+   */
+  get canWatchChanges(): boolean {
+    return this.options.store.changeToken !== undefined;
+  }
+
+  /**
+   * A token that changes whenever an instance or entity record is created, committed or purged (by any process on
+   * the backend), or the number of dead letters changes: equal tokens mean nothing a dashboard shows changed. Three
+   * cheap reads (the store's token and both queues' depths); `undefined` when the store has no change token.
+   * @example
+   * const before = await client.changeToken();
+   * // … later
+   * if ((await client.changeToken()) !== before) await refresh();
+   */
+  async changeToken(): Promise<string | undefined> {
+    const { store, queue } = this.options;
+    if (store.changeToken === undefined) return undefined;
+    const [records, orchestrations, activities] = await Promise.all([
+      store.changeToken(),
+      queue.depth('orchestrations'),
+      queue.depth('activities'),
+    ]);
+    return `${records}/${orchestrations.dead}/${activities.dead}`;
   }
 
   /** The current generation's history, oldest first. */
@@ -568,6 +629,7 @@ export function toStatus(record: InstanceRecord): InstanceStatus {
     createdAt: new Date(record.createdAt),
     lastUpdatedAt: new Date(record.updatedAt),
     historyLength: record.historyLength,
+    ...(record.parent !== undefined ? { parent: { instanceId: record.parent.instanceId } } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ import { DurableError, ValidationError } from '../engine/errors.js';
 export type HttpOnlyCode =
   | 'ENTITY_NOT_FOUND'
   | 'NOT_FOUND'
+  | 'APP_UNKNOWN'
+  | 'TOO_MANY_STREAMS'
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAUTHORIZED'
@@ -59,6 +61,8 @@ const STATUS_BY_CODE: { readonly [K in ApiErrorCode]: number } = {
   UNKNOWN_ENTITY: 422,
   UNKNOWN_ACTIVITY: 422,
   UNKNOWN_OPERATION: 422,
+  APP_UNKNOWN: 404,
+  TOO_MANY_STREAMS: 503,
   TIMEOUT: 504,
   INTERNAL: 500,
   DURABLE_ERROR: 500,

@@ -30,6 +30,9 @@ import { deadLetterRoutes } from './dead-letter-routes.js';
 import { entityRoutes } from './entity-routes.js';
 import { HttpError, toProblem } from './errors.js';
 import { instanceRoutes } from './instance-routes.js';
+import { appRoutes } from './app-routes.js';
+import type { ChangeStreamOptions } from './change-stream.js';
+import { ChangeStreams, streamRoutes } from './change-stream.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { AppDescription } from './app-description.js';
 import { serveDashboard } from './dashboard.js';
@@ -77,10 +80,19 @@ export interface HttpApiOptions {
    * assets are public (they hold no data); what it shows comes from `/api/*`, with the token the user signs in with.
    */
   readonly dashboard?: boolean;
+  /** `GET /api/stream`: how often its watcher reads, how many streams may be open (defaults: 1 s, 32). */
+  readonly stream?: ChangeStreamOptions;
 }
 
 /** Every route of the API (the OpenAPI document and the server are built from this one list). */
-export const API_ROUTES: readonly ApiRoute[] = [...instanceRoutes, ...entityRoutes, ...deadLetterRoutes, whoamiRoute];
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...instanceRoutes,
+  ...entityRoutes,
+  ...deadLetterRoutes,
+  whoamiRoute,
+  ...appRoutes,
+  ...streamRoutes,
+];
 
 interface RouteConfig {
   readonly access?: RouteAccess;
@@ -121,6 +133,7 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     entities: entities ? new Set(entities) : undefined,
     app: options.app,
     identity: (request) => identities.get(request) ?? auth.authorize(undefined, 'public'),
+    streams: new ChangeStreams(client, options.stream),
   };
   const identities = new WeakMap<FastifyRequest, Identity>();
 
@@ -143,6 +156,11 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   limitServer.install(app.server, { maxConnections });
 
   installValidators(app);
+  // Open change streams never end on their own: end them first, or close() would wait for every browser.
+  app.addHook('preClose', (done) => {
+    context.streams?.closeAll();
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {

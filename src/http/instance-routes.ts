@@ -1,10 +1,10 @@
 /**
- * Routes for orchestration instances: start, status (with long-polling), list, history, raise an event,
- * terminate, suspend, resume and purge. Every handler is a thin translation to one `DurableClient` call; the
+ * Routes for orchestration instances: start, status (with long-polling), list, counts, history, raise an event,
+ * terminate, restart, suspend, resume and purge. Every handler is a thin translation to one `DurableClient` call; the
  * client validates again and owns the semantics.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { InstanceStatus, ListOptions, StartOptions } from '../client/client.js';
+import type { CountOptions, InstanceStatus, ListOptions, StartOptions } from '../client/client.js';
 import { DurableError, ValidationError } from '../engine/errors.js';
 import type { RuntimeStatus } from '../engine/status.js';
 import { isTerminal } from '../engine/status.js';
@@ -29,6 +29,8 @@ interface ListQuery {
   readonly createdTo?: string;
   readonly limit?: number;
   readonly cursor?: string;
+  readonly q?: string;
+  readonly stuck?: boolean;
 }
 
 const PROBLEM = 'Problem details.';
@@ -84,15 +86,24 @@ async function sameLiveStart(
   return same ? status : undefined;
 }
 
+/** One instance's status with its details: the parent's name, and what it waits for when Running or Suspended. */
+async function requireDetails(context: RouteContext, instanceId: string): Promise<InstanceStatus> {
+  const status = await context.client.getStatus(instanceId, { details: true });
+  if (!status) throw new DurableError('INSTANCE_NOT_FOUND', `No instance ${instanceId}.`);
+  return status;
+}
+
 async function getStatus(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
   const { id } = request.params as { id: string };
   const { wait } = request.query as { wait?: number };
-  if (!wait) return resource(await requireStatus(context, id));
+  if (!wait) return resource(await requireDetails(context, id));
   try {
-    return resource(await context.client.waitForCompletion(id, { timeoutMs: wait }));
+    const done = await context.client.waitForCompletion(id, { timeoutMs: wait });
+    // A finished instance waits for nothing: only its parent's name is left to add.
+    return resource(done.parent ? await requireDetails(context, id) : done);
   } catch (error) {
     // A long-poll that runs out of time is not an error: the caller gets the status as it is now.
-    if (error instanceof DurableError && error.code === 'TIMEOUT') return resource(await requireStatus(context, id));
+    if (error instanceof DurableError && error.code === 'TIMEOUT') return resource(await requireDetails(context, id));
     throw error;
   }
 }
@@ -104,16 +115,40 @@ function parseDate(value: string | undefined, field: string): Date | undefined {
   return date;
 }
 
-async function list(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
-  const query = request.query as ListQuery;
-  const statuses = query.status ? [...new Set(query.status.flatMap((s) => s.split(',')))] : undefined;
+/** The filters `list` and `counts` share: name, creation time, id prefix (`q`; empty is none) and stuck. */
+function filterOptions(query: ListQuery): CountOptions {
   const createdFrom = parseDate(query.createdFrom, 'createdFrom');
   const createdTo = parseDate(query.createdTo, 'createdTo');
-  const options: ListOptions = {
-    ...(statuses ? { status: statuses as RuntimeStatus[] } : {}),
+  return {
     ...(query.name !== undefined ? { name: query.name } : {}),
     ...(createdFrom ? { createdFrom } : {}),
     ...(createdTo ? { createdTo } : {}),
+    ...(query.q !== undefined && query.q !== '' ? { idPrefix: query.q } : {}),
+    ...(query.stuck !== undefined ? { stuck: query.stuck } : {}),
+  };
+}
+
+async function counts(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
+  const { byStatus, stuck, total } = await context.client.countByStatus(filterOptions(request.query as ListQuery));
+  return { counts: byStatus, stuck, total };
+}
+
+async function restart(request: FastifyRequest, reply: FastifyReply, context: RouteContext): Promise<unknown> {
+  const { id } = request.params as { id: string };
+  const { newInstanceId } = request.body as { newInstanceId?: boolean };
+  const instanceId = await context.client.restart(id, { newInstanceId: newInstanceId === true });
+  return reply
+    .code(202)
+    .header('location', instanceLinks(instanceId).self)
+    .send({ instanceId, links: instanceLinks(instanceId) });
+}
+
+async function list(request: FastifyRequest, _reply: FastifyReply, context: RouteContext): Promise<unknown> {
+  const query = request.query as ListQuery;
+  const statuses = query.status ? [...new Set(query.status.flatMap((s) => s.split(',')))] : undefined;
+  const options: ListOptions = {
+    ...(statuses ? { status: statuses as RuntimeStatus[] } : {}),
+    ...filterOptions(query),
     ...(query.limit !== undefined ? { limit: query.limit } : {}),
     ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
   };
@@ -193,7 +228,7 @@ export const instanceRoutes: readonly ApiRoute[] = [
     method: 'GET',
     url: '/api/instances',
     operationId: 'listInstances',
-    summary: 'List instances, newest first.',
+    summary: 'List instances, newest first; filter by status, name, creation time, id prefix (`q`) and `stuck`.',
     access: 'read',
     schema: { querystring: schemas.listQuery },
     responses: { 200: 'A page of instances and, if there are more, `nextCursor`.' },
@@ -201,9 +236,21 @@ export const instanceRoutes: readonly ApiRoute[] = [
   },
   {
     method: 'GET',
+    url: '/api/instances/counts',
+    operationId: 'countInstances',
+    summary: 'How many instances there are per status (every status listed), how many are stuck, and the total.',
+    access: 'read',
+    schema: { querystring: schemas.countsQuery },
+    responses: { 200: '`{ counts: { Pending, Running, … }, stuck, total }` under the filters.' },
+    handler: counts,
+  },
+  {
+    method: 'GET',
     url: '/api/instances/:id',
     operationId: 'getInstance',
-    summary: 'The status of an instance; with `wait`, once it finishes or the wait runs out.',
+    summary:
+      'The status of an instance (with `parent` for a sub-orchestration, and `waitingFor` while Running or ' +
+      'Suspended); with `wait`, once it finishes or the wait runs out.',
     access: 'read',
     schema: { params: schemas.instanceParams, querystring: schemas.statusQuery },
     responses: { 200: 'The status, with links.', 404: PROBLEM },
@@ -230,6 +277,24 @@ export const instanceRoutes: readonly ApiRoute[] = [
     handler: raiseEvent,
   },
   controlRoute('terminate', 'Terminate a live instance.'),
+  {
+    method: 'POST',
+    url: '/api/instances/:id/restart',
+    operationId: 'restartInstance',
+    summary:
+      'Start the orchestration again with the same input: under the same id once it has finished, or under a new ' +
+      'random id (`newInstanceId: true`) at any time.',
+    access: 'admin',
+    schema: { params: schemas.instanceParams, body: schemas.restartBody },
+    emptyBodyIsObject: true,
+    responses: {
+      202: 'Started: `{ instanceId, links }`, and a Location.',
+      404: PROBLEM,
+      409: 'Problem details: the instance is still live (INVALID_STATE).',
+      422: PROBLEM,
+    },
+    handler: restart,
+  },
   controlRoute('suspend', 'Suspend a running instance.'),
   controlRoute('resume', 'Resume a suspended instance.'),
   {

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
 import type { AppDescription } from './app-description.js';
 import type { Identity, RouteAccess } from './auth.js';
+import type { ChangeStreams } from './change-stream.js';
 import type { JsonSchema } from './schemas.js';
 
 /** What handlers can use besides the request. */
@@ -19,6 +20,8 @@ export interface RouteContext {
   readonly app: AppDescription | undefined;
   /** Who made the request (its token's name and scopes), as authentication found it. */
   readonly identity?: (request: FastifyRequest) => Identity;
+  /** The change streams of this API instance (`GET /api/stream`) and their shared watcher. */
+  readonly streams?: ChangeStreams;
 }
 
 export interface ApiRoute {

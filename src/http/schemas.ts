@@ -64,6 +64,18 @@ const dateTime: JsonSchema = { type: 'string', format: 'date-time', maxLength: 4
 
 const cursor: JsonSchema = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,2000}$', description: 'From `nextCursor`.' };
 
+/** An id prefix to search by: the id characters (and `@`, for entity ids), up to 200; empty means no filter. */
+const idPrefix: JsonSchema = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_.:#~@-]{0,200}$',
+  description: 'Only instances whose id starts with this (case-sensitive; up to 200 characters, empty: all).',
+};
+
+const stuck: JsonSchema = {
+  type: 'boolean',
+  description: '`true`: only instances that are stuck (see `stuck` in their status); `false`: only the others.',
+};
+
 const limit: JsonSchema = { type: 'integer', minimum: 1, maximum: 1000, default: 50 };
 
 const statusList = `(${RUNTIME_STATUSES.join('|')})`;
@@ -93,6 +105,7 @@ export const PATTERN_RULES: ReadonlyMap<string, { readonly text: string; readonl
       { text: 'must be 1-1000 characters, with no control characters but tabs and line breaks' },
     ],
     [cursor.pattern as string, { text: 'must be a cursor as a previous page returned it (nextCursor)' }],
+    [idPrefix.pattern as string, { text: 'must be up to 200 letters, digits and _ . : # ~ @ - (the start of an id)' }],
     [messageId.pattern as string, { text: 'must be a message id as the dead-letter list shows it' }],
     [
       statusPattern,
@@ -138,6 +151,20 @@ export const schemas = {
     createdTo: dateTime,
     limit,
     cursor,
+    q: idPrefix,
+    stuck,
+  }),
+  countsQuery: object({
+    name: { ...name, description: 'Orchestration name.' },
+    createdFrom: dateTime,
+    createdTo: dateTime,
+    q: idPrefix,
+  }),
+  restartBody: object({
+    newInstanceId: {
+      type: 'boolean',
+      description: 'Start under a new random id (allowed at any time) instead of the same one (only once finished).',
+    },
   }),
   eventParams: object({ id: existingInstanceId, name }, ['id', 'name']),
   eventQuery: object({
