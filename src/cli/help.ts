@@ -101,7 +101,8 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
       DURABLE_SQLITE_PATH: 'the SQLite file itself (overrides the data directory)',
       DURABLE_TOKEN: 'an admin token (16+ characters); once any token is set, every request needs one',
       DURABLE_TOKENS_FILE: 'the scoped tokens file when --tokens-file is not given',
-      DURABLE_ALLOWED_HOSTS: 'host names (comma-separated) accepted besides localhost on loopback (DNS-rebinding check)',
+      DURABLE_ALLOWED_HOSTS:
+        'host names (comma-separated) accepted besides localhost on loopback (DNS-rebinding check)',
       DURABLE_DRAIN_TIMEOUT_MS: 'how long Ctrl-C waits for running work before exiting 1 (default 30000)',
     },
     examples: ['durable dev examples/app.ts', 'durable dev src/app.ts --watch --port 3000'],

@@ -26,8 +26,7 @@ export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
 
 /** One accepted token: the token itself (at least 16 characters) or the hex SHA-256 of it (a token file). */
 export type TokenSpec = (
-  | { readonly token: string; readonly sha256?: undefined }
-  | { readonly sha256: string; readonly token?: undefined }
+  { readonly token: string; readonly sha256?: undefined } | { readonly sha256: string; readonly token?: undefined }
 ) & {
   readonly scopes: readonly Scope[];
   /** Who holds it (`ci`), as `GET /api/whoami` says; never the token. */

@@ -136,7 +136,8 @@ export const MAX_ECHO = 200;
  */
 function bounded(problem: Problem): Problem {
   const message = problem.message.replace(new RegExp(`[^\\s]{${MAX_ECHO + 1},}`, 'g'), (run) => cut(run));
-  const details = problem.details === undefined ? undefined : (boundValue(problem.details, 0) as Record<string, unknown>);
+  const details =
+    problem.details === undefined ? undefined : (boundValue(problem.details, 0) as Record<string, unknown>);
   return withDetails(problem.code, message, details);
 }
 

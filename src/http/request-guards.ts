@@ -75,7 +75,8 @@ export function checkRequest(request: FastifyRequest, options: RequestGuardOptio
       );
     }
   }
-  if (isSafeMethod(request.method)) return;
+  // A request no route takes changes nothing: it gets its 404, whatever it carries.
+  if (isSafeMethod(request.method) || request.routeOptions.url === undefined) return;
   checkSameOrigin(request, host);
   checkMediaType(request);
 }

@@ -67,7 +67,9 @@ export function parseTokenFile(value: unknown, where: string): TokenFileEntry[] 
     if (names.has(name)) throw new ValidationError(`${at('name')} repeats the name of an earlier entry.`);
     names.add(name);
     if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => SCOPES.includes(s as Scope))) {
-      throw new ValidationError(`${at('scopes')} must be a non-empty array of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`);
+      throw new ValidationError(
+        `${at('scopes')} must be a non-empty array of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`,
+      );
     }
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256)) {
       throw new ValidationError(`${at('sha256')} must be the SHA-256 of the token in 64 hexadecimal digits.`);

@@ -108,17 +108,19 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     | undefined;
   let lastAt: number | undefined;
   let stale = false;
-  // A read still pending from an earlier scrape is awaited again rather than doubled: a hanging backend gets one
-  // outstanding read, not one per scrape.
-  let pending: Promise<void> | undefined;
-  // One refresh per scrape, shared by the gauges that report it (their collect() run concurrently).
+  // One refresh per scrape, shared by the gauges that report it (their collect() all start at once), while in flight.
   let scrape: Promise<void> | undefined;
+  // Reads are numbered: a read that answers after a later one (it missed its scrape) does not overwrite it.
+  let started = 0;
+  let written = 0;
 
-  const read = async (target: NonNullable<typeof watched>): Promise<void> => {
+  const read = async (target: NonNullable<typeof watched>, sequence: number): Promise<void> => {
     const queues = await Promise.all(
       target.queues.map(async (queue) => ({ queue, depth: await target.source.depth(queue) })),
     );
     const tubes = (await target.source.tubeDepths?.()) ?? [];
+    if (sequence < written) return;
+    written = sequence;
     last = { queues, tubes };
     lastAt = now();
   };
@@ -126,24 +128,18 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     if (scrape) return scrape;
     const target = watched;
     if (!target) return Promise.resolve();
-    pending ??= read(target).finally(() => {
-      pending = undefined;
-    });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), depthTimeoutMs);
     });
-    scrape = Promise.race([pending.then(() => 'fresh' as const), deadline])
+    // A backend that hangs gets one outstanding read per scrape, as before the deadline; its client times it out.
+    const fresh = read(target, ++started).then(() => 'fresh' as const);
+    scrape = Promise.race([fresh, deadline])
       .catch(() => 'failed' as const)
       .then((outcome) => {
         clearTimeout(timer);
         stale = outcome !== 'fresh';
-      })
-      .finally(() => {
-        // Cleared on the next turn, once every gauge of this scrape has read the outcome.
-        setImmediate(() => {
-          scrape = undefined;
-        });
+        scrape = undefined;
       });
     return scrape;
   };
@@ -273,7 +269,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       partitionCount = count;
     },
     watchQueues(source, queues) {
-      watched = { queues: [...queues], source: source as QueueDepthSource };
+      watched = { queues: [...queues], source: source };
     },
     watchCache(size) {
       cacheSize = size;

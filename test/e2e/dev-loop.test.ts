@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dev } from '../helpers/dev-server.js';
@@ -174,6 +174,45 @@ describe('durable dev, talking', function () {
     await stopDev(running);
     assert.equal(running.proc.exitCode, 0, running.output().slice(-2000));
     assert.match(running.output(), /stopping… \(Ctrl-C again to stop at once\)/);
+  });
+
+  it('exits 2 naming the entry and the field when the tokens file is bad, before opening anything', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, JSON.stringify([{ name: 'ci', scopes: ['read', 'sudo'], sha256: 'a'.repeat(64) }]));
+    const refused = await refusedDev(['--port', '0', '--data-dir', dir, '--tokens-file', file]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /entry 0 \("ci"\), field "scopes"/);
+    assert.equal(existsSync(join(dir, 'durable.db')), false, 'no database was opened');
+  });
+
+  it('requires a token from its tokens file on loopback, with the scopes `durable token create` gave it', async () => {
+    const dir = tempDir();
+    const create = (name: string, scopes: string) =>
+      new Promise<{ token: string; entry: unknown }>((resolve, reject) => {
+        execFile(process.execPath, [bin, 'token', 'create', '--name', name, '--scopes', scopes], (error, stdout) => {
+          if (error) return reject(error);
+          const lines = stdout.trim().split('\n');
+          resolve({ token: /^token +(\S+)/.exec(lines[0] ?? '')?.[1] ?? '', entry: JSON.parse(lines.at(-1) ?? '') });
+        });
+      });
+    const reader = await create('dashboard', 'read');
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, JSON.stringify([reader.entry]));
+    const guarded = await startDev(dir, ['--tokens-file', file]);
+    try {
+      assert.match(guarded.output(), /auth +1 token\(s\); every request needs one/);
+      assert.equal((await fetch(`${guarded.url}/api/instances`)).status, 401);
+      const whoami = await fetch(`${guarded.url}/api/whoami`, { headers: { authorization: `Bearer ${reader.token}` } });
+      assert.deepEqual(await whoami.json(), { scopes: ['read'], name: 'dashboard', authRequired: true });
+      const listed = await cli(['list', '--token', reader.token], guarded.url);
+      assert.equal(listed.code, 0, listed.stderr);
+      const started = await cli(['start', 'helloSequence', '["x"]', '--token', reader.token], guarded.url);
+      assert.equal(started.code, 1);
+      assert.match(started.stderr, /lacks the 'write' scope/);
+    } finally {
+      await stopDev(guarded);
+    }
   });
 
   it('exits 2 when DURABLE_TOKEN is too short, before opening anything', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { authRequiredFor, TokenAuthenticator } from '../../src/http/auth.js';
 import type { Harness } from './helpers.js';
-import { APPROVAL, assertProblem, assertRejectedWithoutChange, startHarness } from './helpers.js';
+import { APPROVAL, BODYLESS, assertProblem, assertRejectedWithoutChange, snapshot, startHarness } from './helpers.js';
 
 const READER = 'reader-token-0123456789';
 const WRITER = 'writer-token-0123456789';
@@ -57,7 +57,7 @@ describe('HTTP API: authentication and scopes', () => {
     assert.equal(started.statusCode, 201);
     await assertRejectedWithoutChange(
       h,
-      { method: 'POST', url: '/api/instances/a1/terminate', headers: bearer(WRITER) },
+      { method: 'POST', url: '/api/instances/a1/terminate', headers: { ...bearer(WRITER), ...BODYLESS } },
       403,
       'FORBIDDEN',
     );
@@ -70,7 +70,7 @@ describe('HTTP API: authentication and scopes', () => {
     const terminated = await h.api.inject({
       method: 'POST',
       url: '/api/instances/a1/terminate',
-      headers: bearer(ADMIN),
+      headers: { ...bearer(ADMIN), ...BODYLESS },
     });
     assert.equal(terminated.statusCode, 202);
   });
@@ -98,9 +98,35 @@ describe('HTTP API: authentication and scopes', () => {
   });
 });
 
-describe('HTTP API: anonymous access on loopback', () => {
-  it('allows anonymous requests when tokens are not required, but still refuses a bad token', async () => {
+describe('HTTP API: anonymous access', () => {
+  it('refuses anonymous requests on loopback once any token is configured, even with required: false', async () => {
     const h = startHarness({ auth: { required: false, tokens: [{ token: READER, scopes: ['read'] }] } });
+    try {
+      const base = await h.api.listen({ port: 0, host: '127.0.0.1' });
+      const before = await snapshot(h.env);
+      const anonymous = await fetch(`${base}/api/orchestrations/helloSequence`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(anonymous.status, 401);
+      assert.equal(((await anonymous.json()) as { code: string }).code, 'UNAUTHORIZED');
+      assert.equal((await fetch(`${base}/api/instances`)).status, 401);
+      assert.equal((await fetch(`${base}/api/whoami`)).status, 401);
+      assert.equal((await fetch(`${base}/openapi.json`)).status, 200, 'the OpenAPI document stays public');
+      assert.equal(await snapshot(h.env), before);
+      assertProblem(
+        await h.api.inject({ method: 'DELETE', url: '/api/instances/x', headers: { ...bearer(READER), ...BODYLESS } }),
+        403,
+        'FORBIDDEN',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('allows anonymous requests only while no token is configured, and still refuses a bad token', async () => {
+    const h = startHarness();
     try {
       const anonymous = await h.api.inject({ method: 'POST', url: '/api/orchestrations/helloSequence', payload: {} });
       assert.equal(anonymous.statusCode, 201);
@@ -108,11 +134,6 @@ describe('HTTP API: anonymous access on loopback', () => {
         await h.api.inject({ method: 'GET', url: '/api/instances', headers: bearer('bad-token-0000000000') }),
         401,
         'UNAUTHORIZED',
-      );
-      assertProblem(
-        await h.api.inject({ method: 'DELETE', url: '/api/instances/x', headers: bearer(READER) }),
-        403,
-        'FORBIDDEN',
       );
     } finally {
       await h.close();

@@ -30,10 +30,9 @@ describe('HTTP API: bodies, media types, routes and the OpenAPI document', () =>
     }
   });
 
-  it('refuses malformed JSON, an empty JSON body and prototype-polluting keys with 400, changing nothing', async () => {
+  it('refuses malformed JSON and prototype-polluting keys with 400, changing nothing', async () => {
     for (const payload of [
       '{"input":',
-      '',
       '{"input":1}{}',
       '{"__proto__":{"polluted":true}}',
       '{"input":{"constructor":{"prototype":{"polluted":true}}}}',

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import type { InjectOptions } from 'fastify';
+import { API_ROUTES } from '../../src/http/http-api.js';
 import type { Harness } from './helpers.js';
 import { APPROVAL, snapshot, startHarness, startViaApi } from './helpers.js';
 
@@ -227,5 +229,131 @@ describe('HTTP API: fuzzing with malformed, oversized and hostile input', () => 
     const done = await h.env.waitForCompletion('live-1');
     assert.deepEqual(done.output, { status: 'rejected', requestId: 'r-1', by: 'eve' });
     assert.equal(({} as Record<string, unknown>)['admin'], undefined);
+  });
+});
+
+/** Every mutation route, with parameters and a body that would succeed from a same-origin client. */
+function mutations(): Array<{ method: 'POST' | 'DELETE'; url: string; body: string | undefined }> {
+  const bodies: Record<string, string | undefined> = {
+    '/api/orchestrations/:name': JSON.stringify({ input: APPROVAL }),
+    '/api/instances/:id/events/:name': '{"approved":true,"by":"mallory"}',
+    '/api/entities/:name/:key/:operation': '{"input":1}',
+    '/api/dead-letters/delete': '{"all":true}',
+  };
+  return API_ROUTES.filter((r) => r.method !== 'GET').map((route) => {
+    const url = route.url.startsWith('/api/orchestrations')
+      ? '/api/orchestrations/approval'
+      : route.url.startsWith('/api/entities')
+        ? '/api/entities/counter/home/add'
+        : route.url.replace(':id', 'live-1').replace(':name', 'approval');
+    return { method: route.method as 'POST' | 'DELETE', url, body: bodies[route.url] };
+  });
+}
+
+describe('HTTP API: fuzzing with cross-site requests', () => {
+  let h: Harness;
+  before(async () => {
+    h = startHarness();
+    await startViaApi(h, 'approval', { instanceId: 'live-1', input: APPROVAL });
+  });
+  after(() => h.close());
+
+  it('refuses every mutation route from a hostile Origin, a cross-site fetch or as a text/plain form: 403/415, nothing changes', async () => {
+    const routes = mutations();
+    assert.ok(routes.length >= 9, 'every mutation route');
+    let sent = 0;
+    for (const { method, url, body } of routes) {
+      const variants: Array<[Record<string, string>, string | undefined, number]> = [
+        [{ 'content-type': 'application/json', origin: 'http://evil.example' }, body, 403],
+        [{ 'content-type': 'application/json', origin: 'null' }, body, 403],
+        [{ 'content-type': 'application/json', origin: 'http://localhost.evil.example' }, body, 403],
+        [{ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, body, 403],
+        [{ 'content-type': 'text/plain' }, body ?? '{}', 415],
+        [{ 'content-type': 'text/plain;charset=UTF-8', origin: 'http://localhost' }, body ?? '{}', 415],
+        [{}, undefined, 415],
+      ];
+      for (const [headers, payload, status] of variants) {
+        const before = await snapshot(h.env);
+        const response = await h.api.inject({
+          method,
+          url,
+          headers: { host: 'localhost', ...headers },
+          ...(payload !== undefined ? { payload } : {}),
+        });
+        const label = `${method} ${url} ${JSON.stringify(headers)}`;
+        assert.equal(response.statusCode, status, `${label}: ${response.body}`);
+        assert.equal(await snapshot(h.env), before, `${label} changed state`);
+        sent++;
+      }
+    }
+    assert.ok(sent >= 60);
+    // The same requests from the server's own origin go through: the refusals above were not for another reason.
+    const own = await h.api.inject({
+      method: 'POST',
+      url: '/api/orchestrations/approval',
+      headers: { host: 'localhost', origin: 'http://localhost', 'content-type': 'application/json' },
+      payload: JSON.stringify({ input: APPROVAL }),
+    });
+    assert.equal(own.statusCode, 201, own.body);
+  });
+});
+
+describe('HTTP API: fuzzing with slow requests (real sockets)', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let port: number;
+  before(async () => {
+    h = startHarness({ bodyTimeoutMs: 300 });
+    port = Number(new URL(await h.api.listen({ port: 0, host: '127.0.0.1' })).port);
+  });
+  after(() => h.close());
+
+  /** Sends `head` and then `body` a byte at a time; resolves with what came back and whether the socket closed. */
+  function slow(head: string, body: string, everyMs: number): Promise<{ text: string; closed: boolean }> {
+    return new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let text = '';
+      let sent = 0;
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.write(head);
+      const trickle = setInterval(() => {
+        if (sent < body.length && !socket.destroyed) socket.write(body[sent++]!);
+      }, everyMs);
+      const limit = setTimeout(() => {
+        clearInterval(trickle);
+        socket.destroy();
+        resolve({ text, closed: false });
+      }, 10_000);
+      socket.on('close', () => {
+        clearInterval(trickle);
+        clearTimeout(limit);
+        resolve({ text, closed: true });
+      });
+    });
+  }
+
+  it('ends every trickled or unfinished mutation with 408 or a closed socket, changes nothing, and keeps serving', async () => {
+    const before = await snapshot(h.env);
+    const cases = mutations().flatMap(({ method, url, body }) => {
+      // Padded with whitespace (still valid JSON) so that a trickle lasts far longer than the timeout.
+      const payload = `${body ?? '{}'}${' '.repeat(20)}`;
+      const head = (length: number) =>
+        `${method} ${url} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+      return [
+        slow(head(payload.length), payload, 100), // trickled: a byte every 100 ms
+        slow(head(payload.length + 100), payload, 1), // a Content-Length never fulfilled
+        slow(`${method} ${url} HTTP/1.1\r\nHost: local`, '', 1), // headers never finished
+      ];
+    });
+    const outcomes = await Promise.all(cases);
+    for (const { text, closed } of outcomes) {
+      assert.equal(closed, true, text);
+      if (text !== '') assert.match(text, /^HTTP\/1\.1 408 [^]*"code":"REQUEST_TIMEOUT"/);
+    }
+    assert.ok(outcomes.filter((o) => o.text.startsWith('HTTP/1.1 408')).length > outcomes.length / 2);
+    assert.equal(await snapshot(h.env), before);
+    const alive = await fetch(`http://127.0.0.1:${port}/api/instances`);
+    assert.equal(alive.status, 200);
   });
 });

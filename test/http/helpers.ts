@@ -74,6 +74,9 @@ export async function startViaApi(harness: Harness, name: string, body: Record<s
   return response.json<{ instanceId: string }>().instanceId;
 }
 
+/** What a client without a body sends on a mutation instead of a JSON content type (the CLI does). */
+export const BODYLESS = { 'x-durable-request': '1' } as const;
+
 /** An `approval` input that waits a day for its event. */
 export const APPROVAL = { requestId: 'r-1', amount: 10, timeoutMs: 86_400_000 };
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Harness } from './helpers.js';
 import {
+  BODYLESS,
   APPROVAL,
   assertProblem,
   assertRejectedWithoutChange,
@@ -52,7 +53,11 @@ describe('HTTP API: orchestration instances', () => {
     });
 
     it('starts an instance with a generated id when the request has no body', async () => {
-      const response = await h.api.inject({ method: 'POST', url: '/api/orchestrations/helloSequence' });
+      const response = await h.api.inject({
+        method: 'POST',
+        url: '/api/orchestrations/helloSequence',
+        headers: BODYLESS,
+      });
       assert.equal(response.statusCode, 201, response.body);
       const { instanceId } = response.json<StatusBody>();
       assert.match(instanceId, /^[0-9a-f-]{36}$/);
@@ -328,7 +333,7 @@ describe('HTTP API: orchestration instances', () => {
       assert.equal(suspend.statusCode, 202);
       await h.env.settle();
       assert.equal((await h.env.client.getStatus('a1'))?.status, 'Suspended');
-      const resume = await h.api.inject({ method: 'POST', url: '/api/instances/a1/resume' });
+      const resume = await h.api.inject({ method: 'POST', url: '/api/instances/a1/resume', headers: BODYLESS });
       assert.equal(resume.statusCode, 202);
       await h.env.settle();
       assert.equal((await h.env.client.getStatus('a1'))?.status, 'Running');
@@ -346,10 +351,15 @@ describe('HTTP API: orchestration instances', () => {
     it('refuses control requests in the wrong state (409), for unknown instances (404) and with bad reasons (400)', async () => {
       await startViaApi(h, 'approval', { instanceId: 'a1', input: APPROVAL });
       await h.env.settle();
-      await assertRejectedWithoutChange(h, { method: 'POST', url: '/api/instances/a1/resume' }, 409, 'INVALID_STATE');
       await assertRejectedWithoutChange(
         h,
-        { method: 'POST', url: '/api/instances/zz/terminate' },
+        { method: 'POST', url: '/api/instances/a1/resume', headers: BODYLESS },
+        409,
+        'INVALID_STATE',
+      );
+      await assertRejectedWithoutChange(
+        h,
+        { method: 'POST', url: '/api/instances/zz/terminate', headers: BODYLESS },
         404,
         'INSTANCE_NOT_FOUND',
       );
@@ -373,9 +383,19 @@ describe('HTTP API: orchestration instances', () => {
       await startViaApi(h, 'helloSequence', { instanceId: 'h1', input: [] });
       await h.env.waitForCompletion('h1');
       await startViaApi(h, 'approval', { instanceId: 'a1', input: APPROVAL });
-      await assertRejectedWithoutChange(h, { method: 'DELETE', url: '/api/instances/a1' }, 409, 'INVALID_STATE');
-      await assertRejectedWithoutChange(h, { method: 'DELETE', url: '/api/instances/none' }, 404, 'INSTANCE_NOT_FOUND');
-      const response = await h.api.inject({ method: 'DELETE', url: '/api/instances/h1' });
+      await assertRejectedWithoutChange(
+        h,
+        { method: 'DELETE', url: '/api/instances/a1', headers: BODYLESS },
+        409,
+        'INVALID_STATE',
+      );
+      await assertRejectedWithoutChange(
+        h,
+        { method: 'DELETE', url: '/api/instances/none', headers: BODYLESS },
+        404,
+        'INSTANCE_NOT_FOUND',
+      );
+      const response = await h.api.inject({ method: 'DELETE', url: '/api/instances/h1', headers: BODYLESS });
       assert.equal(response.statusCode, 204);
       assert.equal(await h.env.client.getStatus('h1'), undefined);
     });
