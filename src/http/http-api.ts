@@ -105,7 +105,8 @@ interface RouteConfig {
  * const api = createHttpApi(client, {
  *   orchestrations: Object.keys(app.orchestrations),
  *   entities: Object.keys(app.entities),
- *   auth: { required: authRequiredFor(host), tokens: [{ token: process.env.DURABLE_TOKEN!, scopes: ['read', 'write'] }] },
+ *   auth: authFromEnvironment({ token: process.env.DURABLE_TOKEN, tokensFile: process.env.DURABLE_TOKENS_FILE }),
+ *   allowedHosts: parseAllowedHosts(process.env.DURABLE_ALLOWED_HOSTS),
  * });
  * await api.listen({ host, port: 8080 });
  */
@@ -132,7 +133,7 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     orchestrations: orchestrations ? new Set(orchestrations) : undefined,
     entities: entities ? new Set(entities) : undefined,
     app: options.app,
-    identity: (request) => identities.get(request) ?? auth.authorize(undefined, 'public'),
+    identity: (request) => identities.get(request),
     streams: new ChangeStreams(client, options.stream),
   };
   const identities = new WeakMap<FastifyRequest, Identity>();

@@ -19,7 +19,7 @@ export interface RouteContext {
   /** The whole app as the server knows it (names, events, entity operations), if it was given. */
   readonly app: AppDescription | undefined;
   /** Who made the request (its token's name and scopes), as authentication found it. */
-  readonly identity?: (request: FastifyRequest) => Identity;
+  readonly identity?: (request: FastifyRequest) => Identity | undefined;
   /** The change streams of this API instance (`GET /api/stream`) and their shared watcher. */
   readonly streams?: ChangeStreams;
 }

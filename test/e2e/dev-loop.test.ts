@@ -191,7 +191,7 @@ describe('durable dev, talking', function () {
     const create = (name: string, scopes: string) =>
       new Promise<{ token: string; entry: unknown }>((resolve, reject) => {
         execFile(process.execPath, [bin, 'token', 'create', '--name', name, '--scopes', scopes], (error, stdout) => {
-          if (error) return reject(error);
+          if (error) return reject(new Error(error.message));
           const lines = stdout.trim().split('\n');
           resolve({ token: /^token +(\S+)/.exec(lines[0] ?? '')?.[1] ?? '', entry: JSON.parse(lines.at(-1) ?? '') });
         });

@@ -2,9 +2,11 @@
  * Scoped tokens from a file, `durable token create`, and the worker's HTTP API serving them over a real socket.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, loadWorkerSettings } from '../../src/config/config.js';
 import {
   authFromEnvironment,
@@ -75,6 +77,36 @@ describe('token files', () => {
     assert.ok(a.token.length >= 40);
     assert.deepEqual(a.entry, { name: 'ci', scopes: ['read', 'write'], sha256: sha256Hex(a.token) });
     assert.ok(!JSON.stringify(a.entry).includes(a.token));
+  });
+});
+
+describe('durable token create', function () {
+  this.timeout(20_000);
+  const bin = fileURLToPath(new URL('../../bin/durable.mjs', import.meta.url));
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [bin, 'token', ...args], (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('prints a token once and the entry that accepts it, and exits 2 on a bad name, scope or subcommand', async () => {
+    const created = await run(['create', '--name', 'ci', '--scopes', 'read,write']);
+    assert.equal(created.code, 0, created.stderr);
+    const token = /^token +(\S+)/.exec(created.stdout)?.[1] ?? '';
+    const entry = JSON.parse(created.stdout.trim().split('\n').at(-1) ?? '') as unknown;
+    assert.deepEqual(entry, { name: 'ci', scopes: ['read', 'write'], sha256: sha256Hex(token) });
+    assert.deepEqual(parseTokenFile([entry], 'printed'), [entry]);
+    for (const args of [
+      ['create'],
+      ['create', '--name', 'a b'],
+      ['create', '--name', 'ci', '--scopes', 'root'],
+      ['list'],
+    ]) {
+      const refused = await run(args);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /--name|--scopes|Usage: durable token create/);
+    }
   });
 });
 
