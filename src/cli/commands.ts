@@ -36,6 +36,8 @@ interface Status {
   readonly stuck?: { message: string };
   readonly createdAt: string;
   readonly lastUpdatedAt: string;
+  /** What a Running or Suspended instance waits for, from servers that compute it. */
+  readonly waitingFor?: readonly string[];
 }
 
 interface DeadLetter {
@@ -54,7 +56,6 @@ interface Redriven {
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated']);
 const LIVE = new Set(['Pending', 'Running', 'Suspended']);
 /** Instances scanned per request by `list --stuck`, which the API cannot filter on. */
-const STUCK_SCAN_PAGE = 1000;
 
 function need(args: readonly string[], index: number, what: string): string {
   const value = args[index];
@@ -97,11 +98,16 @@ function showStatus(ctx: CommandContext, s: Status, waiting?: readonly string[])
   ctx.out(rows.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'));
 }
 
-/** Shows an instance; a live one with what it is waiting for, read from its history. */
+/**
+ * Shows an instance; a live one with what it is waiting for: the server's `waitingFor`, or (from a server that does
+ * not send it) read from its history here.
+ */
 async function showLive(ctx: CommandContext, s: Status): Promise<void> {
   if (s.status !== 'Running' && s.status !== 'Suspended') return showStatus(ctx, s);
+  const { waitingFor: fromServer, ...status } = s;
+  if (fromServer !== undefined) return showStatus(ctx, status, fromServer);
   const h = await ctx.api.request<{ events: ApiEvent[] }>('GET', `/api/instances/${seg(s.instanceId)}/history`);
-  return showStatus(ctx, s, waitingFor(h.events, ctx.now()));
+  return showStatus(ctx, status, waitingFor(h.events, ctx.now()));
 }
 
 /** The exit status of `status --wait`: an instance that failed or was terminated fails the command. */
@@ -189,9 +195,13 @@ export const commands: Record<string, Command> = {
     const stuckOnly = flags.stuck === true || parsed.stuck;
     if (parsed.statuses.length > 0) query.set('status', parsed.statuses.join(','));
     else if (stuckOnly) query.set('status', [...LIVE].join(','));
-    const page = stuckOnly
-      ? await stuckPage(ctx.api, query)
-      : await ctx.api.request<{ items: Status[]; nextCursor?: string }>('GET', `/api/instances?${query.toString()}`);
+    if (stuckOnly) query.set('stuck', 'true');
+    const found = await ctx.api.request<{ items: Status[]; nextCursor?: string }>(
+      'GET',
+      `/api/instances?${query.toString()}`,
+    );
+    // The server filters; the check here only keeps a stuck listing honest whatever answers.
+    const page = stuckOnly ? { ...found, items: found.items.filter((s) => s.stuck !== undefined) } : found;
     if (ctx.json) return ctx.out(JSON.stringify(page, null, 2));
     if (page.items.length === 0) {
       ctx.out(stuckOnly ? 'no stuck instances' : 'no instances');
@@ -235,6 +245,18 @@ export const commands: Record<string, Command> = {
   terminate: control('terminate'),
   suspend: control('suspend'),
   resume: control('resume'),
+
+  async restart(ctx, args, flags) {
+    const id = need(args, 0, 'instance id (durable restart <id> [--new-id])');
+    const fresh = flags['new-id'] === true;
+    const result = await ctx.api.request<{ instanceId: string }>(
+      'POST',
+      `/api/instances/${seg(id)}/restart`,
+      fresh ? { newInstanceId: true } : {},
+    );
+    if (ctx.json) return ctx.out(JSON.stringify({ restarted: id, instanceId: result.instanceId }));
+    ctx.out(result.instanceId === id ? `restarted ${id}` : `restarted ${id} as ${result.instanceId}`);
+  },
 
   async purge(ctx, args) {
     const id = need(args, 0, 'instance id (durable purge <id>)');
@@ -381,29 +403,4 @@ function control(action: 'terminate' | 'suspend' | 'resume'): Command {
     await ctx.api.request('POST', `/api/instances/${seg(id)}/${action}`, reason !== undefined ? { reason } : {});
     ctx.out(ctx.json ? JSON.stringify({ [action]: id }) : `${action} requested for ${id}`);
   };
-}
-
-/**
- * Stuck instances. The API does not filter on the stuck note, so this reads live instances a thousand at a time
- * until it has found `limit` stuck ones (default 50) or has read them all. It shows every stuck instance of the
- * pages it read (so possibly more than `limit`: cutting a page short would make its cursor skip the rest), and the
- * cursor after the last page read.
- */
-async function stuckPage(api: Api, query: URLSearchParams): Promise<{ items: Status[]; nextCursor?: string }> {
-  const limit = Number(query.get('limit') ?? 50);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a whole number from 1.', 'USAGE');
-  const items: Status[] = [];
-  const scan = new URLSearchParams(query);
-  scan.set('limit', String(STUCK_SCAN_PAGE));
-  for (;;) {
-    const page = await api.request<{ items: Status[]; nextCursor?: string }>(
-      'GET',
-      `/api/instances?${scan.toString()}`,
-    );
-    items.push(...page.items.filter((s) => s.stuck !== undefined));
-    if (items.length >= limit || page.nextCursor === undefined) {
-      return { items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
-    }
-    scan.set('cursor', page.nextCursor);
-  }
 }

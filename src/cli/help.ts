@@ -209,6 +209,17 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
   terminate: instanceArg('terminate'),
   suspend: instanceArg('suspend'),
   resume: instanceArg('resume'),
+  restart: {
+    args: '<id>',
+    summary: 'start an instance again with its input (same id once finished, or --new-id)',
+    details: [
+      'Without --new-id the instance must be finished (completed, failed or terminated): it runs again under its id,',
+      'as its next generation. With --new-id a copy starts under a new random id, at any time.',
+    ],
+    options: { 'new-id': { type: 'boolean', help: 'start under a new random id (the old instance is left as it is)' } },
+    http: true,
+    examples: ['durable restart order-1', 'durable restart order-1 --new-id'],
+  },
   purge: { args: '<id>', summary: 'delete a finished instance and its history', options: {}, http: true },
   'dead-letters': {
     args: '',

@@ -15,7 +15,8 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableClient } from '../client/client.js';
-import { HttpError } from './errors.js';
+import type { Problem } from './errors.js';
+import { statusFor } from './errors.js';
 import type { ApiRoute, RouteContext } from './route.js';
 
 export interface ChangeStreamOptions {
@@ -161,11 +162,18 @@ export class ChangeStreams {
       );
     }
     if (this.open.size >= this.maxStreams) {
-      throw new HttpError(
-        'TOO_MANY_STREAMS',
-        `At most ${this.maxStreams} change streams may be open at once; try again later.`,
-        { maxStreams: this.maxStreams },
-      );
+      // Sent here rather than thrown: the error handler hides every 5xx as INTERNAL, and this one is the caller's
+      // to act on (retry later, or fall back to a timer).
+      const problem: Problem = {
+        code: 'TOO_MANY_STREAMS',
+        message: `At most ${this.maxStreams} change streams may be open at once; try again later.`,
+        details: { maxStreams: this.maxStreams },
+      };
+      return reply
+        .code(statusFor(problem.code))
+        .header('retry-after', '5')
+        .type('application/problem+json; charset=utf-8')
+        .send(JSON.stringify(problem));
     }
     const body = new PassThrough();
     const timers: { keepAlive?: NodeJS.Timeout } = {};
@@ -179,7 +187,13 @@ export class ChangeStreams {
       body.end();
     };
     this.open.add(end);
-    reply.raw.on('close', end); // the browser went away (or the response ended)
+    const socket = reply.raw.socket;
+    reply.raw.on('close', () => {
+      // The browser went away. It may have only half-closed the connection, which Node then keeps open for a
+      // response that will never be read: close it, or the server's close() would wait for it for ever.
+      end();
+      socket?.destroy();
+    });
     await ready;
     // Not if it was closed while the baseline was read (the body has ended).
     if (this.open.has(end)) timers.keepAlive = setInterval(() => body.write(': keep-alive\n\n'), this.keepAliveMs);

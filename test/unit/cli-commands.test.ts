@@ -90,18 +90,14 @@ describe('CLI commands', () => {
       assert.match(out, /^b\s+approval\s+Running/m);
     });
 
-    it('with --stuck, lists only stuck instances, reading every page of live ones', async () => {
-      const api = fakeApi({
-        '/api/instances': (q: URLSearchParams) =>
-          q.get('cursor') === 'p2'
-            ? { items: [instance('c', 'Running', { stuck })] }
-            : { items: [instance('a', 'Running'), instance('b', 'Suspended')], nextCursor: 'p2' },
-      });
+    it('with --stuck, asks the server for stuck live instances in one request', async () => {
+      const api = fakeApi({ '/api/instances': { items: [instance('c', 'Running', { stuck })], nextCursor: 'p2' } });
       const { out } = await run('list', api, [], { stuck: true });
       assert.match(out, /^c\s+approval\s+stuck/m);
-      assert.doesNotMatch(out, /^a\s|^b\s/m);
-      assert.equal(api.paths.length, 2);
+      assert.match(out, /more: --cursor p2$/);
+      assert.equal(api.paths.length, 1);
       assert.match(api.paths[0] ?? '', /status=Pending%2CRunning%2CSuspended/);
+      assert.match(api.paths[0] ?? '', /stuck=true/);
     });
 
     it('says so when no instance is stuck', async () => {
@@ -122,6 +118,36 @@ describe('CLI commands', () => {
         (e: CliError) =>
           e.code === 'USAGE' && /must be one of Pending, Running, .*ContinuedAsNew or stuck.*'runing'/.test(e.message),
       );
+    });
+  });
+
+  describe('restart', () => {
+    it('restarts under the same id, or under a new one with --new-id, and says which', async () => {
+      const bodies: unknown[] = [];
+      const api: Api = {
+        request<T>(_method: string, path: string, body?: unknown): Promise<T> {
+          bodies.push([path, body]);
+          const fresh = (body as { newInstanceId?: boolean }).newInstanceId === true;
+          return Promise.resolve({ instanceId: fresh ? 'copy-1' : 'order-1' } as T);
+        },
+      };
+      assert.equal((await run('restart', api, ['order-1'])).out, 'restarted order-1');
+      assert.equal((await run('restart', api, ['order-1'], { 'new-id': true })).out, 'restarted order-1 as copy-1');
+      assert.deepEqual(bodies, [
+        ['/api/instances/order-1/restart', {}],
+        ['/api/instances/order-1/restart', { newInstanceId: true }],
+      ]);
+    });
+  });
+
+  describe('status', () => {
+    it("prints the server's waitingFor without reading the history", async () => {
+      const api = fakeApi({
+        '/api/instances/w-1': { ...instance('w-1', 'Running'), waitingFor: ['activity charge (for 3.0s)'] },
+      });
+      const { out } = await run('status', api, ['w-1']);
+      assert.match(out, /activity charge \(for 3\.0s\)/);
+      assert.deepEqual(api.paths, ['/api/instances/w-1']);
     });
   });
 
