@@ -272,13 +272,13 @@ export function startLiveUpdates(onMode: (mode: LiveMode) => void): () => void {
     // A new token: the stream reconnects with it.
     controller?.abort();
   };
+  let lastToken = session.token;
   const unsubscribe = session.subscribe(() => {
     if (controller && session.token !== lastToken) {
       lastToken = session.token;
       reconnect();
     }
   });
-  let lastToken = session.token;
   return () => {
     stopped = true;
     unsubscribe();

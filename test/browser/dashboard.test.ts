@@ -146,6 +146,13 @@ describe('the dashboard in a browser', function () {
       await show(page, `${dev.url}/#/instances/ui-terminate`);
       await page.getByRole('button', { name: 'Terminate' }).click();
       const dialog = page.getByRole('dialog', { name: 'Terminate' });
+      // Escape closes a dialog and sends nothing; focus went into it, as a keyboard user needs.
+      await dialog.getByLabel('Reason (optional)').waitFor();
+      assert.equal(await dialog.evaluate((d) => d.contains(document.activeElement)), true, 'focus is in the dialog');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await statusOf(dev, 'ui-terminate'), 'Running');
+      await page.getByRole('button', { name: 'Terminate' }).click();
       await dialog.getByLabel('Reason (optional)').fill('not needed');
       await dialog.getByRole('button', { name: 'Terminate' }).click();
       await page.locator('.title-row .badge').getByText('Terminated').waitFor({ timeout: 15_000 });
