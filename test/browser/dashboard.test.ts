@@ -196,6 +196,25 @@ describe('the dashboard in a browser', function () {
     }
   });
 
+  it('lists the registered names and the CLI lines pointed at this server under Getting started', async () => {
+    const { context, page } = await openPage(browser);
+    try {
+      await show(page, `${dev.url}/#/start`);
+      for (const name of ['helloSequence', 'monitorJob', 'sayHello', 'chargeCard', 'counter', 'account']) {
+        await page.locator('main code', { hasText: new RegExp(`^${name}$`) }).waitFor();
+      }
+      await page.getByText('(events: approval)').waitFor();
+      const cli = await page.getByLabel('CLI lines').innerText();
+      assert.ok(cli.includes(`npx durable start approval '<input JSON>' --id my-first --url ${dev.url}`), cli);
+      assert.equal(
+        await page.getByRole('link', { name: '/openapi.json' }).first().getAttribute('href'),
+        '/openapi.json',
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
   it('redrives a dead letter, and the instance waiting for it completes', async () => {
     await waitingApproval(dev, 'ui-dead');
     const messageId = await parkApproval(join(dev.dir, 'durable.db'), 'ui-dead', 'ui');
