@@ -210,7 +210,9 @@ function eventStream(reply: FastifyReply): FastifyReply {
     .type('text/event-stream; charset=utf-8');
 }
 
-function stream(_request: FastifyRequest, reply: FastifyReply, context: RouteContext): Promise<unknown> {
+function stream(request: FastifyRequest, reply: FastifyReply, context: RouteContext): Promise<unknown> {
+  // HEAD (which Fastify derives from GET) gets the headers only: no body would ever be read, no slot is taken.
+  if (request.method === 'HEAD') return Promise.resolve(eventStream(reply).send(''));
   if (context.streams === undefined) {
     return Promise.resolve(
       eventStream(reply).send('event: unsupported\ndata: {"reason":"No change streams here."}\n\n'),

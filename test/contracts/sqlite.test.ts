@@ -88,6 +88,41 @@ describe('SqliteStore (beyond the contract)', () => {
     }
   });
 
+  it('changes its change token when another connection (another process) writes the file, and not on reads', async () => {
+    const file = await tempDatabaseFile();
+    const watcher = new SqliteStore({ database: { path: file.path } });
+    const writer = new SqliteStore({ database: { path: file.path } });
+    try {
+      const before = await watcher.changeToken();
+      assert.equal(await watcher.changeToken(), before, 'nothing written, same token');
+      await watcher.list({});
+      await watcher.countByStatus({});
+      assert.equal(await watcher.changeToken(), before, 'reads change nothing');
+      const tail = { instanceId: 'other', generation: 0, fromIndex: 0, events: [started] };
+      const record = {
+        instanceId: 'other',
+        version: 1,
+        name: 'test',
+        generation: 0,
+        status: 'Running' as const,
+        createdAt: 0,
+        updatedAt: 0,
+        historyLength: 1,
+        tail,
+        outbox: [],
+      };
+      assert.deepEqual(await writer.compareAndSet(record, 0), { ok: true });
+      const afterOther = await watcher.changeToken();
+      assert.notEqual(afterOther, before, "another connection's write");
+      assert.ok(await watcher.purge('other', 1));
+      assert.notEqual(await watcher.changeToken(), afterOther, "this connection's own write");
+    } finally {
+      await watcher.close();
+      await writer.close();
+      await file.cleanup();
+    }
+  });
+
   it('keeps a shared connection open until the last adapter using it is closed', async () => {
     const file = await tempDatabaseFile();
     const database = SqliteDatabase.open({ path: file.path });

@@ -227,6 +227,14 @@ describe('HTTP API: the change stream', function () {
     assert.fail('no stream was accepted after one closed');
   });
 
+  it('answers HEAD with the headers only, holding no stream', async () => {
+    const head = await fetch(`${base}/api/stream`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(String(head.headers.get('content-type')), /^text\/event-stream/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(tokenReads.length, 0, 'no watcher was started');
+  });
+
   it('ends open streams when the server closes, and the close does not wait for them', async () => {
     const s = await open();
     await s.next((f) => f.comment === 'open');

@@ -15,7 +15,8 @@
  *   is where the message is (ready, delayed, reserved, dead) so that the next messages to deliver are a walk
  *   of one index instead of a scan; `visible_at` is when a delayed message becomes visible or when a
  *   reservation expires; `receipt` names the latest reservation; `dead_seq` orders the dead letters.
- * - `records.stuck` (schema version 4): 1 when the record has a `stuck` note, with a partial index on those rows.
+ * - `records.stuck` (schema version 4): 1 when the record has a `stuck` note, with a partial index on those rows;
+ *   and `records_by_name_status`, so that counts by status of one name read one index.
  * - `claims` (schema version 2): claim-check bodies by key, for queues with a message size limit.
  * - `locks`: one row per held (or expired, not yet overwritten) lock key: owner and expiry on the lock clock.
  *
@@ -127,11 +128,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE history_chunks_v3 RENAME TO history_chunks;
   `,
   // 3 → 4: whether a record is stuck, as a column (1/0) so that listing and counting stuck instances reads neither
-  // the JSON nor every row: a partial index holds only the stuck ones (normally none).
+  // the JSON nor every row: a partial index holds only the stuck ones (normally none). And counts by status of one
+  // orchestration name from an index alone (records_by_name has no status).
   `
   ALTER TABLE records ADD COLUMN stuck INTEGER NOT NULL DEFAULT 0;
   UPDATE records SET stuck = 1 WHERE json_extract(record, '$.stuck') IS NOT NULL;
   CREATE INDEX records_stuck ON records (kind, created_at DESC, instance_id DESC) WHERE stuck = 1;
+  CREATE INDEX records_by_name_status ON records (kind, name, status, created_at DESC, instance_id DESC);
   `,
 ];
 

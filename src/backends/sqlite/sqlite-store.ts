@@ -217,12 +217,22 @@ export class SqliteStore implements Store {
   countByStatus(query: CountQuery): Promise<StatusCounts> {
     return asPromise(() => {
       const { where, params } = filters(query);
-      const sql = `SELECT status, count(*) AS n, sum(stuck) AS stuck FROM records WHERE ${where.join(' AND ')} GROUP BY status`;
-      const rows = this.listStatement(sql).all(...params) as { status: string; n: number; stuck: number }[];
-      return statusCounts(
-        new Map(rows.map((r) => [r.status, r.n])),
-        rows.reduce((sum, r) => sum + r.stuck, 0),
+      const conditions = where.join(' AND ');
+      // Two statements, each on an index that covers it: per status on records_by_status (or
+      // records_by_name_status), the stuck ones on the partial index that holds only them. Summing the stuck column
+      // in the GROUP BY would read every row (1.2 s against 0.02 s for 100,000 records). One read transaction, so
+      // both see the same snapshot.
+      const byStatus = this.listStatement(
+        `SELECT status, count(*) AS n FROM records WHERE ${conditions} GROUP BY status`,
       );
+      // INDEXED BY: left to itself the planner prefers the name index and checks every row of the name for stuck.
+      const stuck = this.listStatement(
+        `SELECT count(*) FROM records INDEXED BY records_stuck WHERE ${conditions} AND stuck = 1`,
+      ).pluck();
+      return this.database.connection.transaction(() => {
+        const rows = byStatus.all(...params) as { status: string; n: number }[];
+        return statusCounts(new Map(rows.map((r) => [r.status, r.n])), stuck.get(...params) as number);
+      })();
     });
   }
 
