@@ -4,6 +4,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import { tsImport } from 'tsx/esm/api';
+// The browser globals for the dashboard (`globals` comes with ESLint itself, through @eslint/eslintrc).
+import globals from 'globals';
 
 // Durable's own rules for orchestration code (`durable/eslint`), loaded from the sources so that linting needs no
 // build; an app imports the same plugin as `import durable from 'durable/eslint'`.
@@ -71,13 +73,36 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in a browser: browser globals, no Node built-ins, and nothing of the server's but types
+    // (the bundle must hold none of its code). Layers: it sits beside src/, not on it (docs/architecture.md).
+    files: ['src/dashboard/**/*.ts', 'src/dashboard/**/*.tsx'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'The dashboard runs in a browser: no Node built-ins.' },
+            {
+              group: ['../../*', '../*', '!../*.js', '!../views/*'],
+              allowTypeImports: true,
+              message: 'The dashboard imports only types from the server code (import type).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'eslint.config.js'],
     // Activities are written `async` whether or not they await, as users write them.
     rules: { 'no-console': 'off', '@typescript-eslint/require-await': 'off' },
   },
   // The examples are written as users write apps: with the recommended rules for orchestration code.
   { files: ['examples/**/*.ts'], ...durable.configs.recommended },
-  { files: ['eslint.config.js', 'bin/*.mjs', '.mocharc.cjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'bin/*.mjs', 'scripts/*.mjs', '.mocharc.cjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['scripts/*.mjs'], languageOptions: { globals: { ...globals.node } } },
   {
     files: ['.mocharc.cjs'],
     languageOptions: {
@@ -116,6 +141,25 @@ function layerZones() {
         ? `src/${layer} imports nothing of ours (docs/architecture.md, Layers).`
         : `src/${layer} may import only ${may.map((f) => `src/${f}`).join(', ')} (docs/architecture.md, Layers).`,
   }));
+  zones.push({
+    // The server serves the dashboard's files; it never imports its code.
+    target: [
+      './src/engine',
+      './src/backends',
+      './src/observability',
+      './src/eslint',
+      './src/config',
+      './src/client',
+      './src/runtime',
+      './src/testing',
+      './src/host',
+      './src/http',
+      './src/cli',
+      './src/index.ts',
+    ],
+    from: './src/dashboard',
+    message: 'The server never imports the dashboard (src/dashboard is bundled for the browser).',
+  });
   zones.push({
     target: './src',
     from: ['./worker', './operator', './test', './bench', './examples', './scripts'],

@@ -80,7 +80,6 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       app: describeApp(app),
       orchestrations,
       entities,
-      home: { activities: Object.keys(app.activities), events: app.events },
       allowedHosts,
       ...(auth ? { auth } : {}),
     });
@@ -98,7 +97,8 @@ export async function dev(args: readonly string[], flags: Flags, out: (text: str
       `  orchestrations ${listed.join(', ') || '(none)'}`,
       `  activities     ${Object.keys(app.activities).join(', ') || '(none)'}`,
       `  entities       ${entities.join(', ') || '(none)'}`,
-      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json   Start page ${address}/`,
+      `  API            ${address}/api/instances   OpenAPI ${address}/openapi.json`,
+      `  dashboard      ${address}/`,
       `  auth           ${auth ? `${auth.tokens.length} token(s); every request needs one` : 'none (anyone who can reach this address may do everything)'}`,
       quiet
         ? '  Ctrl-C stops (running turns finish; nothing is lost). --quiet: no line per instance.'

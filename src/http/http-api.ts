@@ -35,8 +35,7 @@ import type { ChangeStreamOptions } from './change-stream.js';
 import { ChangeStreams, streamRoutes } from './change-stream.js';
 import { MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 import type { AppDescription } from './app-description.js';
-import type { HomePageOptions } from './home-page.js';
-import { renderHomePage } from './home-page.js';
+import { serveDashboard } from './dashboard.js';
 import { buildOpenApi } from './openapi.js';
 import type { SchemaError } from './validation-messages.js';
 import { describeValidation } from './validation-messages.js';
@@ -76,8 +75,11 @@ export interface HttpApiOptions {
    * against. `orchestrations` and `entities`, when given, take precedence for those checks.
    */
   readonly app?: AppDescription;
-  /** Serve a start page at `/` (`durable dev` does): the registered names, links into the API, CLI lines. */
-  readonly home?: HomePageOptions;
+  /**
+   * Serve the dashboard at `/` (default true): any process that serves the API serves the dashboard. Its shell and
+   * assets are public (they hold no data); what it shows comes from `/api/*`, with the token the user signs in with.
+   */
+  readonly dashboard?: boolean;
   /** `GET /api/stream`: how often its watcher reads, how many streams may be open (defaults: 1 s, 32). */
   readonly stream?: ChangeStreamOptions;
 }
@@ -87,6 +89,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...instanceRoutes,
   ...entityRoutes,
   ...deadLetterRoutes,
+  whoamiRoute,
   ...appRoutes,
   ...streamRoutes,
   whoamiRoute,
@@ -235,33 +238,12 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
       handler: (request: FastifyRequest, reply: FastifyReply) => route.handler(request, reply, context),
     });
   }
-  if (options.home) serveHomePage(app, options, options.home);
+  if (options.dashboard ?? true) serveDashboard(app, { access: 'public' } satisfies RouteConfig);
   const openApi = buildOpenApi(API_ROUTES, { title: 'Durable management API', version: '1' });
   app.get('/openapi.json', { config: { access: 'public' } satisfies RouteConfig }, (_request, reply) => {
     void reply.send(openApi);
   });
   return app;
-}
-
-/**
- * `GET /`: the start page. It lists the app's names, so it needs `read` like the API (a browser on a server that
- * requires tokens gets 401: the page is for loopback development).
- */
-function serveHomePage(app: FastifyInstance, options: HttpApiOptions, home: HomePageOptions): void {
-  const config: RouteConfig = { access: 'read' };
-  app.get('/', { config }, (request, reply) => {
-    const html = renderHomePage({
-      ...home,
-      orchestrations: options.orchestrations ?? [],
-      entities: options.entities ?? [],
-      baseUrl: `http://${request.headers.host ?? '127.0.0.1'}`,
-    });
-    void reply
-      .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .type('text/html; charset=utf-8')
-      .send(html);
-  });
 }
 
 /**

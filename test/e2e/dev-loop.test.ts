@@ -1,58 +1,22 @@
 /**
  * `durable dev` as a person runs it: the lines it prints while the example app runs (and none with `--quiet`), the
- * trace a failed entity operation leaves, the start page at `/` over a real socket, and a clean non-zero exit when
+ * trace a failed entity operation leaves, the dashboard served at `/` over a real socket, and a clean non-zero exit when
  * it cannot start.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Dev } from '../helpers/dev-server.js';
+import { durableBin, repoRoot, startDev as startDevServer, stopDev } from '../helpers/dev-server.js';
 import { until } from '../helpers/until.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(repoRoot, 'bin', 'durable.mjs');
+const bin = durableBin;
 
-interface Dev {
-  readonly proc: ChildProcess;
-  readonly url: string;
-  /** Everything printed on stdout so far. */
-  output(): string;
-}
-
-/** Spawns `durable dev examples/app.ts` on a free port and resolves once it listens. */
-async function startDev(dir: string, extra: string[] = []): Promise<Dev> {
-  const proc = spawn(process.execPath, [bin, 'dev', 'examples/app.ts', '--port', '0', '--data-dir', dir, ...extra], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '' },
-  });
-  let out = '';
-  let err = '';
-  proc.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  proc.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  await until(() => /Durable dev — http:\/\/\S+/.test(out) || proc.exitCode !== null, 'durable dev listens', 20_000);
-  const url = /Durable dev — (http:\/\/\S+)/.exec(out)?.[1];
-  if (!url) throw new Error(`durable dev did not start: ${err}`);
-  return { proc, url, output: () => out };
-}
-
-/** Stops `durable dev` as Ctrl-C does; one that has not exited 20 s later is killed, and the test says so with its output. */
-async function stopDev(dev: Dev | undefined): Promise<void> {
-  if (!dev || dev.proc.exitCode !== null || dev.proc.signalCode !== null) return;
-  const exited = once(dev.proc, 'exit');
-  dev.proc.kill('SIGINT');
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 20_000)));
-  const result = await Promise.race([exited, late]);
-  clearTimeout(timer);
-  if (result === 'late') {
-    dev.proc.kill('SIGKILL');
-    throw new Error(`durable dev did not exit 20 s after SIGINT; its output ended with:\n${dev.output().slice(-2000)}`);
-  }
+/** `durable dev` on a free port with its data in `dir`. */
+function startDev(dir: string, extra: string[] = []): Promise<Dev> {
+  return startDevServer({ dir, args: extra });
 }
 
 /** Runs `durable dev` expected to refuse to start; resolves with its exit code and stderr (never hangs the test). */
@@ -152,22 +116,32 @@ describe('durable dev, talking', function () {
     assert.equal(entity.lastFailure.operation, 'add');
   });
 
-  it('serves a start page at / listing the registered names, with links into the API and CLI lines', async () => {
+  it('serves the dashboard at / (a shell whose script and stylesheet it also serves) under a strict CSP', async () => {
     const response = await fetch(`${dev!.url}/`);
     assert.equal(response.status, 200);
     assert.match(String(response.headers.get('content-type')), /^text\/html/);
+    assert.match(String(response.headers.get('content-security-policy')), /default-src 'self'; script-src 'self'/);
+    assert.equal(response.headers.get('cache-control'), 'no-cache');
+    const etag = response.headers.get('etag');
+    assert.ok(etag, 'an ETag');
+    assert.equal((await fetch(`${dev!.url}/`, { headers: { 'if-none-match': etag } })).status, 304);
     const html = await response.text();
-    for (const name of ['helloSequence', 'monitorJob', 'sayHello', 'chargeCard', 'counter', 'account']) {
-      assert.ok(html.includes(`<code>${name}</code>`), name);
-    }
-    for (const link of ['/openapi.json', '/api/instances', '/api/entities', '/api/dead-letters']) {
-      assert.ok(html.includes(`href="${link}"`), link);
-      assert.equal((await fetch(`${dev!.url}${link}`)).status, 200, link);
-    }
-    assert.ok(
-      html.includes(`npx durable start helloSequence &#39;&#60;input JSON&#62;&#39; --id my-first --url ${dev!.url}`),
+    assert.doesNotMatch(
+      html,
+      /<script>|<style|style="|src="http|href="http/,
+      'no inline script or style, nothing remote',
     );
-    assert.doesNotMatch(html, /<script|src="http|href="http/, 'no script and no external asset');
+    assert.match(html, /<noscript>.*href="\/openapi.json"/s);
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    assert.deepEqual(assets.map((a) => /\.(\w+)$/.exec(a)?.[1]).sort(), ['css', 'js', 'svg']);
+    for (const asset of assets) {
+      const got = await fetch(`${dev!.url}${asset}`);
+      assert.equal(got.status, 200, asset);
+      assert.equal(got.headers.get('cache-control'), 'public, max-age=31536000, immutable', asset);
+    }
+    assert.equal((await fetch(`${dev!.url}/assets/nope-123.js`)).status, 404);
+    // The start page's content lives on in the dashboard's Getting started panel, from the API.
+    assert.match(dev!.output(), new RegExp(`dashboard\\s+${dev!.url}/`));
   });
 
   it('prints none of these lines with --quiet', async () => {

@@ -244,7 +244,7 @@ describe('HTTP API: unknown entity operations', () => {
 describe('HTTP API: security headers and bounded echoes', () => {
   let h: Harness;
   before(() => {
-    h = startHarness({ home: { activities: [], events: {} } });
+    h = startHarness({});
   });
   after(() => h.close());
 
@@ -266,7 +266,8 @@ describe('HTTP API: security headers and bounded echoes', () => {
   it("keeps an HTML route's own Content-Security-Policy and gives HTML without one frame-ancestors 'none'", async () => {
     const home = await h.api.inject({ method: 'GET', url: '/' });
     assert.match(String(home.headers['content-type']), /^text\/html/);
-    assert.equal(home.headers['content-security-policy'], "default-src 'none'; style-src 'unsafe-inline'");
+    const { DASHBOARD_CSP } = await import('../../src/http/dashboard.js');
+    assert.equal(home.headers['content-security-policy'], DASHBOARD_CSP);
     const { addSecurityHeaders } = await import('../../src/http/server-limits.js');
     const headers = new Map<string, string>([['content-type', 'text/html']]);
     addSecurityHeaders({
