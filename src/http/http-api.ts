@@ -92,7 +92,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   whoamiRoute,
   ...appRoutes,
   ...streamRoutes,
-  whoamiRoute,
 ];
 
 interface RouteConfig {
