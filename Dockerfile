@@ -31,6 +31,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY worker ./worker
 COPY operator ./operator
+COPY scripts/build-dashboard.mjs ./scripts/
 RUN npm run build
 
 # Production dependencies only. better-sqlite3 is native: when no prebuilt binary matches, it compiles here, so the

@@ -102,7 +102,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       await host.stop();
       throw error;
     }
-    logger.info({ event: LOG_EVENTS.opsListening, address: apiAddress }, `HTTP API on ${apiAddress}`);
+    logger.info({ event: LOG_EVENTS.apiListening, address: apiAddress }, `HTTP API on ${apiAddress}`);
   }
 
   const drainNow = async (): Promise<'drained'> => {

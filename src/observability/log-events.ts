@@ -31,6 +31,7 @@ export const LOG_EVENTS = {
   httpInternalError: 'http.internal_error',
   // The `durable worker` process itself.
   opsListening: 'worker.ops_listening',
+  apiListening: 'worker.api_listening',
   drainStarted: 'worker.drain_started',
   drained: 'worker.drained',
   drainTimeout: 'worker.drain_timeout',

@@ -163,7 +163,13 @@ describe('the container image (its runtime stage rebuilt from the Dockerfile, wi
       '--outDir',
       join(dir, 'build', 'dist'),
     ]);
-    await Promise.all([install(), build]);
+    // `npm run build` bundles the dashboard too (scripts/build-dashboard.mjs), into the same dist/.
+    const dashboard = run(process.execPath, [
+      join(repoRoot, 'scripts', 'build-dashboard.mjs'),
+      '--out',
+      join(dir, 'build', 'dist', 'dashboard'),
+    ]);
+    await Promise.all([install(), build, dashboard]);
 
     layout = join(dir, 'app');
     mkdirSync(layout);
@@ -264,14 +270,22 @@ describe('the container image (its runtime stage rebuilt from the Dockerfile, wi
     assert.match(stdout, /durable operator/);
   });
 
-  it('runs its default command, the example app’s worker, with no writable temp dir, and drains on SIGTERM', async () => {
+  it('runs its default command, the example app’s worker, with no writable temp dir, serves the built dashboard on its API port, and drains on SIGTERM', async () => {
     const data = join(dir, 'data');
     mkdirSync(data);
     const sqlite = { DURABLE_SQLITE_PATH: join(data, 'durable.db') };
     const worker = spawn(entrypoint[0] ?? '', [...entrypoint.slice(1), ...runtime!.cmd], {
       cwd: inStage(runtime!, layout, '.'),
       // As on a read-only root filesystem: only the data volume is writable.
-      env: { ...imageEnv, ...sqlite, DURABLE_OPS_HOST: '127.0.0.1', DURABLE_OPS_PORT: '0', TMPDIR: '/proc/no-tmp' },
+      env: {
+        ...imageEnv,
+        ...sqlite,
+        DURABLE_OPS_HOST: '127.0.0.1',
+        DURABLE_OPS_PORT: '0',
+        DURABLE_API_HOST: '127.0.0.1',
+        DURABLE_API_PORT: '0',
+        TMPDIR: '/proc/no-tmp',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -279,11 +293,14 @@ describe('the container image (its runtime stage rebuilt from the Dockerfile, wi
     const exited = new Promise<number | null>((resolve) => worker.on('close', (code) => resolve(code)));
     let client: Host | undefined;
     try {
+      const addresses: Record<string, string> = {};
       const address = await new Promise<string>((resolve, reject) => {
         createInterface({ input: worker.stdout }).on('line', (line) => {
           output += `${line}\n`;
           const event = JSON.parse(line) as { event?: string; address?: string };
-          if (event.event === 'worker.ops_listening' && event.address) resolve(event.address);
+          if (event.event && event.address) addresses[event.event] = event.address;
+          const ops = addresses['worker.ops_listening'];
+          if (ops && addresses['worker.api_listening']) resolve(ops);
         });
         void exited.then((code) => reject(new Error(`the worker exited with ${code}:\n${output}`)));
         setTimeout(() => reject(new Error(`the worker did not listen within 30 s:\n${output}`)), 30_000).unref();
@@ -300,6 +317,17 @@ describe('the container image (its runtime stage rebuilt from the Dockerfile, wi
       const id = await client.client.start('helloSequence', ['Tokyo']);
       const status = await client.client.waitForCompletion(id, { timeoutMs: 20_000 });
       assert.deepEqual(status.output, ['Hello Tokyo!'], JSON.stringify(status));
+      // Its HTTP API serves the dashboard from the files the build bundled (no esbuild at run time).
+      const api = addresses['worker.api_listening'];
+      const shell = await fetch(`${api}/`);
+      assert.equal(shell.status, 200);
+      const html = await shell.text();
+      const script = /src="(\/assets\/main-[^"]+\.js)"/.exec(html)?.[1];
+      assert.ok(script, html);
+      const asset = await fetch(`${api}${script}`);
+      assert.equal(asset.status, 200);
+      assert.match(String(asset.headers.get('cache-control')), /immutable/);
+      assert.ok((await asset.text()).length > 1000);
     } finally {
       await client?.stop();
       worker.kill('SIGTERM');
