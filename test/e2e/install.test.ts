@@ -6,7 +6,8 @@
  * No reinstall from the registry and no native build: each project's node_modules starts as a hard-linked copy of
  * this checkout's install (better-sqlite3's binary already built for this node), then `npm install --offline
  * --ignore-scripts` adds the tarball and prunes what the project does not depend on. The tarball's dist/ is compiled
- * emit-only (`--noCheck`; `npm run typecheck` checks the same files) into a staging copy of the package files, and
+ * emit-only (`--noCheck`; `npm run typecheck` checks the same files), with the dashboard bundled beside it as
+ * `npm run build` does, into a staging copy of the package files, and
  * packed there with `npm pack --ignore-scripts`, so the checkout's own dist/ is never written.
  */
 import assert from 'node:assert/strict';
@@ -85,6 +86,7 @@ describe('the npm package, installed from its tarball', function () {
     };
     assert.equal(pkg.private, undefined, 'package.json is not private');
     assert.match(pkg.scripts.prepack ?? '', /npm run build/, 'npm pack builds dist/ first');
+    assert.match(pkg.scripts.build ?? '', /tsc -p tsconfig\.build\.json && node scripts\/build-dashboard\.mjs/);
     mkdirSync(stage);
     for (const path of ['package.json', 'README.md', 'bin'])
       cpSync(join(repoRoot, path), join(stage, path), { recursive: true });
@@ -97,6 +99,12 @@ describe('the npm package, installed from its tarball', function () {
       '--outDir',
       join(stage, 'dist'),
     ]);
+    // `npm run build`'s second half: the dashboard's bundle.
+    await run(process.execPath, [
+      join(repoRoot, 'scripts', 'build-dashboard.mjs'),
+      '--out',
+      join(stage, 'dist', 'dashboard'),
+    ]);
     const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: stage });
     const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     assert.ok(info);
@@ -104,6 +112,7 @@ describe('the npm package, installed from its tarball', function () {
     const files = info.files.map((file) => file.path);
     assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'), 'JavaScript and types');
     assert.ok(files.includes('bin/durable.mjs'), 'the durable command');
+    assert.ok(files.includes('dist/dashboard/manifest.json'), 'the dashboard, built');
     assert.deepEqual(
       files.filter((path) => !/^(dist\/|bin\/|package\.json$|README\.md$)/.test(path)),
       [],
@@ -142,7 +151,7 @@ describe('the npm package, installed from its tarball', function () {
     assert.match(typed.stdout, /Completed \[ 'Hello Tokyo', 'Hello Seattle', 'Hello London' \]/);
   });
 
-  it('runs an app with durable dev where no package.json says "type": "module"', async () => {
+  it('runs an app with durable dev where no package.json says "type": "module", and serves the built dashboard', async () => {
     writeFileSync(join(project, 'greeting.ts'), 'export const greet = (name: string): string => `hi ${name}`;\n');
     writeFileSync(
       join(project, 'app.ts'),
@@ -169,6 +178,13 @@ describe('the npm package, installed from its tarball', function () {
         output: unknown;
       };
       assert.deepEqual([status.status, status.output], ['Completed', 'hi Ada true']);
+      // The dashboard comes built inside the package (dist/dashboard): the shell and its hashed script.
+      const html = await (await fetch(`${url}/`)).text();
+      const script = /src="(\/assets\/main-[^"]+\.js)"/.exec(html)?.[1];
+      assert.ok(script, html);
+      const asset = await fetch(`${url}${script}`);
+      assert.equal(asset.status, 200);
+      assert.match(String(asset.headers.get('content-type')), /^text\/javascript/);
     } finally {
       await stop(server.child);
     }
