@@ -441,6 +441,18 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         );
       });
 
+      it('finds exactly the ids with a prefix that ends in the last characters an id may hold', async () => {
+        const name = uniqueId('prefix-edge');
+        const all = ['~', '~a', '~~', '}', 'z', 'z~', 'zz', '', '.'].map((suffix) => `${name}-k${suffix}`);
+        for (const [i, id] of all.entries()) await put(id, { name, createdAt: T0 + i });
+        for (const suffix of ['~', 'z', 'z~', '~~', '']) {
+          const prefix = `${name}-k${suffix}`;
+          const found = ids((await store.list({ idPrefix: prefix, limit: 100 })).items).sort();
+          assert.deepEqual(found, all.filter((id) => id.startsWith(prefix)).sort(), prefix);
+          assert.equal((await store.countByStatus({ idPrefix: prefix })).total, found.length, prefix);
+        }
+      });
+
       it('pages through the ids with a prefix, each exactly once', async () => {
         const name = uniqueId('prefix-paging');
         const expected: string[] = [];

@@ -301,12 +301,31 @@ export class SqliteStore implements Store {
 }
 
 /**
+ * The first string after every string that starts with `prefix` (its last code point incremented), or undefined when
+ * there is none. Text compares bytewise in UTF-8, which orders code points, so `[prefix, prefixEnd(prefix))` holds
+ * exactly the strings starting with `prefix`.
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    // Past U+10FFFF there is nothing; the surrogate block is not a character, so U+D7FF is followed by U+E000.
+    const next = last === 0xd7ff ? 0xe000 : last + 1;
+    if (next <= 0x10ffff) return points.join('') + String.fromCodePoint(next);
+  }
+  return undefined;
+}
+
+/**
  * The WHERE terms (and their parameters) of the filters `list` and `countByStatus` share. The id prefix is a range
- * on the primary key (`>= prefix`) that the exact `substr` test then narrows: SQLite compares text bytewise and
- * ids are ASCII, so both agree with JavaScript's `startsWith`.
+ * on the primary key (`>= prefix` and `< prefixEnd(prefix)`) that the exact `substr` test then confirms: SQLite
+ * compares text bytewise, so all three agree with JavaScript's `startsWith`.
  */
 function filters(query: CountQuery): { where: string[]; params: unknown[] } {
-  const where = ['kind = ?'];
+  const byPrefix = query.idPrefix !== undefined && query.idPrefix !== '';
+  // With an id prefix, `+kind` keeps the planner off the kind-leading indexes (it would walk every record of the
+  // kind in creation order) and on the primary key's range: 100,000 records, 7.7 ms → 0.1 ms (bench/dashboard-queries.ts).
+  const where = [byPrefix ? '+kind = ?' : 'kind = ?'];
   const params: unknown[] = [query.kind ?? 'orchestration'];
   if (query.name !== undefined) {
     where.push('name = ?');
@@ -320,9 +339,12 @@ function filters(query: CountQuery): { where: string[]; params: unknown[] } {
     where.push('created_at < ?');
     params.push(query.createdTo);
   }
-  if (query.idPrefix !== undefined && query.idPrefix !== '') {
-    where.push('instance_id >= ? AND substr(instance_id, 1, length(?)) = ?');
-    params.push(query.idPrefix, query.idPrefix, query.idPrefix);
+  if (byPrefix && query.idPrefix !== undefined) {
+    const end = prefixEnd(query.idPrefix);
+    where.push(
+      `instance_id >= ?${end === undefined ? '' : ' AND instance_id < ?'} AND substr(instance_id, 1, length(?)) = ?`,
+    );
+    params.push(query.idPrefix, ...(end === undefined ? [] : [end]), query.idPrefix, query.idPrefix);
   }
   if (query.stuck !== undefined) where.push(query.stuck ? 'stuck = 1' : 'stuck = 0');
   return { where, params };
