@@ -182,6 +182,46 @@ describe('the dashboard in a browser', function () {
     }
   });
 
+  it('pages through the instances an id search finds, 25 at a time, with Next and Previous', async () => {
+    // A server of its own: 30 more instances would push the other tests' instances off the first page.
+    const own = await startDev({ args: ['--quiet'] });
+    const expected = Array.from({ length: 30 }, (_, i) => `page-${String(i).padStart(2, '0')}`);
+    for (const instanceId of expected) await api(own, '/api/orchestrations/helloSequence', { instanceId, input: [] });
+    // Newer than those: the first page of an unfiltered list would show them.
+    for (const instanceId of ['other-1', 'other-2']) {
+      await api(own, '/api/orchestrations/helloSequence', { instanceId, input: [] });
+    }
+    const { context, page, errors } = await openPage(browser);
+    const shown = (): Promise<string[]> =>
+      page.locator('tr[data-instance]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-instance') ?? ''));
+    const settled = async (count: number, what: string): Promise<string[]> => {
+      await until(async () => (await shown()).length === count, what, 15_000);
+      await page.waitForFunction(() => document.querySelector('[aria-busy="true"]') === null);
+      return shown();
+    };
+    try {
+      await show(page, `${own.url}/#/instances`);
+      await page.getByLabel('Id starts with').fill('page-');
+      // The search applies once typing pauses: it lands in the URL, and the list follows it.
+      await page.waitForFunction(() => location.hash.includes('q=page-'));
+      const first = await settled(25, 'the first page holds 25 of the 30');
+      assert.ok(
+        first.every((id) => id.startsWith('page-')),
+        `only the ids the search finds: ${first.join(', ')}`,
+      );
+      await page.getByRole('button', { name: 'Next' }).click();
+      const second = await settled(5, 'the second page holds the other 5');
+      assert.deepEqual([...first, ...second].sort(), expected, 'every instance once, none twice');
+      assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'no third page');
+      await page.getByRole('button', { name: 'Previous' }).click();
+      assert.deepEqual(await settled(25, 'back on the first page'), first);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await stopDev(own);
+    }
+  });
+
   it('follows links by hash, so deep links and the back button work', async () => {
     const { context, page } = await openPage(browser);
     try {
