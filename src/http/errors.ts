@@ -11,6 +11,7 @@ import { DurableError, ValidationError } from '../engine/errors.js';
 export type HttpOnlyCode =
   | 'ENTITY_NOT_FOUND'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'APP_UNKNOWN'
   | 'TOO_MANY_STREAMS'
   | 'BODY_TOO_LARGE'
@@ -46,6 +47,7 @@ const STATUS_BY_CODE: { readonly [K in ApiErrorCode]: number } = {
   FORBIDDEN: 403,
   CROSS_SITE_REQUEST: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   INSTANCE_NOT_FOUND: 404,
   ENTITY_NOT_FOUND: 404,
   INSTANCE_EXISTS: 409,

@@ -157,6 +157,7 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
   limitServer.install(app.server, { maxConnections });
 
   installValidators(app);
+  const methods = methodsByPath(app);
   // Open change streams never end on their own: end them first, or close() would wait for every browser.
   app.addHook('preClose', (done) => {
     context.streams?.closeAll();
@@ -220,12 +221,20 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     }
     return sendProblem(reply, error);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      new HttpError('NOT_FOUND', `No route ${request.method} ${truncate(request.url.split('?')[0])}.`),
-    ),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = methods(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(
+        reply,
+        new HttpError('METHOD_NOT_ALLOWED', `${truncate(path)} takes ${allowed.join(', ')}, not ${request.method}.`, {
+          allow: allowed,
+        }),
+      );
+    }
+    return sendProblem(reply, new HttpError('NOT_FOUND', `No route ${request.method} ${truncate(path)}.`));
+  });
 
   for (const route of API_ROUTES) {
     const config: RouteConfig = { access: route.access, emptyBodyIsObject: route.emptyBodyIsObject ?? false };
@@ -243,6 +252,22 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
     void reply.send(openApi);
   });
   return app;
+}
+
+/**
+ * Collects every route as it is registered (Fastify's `onRoute`), and answers which methods a path takes: what a
+ * 405's `Allow` header lists when a known path is asked with another method.
+ */
+function methodsByPath(app: FastifyInstance): (path: string) => string[] {
+  const routes: { readonly pattern: RegExp; readonly methods: readonly string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const escaped = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+');
+    routes.push({ pattern: new RegExp(`^${escaped}$`), methods: [route.method].flat() });
+  });
+  return (path) => {
+    const found = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => found.has(m));
+  };
 }
 
 /**

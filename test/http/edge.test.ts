@@ -50,10 +50,21 @@ describe('HTTP API: bodies, media types, routes and the OpenAPI document', () =>
     assert.throws(() => checkJsonValue({ a: [[{ b: 1 }]] }, 3), /deeper than 3/);
   });
 
-  it('answers unknown routes and methods with 404 NOT_FOUND problem details', async () => {
+  it('answers unknown routes with 404 NOT_FOUND, and a known path asked with another method with 405 and Allow', async () => {
     assertProblem(await h.api.inject({ method: 'GET', url: '/api/nothing' }), 404, 'NOT_FOUND');
-    assertProblem(await h.api.inject({ method: 'PUT', url: '/api/instances/x' }), 404, 'NOT_FOUND');
+    assertProblem(await h.api.inject({ method: 'PUT', url: '/api/nothing/x' }), 404, 'NOT_FOUND');
     assertProblem(await h.api.inject({ method: 'GET', url: '/nothing' }), 404, 'NOT_FOUND');
+    for (const [method, url, allow] of [
+      ['PUT', '/api/instances/x', 'GET, HEAD, DELETE'],
+      ['PATCH', '/api/instances', 'GET, HEAD'],
+      ['GET', '/api/orchestrations/helloSequence', 'POST'],
+      ['DELETE', '/api/instances/x/terminate', 'POST'],
+    ] as const) {
+      const response = await h.api.inject({ method, url });
+      assertProblem(response, 405, 'METHOD_NOT_ALLOWED');
+      assert.equal(response.headers.allow, allow, `${method} ${url}`);
+      assert.deepEqual(response.json<{ details: { allow: string[] } }>().details.allow, allow.split(', '));
+    }
   });
 
   it('serves an OpenAPI 3 document with every route, its parameters, body schema and scope', async () => {
