@@ -143,6 +143,17 @@ describe('poison messages on Beanstalkd with crashing worker processes', functio
     }
     const poisoned = statuses.find((s) => s.instanceId === poisonId);
     assert.equal(poisoned?.stuck?.code, 'POISON_MESSAGE', JSON.stringify(poisoned));
+    // The store's stuck filter and counts (what the dashboard reads) agree with the records, after crashed workers'
+    // commits and the dead-lettering.
+    const stuckListed = await durable.client.list({ stuck: true, limit: 100 });
+    assert.deepEqual(
+      stuckListed.items.map((s) => s.instanceId),
+      [poisonId],
+    );
+    const counts = await durable.client.countByStatus({});
+    assert.equal(counts.stuck, 1);
+    assert.equal(counts.total, HEALTHY + 1);
+    assert.equal(counts.byStatus.Completed, HEALTHY);
     assert.deepEqual(
       orchestrationDead.map((d) => d.message.instanceId),
       [poisonId],
