@@ -5,7 +5,6 @@
 import type { Problem, Scope, WhoAmI } from './types.js';
 
 const TOKEN_KEY = 'durable.token';
-const ALL_SCOPES: Scope[] = ['read', 'write', 'admin'];
 
 export class ApiError extends Error {
   constructor(
@@ -135,34 +134,20 @@ async function read<T>(response: Response): Promise<T> {
  */
 export async function signInWith(token: string): Promise<void> {
   const auth = { accept: 'application/json', authorization: `Bearer ${token}` };
-  let response = await fetch('/api/whoami', { headers: auth, cache: 'no-store' });
-  let who: WhoAmI | undefined;
-  if (response.status === 404) {
-    response = await fetch('/api/instances?limit=1', { headers: auth, cache: 'no-store' });
-    who = { scopes: ALL_SCOPES, authRequired: true };
-  }
+  const response = await fetch('/api/whoami', { headers: auth, cache: 'no-store' });
   if (!response.ok) {
     const problem = (await response.json().catch(() => ({}))) as Problem;
     throw new ApiError(response.status, problem);
   }
-  who ??= (await response.json()) as WhoAmI;
+  const who = (await response.json()) as WhoAmI;
   session.signIn(token);
   session.who = who;
   session.emit();
 }
 
-/**
- * Who the token is: `GET /api/whoami`. A server without that route (404) predates scoped tokens: every scope is
- * shown, and the server still refuses what the token may not do.
- */
+/** Who the token is (`GET /api/whoami`, which the server that serves the dashboard always has). */
 export async function loadWhoAmI(): Promise<WhoAmI> {
-  try {
-    session.who = await get<WhoAmI>('/api/whoami');
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-    await get('/api/instances?limit=1');
-    session.who = { scopes: ALL_SCOPES, authRequired: false };
-  }
+  session.who = await get<WhoAmI>('/api/whoami');
   session.emit();
   return session.who;
 }
@@ -207,7 +192,7 @@ export type LiveMode = 'connecting' | 'live' | 'polling' | 'offline';
 
 /**
  * Keeps the views current: reads `/api/stream` and bumps the session's tick on each `change`; reconnects with
- * back-off (1 s doubling to 30 s); a server without the stream (404, or `event: unsupported`) gets a refresh every
+ * back-off (1 s doubling to 30 s); a store that cannot report changes (`event: unsupported`) gets a refresh every
  * 10 s while the tab is visible instead.
  */
 export function startLiveUpdates(onMode: (mode: LiveMode) => void): () => void {
@@ -235,7 +220,6 @@ export function startLiveUpdates(onMode: (mode: LiveMode) => void): () => void {
         signal: controller.signal,
         cache: 'no-store',
       });
-      if (response.status === 404 || response.status === 501) return startPolling();
       if (response.status === 401) {
         await read(response).catch(() => undefined);
         return;

@@ -97,3 +97,24 @@ export function useDebounced<T>(value: T, ms = 250): T {
 export function useAppDescription(): AppDescription | undefined {
   return useApi<AppDescription>('/api/app', [], false).data;
 }
+
+/** Cursor paging whose pages start again at the first whenever `key` (the filters, as a string) changes. */
+export interface CursorPaging {
+  /** The cursor of the page shown (undefined: the first page). */
+  readonly cursor: string | undefined;
+  readonly atFirst: boolean;
+  readonly previous: () => void;
+  readonly next: (cursor: string) => void;
+}
+
+export function useCursorPaging(key: string): CursorPaging {
+  // The cursors of the pages before this one, for Previous.
+  const [paging, setPaging] = useState<{ key: string; cursors: readonly string[] }>({ key, cursors: [] });
+  const cursors = paging.key === key ? paging.cursors : [];
+  return {
+    cursor: cursors[cursors.length - 1],
+    atFirst: cursors.length === 0,
+    previous: () => setPaging({ key, cursors: cursors.slice(0, -1) }),
+    next: (cursor) => setPaging({ key, cursors: [...cursors, cursor] }),
+  };
+}

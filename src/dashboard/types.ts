@@ -8,17 +8,24 @@ import type { AppDescription } from '../http/app-description.js';
 
 export type { AppDescription, HistoryEvent, HistoryEventType, RuntimeStatus };
 
-export const STATUSES: readonly RuntimeStatus[] = [
-  'Pending',
-  'Running',
-  'Suspended',
-  'Completed',
-  'Failed',
-  'Terminated',
-  'ContinuedAsNew',
-];
+/**
+ * Every status, in the order the dashboard shows them. The bundle cannot import the engine's list (types only), so the
+ * record makes the compiler refuse a status missing here.
+ */
+const STATUS_ORDER: { readonly [S in RuntimeStatus]: number } = {
+  Pending: 0,
+  Running: 1,
+  Suspended: 2,
+  Completed: 3,
+  Failed: 4,
+  Terminated: 5,
+  ContinuedAsNew: 6,
+};
+export const STATUSES: readonly RuntimeStatus[] = (Object.keys(STATUS_ORDER) as RuntimeStatus[]).sort(
+  (a, b) => STATUS_ORDER[a] - STATUS_ORDER[b],
+);
 
-export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated']);
+export const TERMINAL: ReadonlySet<string> = new Set<RuntimeStatus>(['Completed', 'Failed', 'Terminated']);
 
 export interface Failure {
   readonly name: string;
@@ -40,7 +47,7 @@ export interface Instance {
   readonly createdAt: string;
   readonly lastUpdatedAt: string;
   readonly historyLength: number;
-  /** helper-api's status extras (absent on older servers). */
+  /** While Running or Suspended: what it waits for, as `durable status` says it. */
   readonly waitingFor?: readonly string[];
   readonly parent?: { readonly instanceId: string; readonly name?: string };
 }

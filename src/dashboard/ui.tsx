@@ -2,6 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
+import type { CursorPaging } from './hooks.js';
 
 export function Json({ value, label }: { value: unknown; label?: string }) {
   if (value === undefined) return <span class="muted">none</span>;
@@ -203,6 +204,20 @@ export function SelectField(props: {
           </option>
         ))}
       </select>
+    </div>
+  );
+}
+
+/** Previous and Next under a paged table; Next is there while the page shown has a `nextCursor`. */
+export function Pager({ paging, nextCursor }: { paging: CursorPaging; nextCursor: string | undefined }) {
+  return (
+    <div class="pager">
+      <button type="button" disabled={paging.atFirst} onClick={paging.previous}>
+        Previous
+      </button>
+      <button type="button" disabled={!nextCursor} onClick={() => nextCursor && paging.next(nextCursor)}>
+        Next
+      </button>
     </div>
   );
 }

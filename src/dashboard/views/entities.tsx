@@ -1,17 +1,15 @@
 /** Entities: filter by name, state, lock holder, queued operations, last failure. */
-import { useState } from 'preact/hooks';
 import { query } from '../api.js';
-import { href, hrefWith, useApi, useAppDescription } from '../hooks.js';
+import { href, hrefWith, useApi, useAppDescription, useCursorPaging } from '../hooks.js';
 import type { Route } from '../hooks.js';
 import type { Entity, Page } from '../types.js';
-import { ErrorBox, SelectField, short, TextField, Time } from '../ui.js';
+import { ErrorBox, Pager, SelectField, short, TextField, Time } from '../ui.js';
 
 export function EntitiesView({ route }: { route: Route }) {
   const app = useAppDescription();
   const name = route.params.get('name') ?? '';
-  const [paging, setPaging] = useState<{ name: string; cursors: string[] }>({ name, cursors: [] });
-  const cursors = paging.name === name ? paging.cursors : [];
-  const list = useApi<Page<Entity>>(`/api/entities${query({ name, limit: 25, cursor: cursors[cursors.length - 1] })}`);
+  const paging = useCursorPaging(name);
+  const list = useApi<Page<Entity>>(`/api/entities${query({ name, limit: 25, cursor: paging.cursor })}`);
   const setName = (value: string): void => {
     location.hash = hrefWith(['entities'], { name: value }).slice(1);
   };
@@ -87,22 +85,7 @@ export function EntitiesView({ route }: { route: Route }) {
           </tbody>
         </table>
       </div>
-      <div class="pager">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => setPaging({ name, cursors: cursors.slice(0, -1) })}
-        >
-          Previous
-        </button>
-        <button
-          type="button"
-          disabled={!list.data?.nextCursor}
-          onClick={() => list.data?.nextCursor && setPaging({ name, cursors: [...cursors, list.data.nextCursor] })}
-        >
-          Next
-        </button>
-      </div>
+      <Pager paging={paging} nextCursor={list.data?.nextCursor} />
     </section>
   );
 }

@@ -1,11 +1,21 @@
 /** The instance list: counts by status (clickable), filters, cursor paging, live updates, and Start. */
 import { useEffect, useState } from 'preact/hooks';
 import { query, send } from '../api.js';
-import { href, hrefWith, useApi, useAppDescription, useDebounced, useSession } from '../hooks.js';
+import { href, hrefWith, useApi, useAppDescription, useCursorPaging, useDebounced, useSession } from '../hooks.js';
 import type { Route } from '../hooks.js';
 import type { Counts, Instance, Page } from '../types.js';
 import { STATUSES } from '../types.js';
-import { ActionDialog, ErrorBox, JsonEditor, parseJson, SelectField, StatusBadge, TextField, Time } from '../ui.js';
+import {
+  ActionDialog,
+  ErrorBox,
+  JsonEditor,
+  Pager,
+  parseJson,
+  SelectField,
+  StatusBadge,
+  TextField,
+  Time,
+} from '../ui.js';
 
 const PAGE_SIZE = 25;
 
@@ -49,12 +59,10 @@ export function InstancesView({ route }: { route: Route }) {
   useEffect(() => {
     if (q !== filters.q) go({ ...filters, q });
   }, [q]);
-  // The cursors of the pages before this one, for Previous; new filters start again at the first page.
+  // New filters start again at the first page.
   const key = JSON.stringify(filters);
-  const [paging, setPaging] = useState<{ key: string; cursors: string[] }>({ key, cursors: [] });
-  const cursors = paging.key === key ? paging.cursors : [];
-  const setCursors = (next: string[]): void => setPaging({ key, cursors: next });
-  const cursor = cursors[cursors.length - 1];
+  const paging = useCursorPaging(key);
+  const cursor = paging.cursor;
   const common = { name: filters.name, createdFrom: iso(filters.from), createdTo: iso(filters.to), q: filters.q };
   const list = useApi<Page<Instance>>(
     `/api/instances${query({ ...common, status: filters.status, stuck: filters.stuck ? 'true' : undefined, limit: PAGE_SIZE, cursor })}`,
@@ -170,18 +178,7 @@ export function InstancesView({ route }: { route: Route }) {
           </tbody>
         </table>
       </div>
-      <div class="pager">
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Previous
-        </button>
-        <button
-          type="button"
-          disabled={!list.data?.nextCursor}
-          onClick={() => list.data?.nextCursor && setCursors([...cursors, list.data.nextCursor])}
-        >
-          Next
-        </button>
-      </div>
+      <Pager paging={paging} nextCursor={list.data?.nextCursor} />
       {starting ? (
         <StartDialog names={names} onClose={() => setStarting(false)} onStarted={(id) => setStarted(id)} />
       ) : null}
