@@ -177,7 +177,7 @@ export function serveDashboard(app: FastifyInstance, config: object): void {
   app.get('/assets/:file', { config }, async (request, reply) => {
     const { file } = request.params as { file: string };
     const asset = (await servedOrProblem()).assets.get(file);
-    if (!asset) throw new HttpError('NOT_FOUND', `No dashboard asset ${file.slice(0, 200)}.`);
+    if (!asset) throw new HttpError('NOT_FOUND', `No dashboard asset ${file}.`);
     return secure(reply)
       .header('cache-control', 'public, max-age=31536000, immutable')
       .type(asset.type)

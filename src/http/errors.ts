@@ -132,12 +132,17 @@ export function toProblem(error: unknown): { status: number; problem: Problem } 
 /** The longest run of echoed input (a path, a name, an id) a problem repeats; longer ones are cut, with `…`. */
 export const MAX_ECHO = 200;
 
+/** The longest message a problem carries; a longer one (echoed input with spaces in it) is cut, with `…`. */
+const MAX_MESSAGE = 5 * MAX_ECHO;
+
 /**
- * Cuts echoed input: any run of more than {@link MAX_ECHO} characters without a space in the message, and any
- * string in the details. A 16 KB path comes back as its first 200 characters, not whole.
+ * Cuts echoed input, for every problem in one place (the code that raises one quotes what it was given as it is):
+ * any run of more than {@link MAX_ECHO} characters without a space in the message, the message itself past
+ * {@link MAX_MESSAGE}, and any string in the details. A 16 KB path comes back as its first 200 characters, not whole.
  */
 function bounded(problem: Problem): Problem {
-  const message = problem.message.replace(new RegExp(`[^\\s]{${MAX_ECHO + 1},}`, 'g'), (run) => cut(run));
+  const runsCut = problem.message.replace(new RegExp(`[^\\s]{${MAX_ECHO + 1},}`, 'g'), (run) => cut(run));
+  const message = runsCut.length > MAX_MESSAGE ? `${runsCut.slice(0, MAX_MESSAGE)}…` : runsCut;
   const details =
     problem.details === undefined ? undefined : (boundValue(problem.details, 0) as Record<string, unknown>);
   return withDetails(problem.code, message, details);

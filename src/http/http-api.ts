@@ -228,12 +228,12 @@ export function createHttpApi(client: DurableClient, options: HttpApiOptions = {
       reply.header('allow', allowed.join(', '));
       return sendProblem(
         reply,
-        new HttpError('METHOD_NOT_ALLOWED', `${truncate(path)} takes ${allowed.join(', ')}, not ${request.method}.`, {
+        new HttpError('METHOD_NOT_ALLOWED', `${path} takes ${allowed.join(', ')}, not ${request.method}.`, {
           allow: allowed,
         }),
       );
     }
-    return sendProblem(reply, new HttpError('NOT_FOUND', `No route ${request.method} ${truncate(path)}.`));
+    return sendProblem(reply, new HttpError('NOT_FOUND', `No route ${request.method} ${path}.`));
   });
 
   for (const route of API_ROUTES) {
@@ -317,9 +317,4 @@ function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   // Framework errors (a bad URL) leave without the onSend hooks: the security headers are added here too.
   addSecurityHeaders(reply);
   return reply.code(status).type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
-}
-
-function truncate(text: string | undefined, max = 200): string {
-  const value = text ?? '';
-  return value.length > max ? `${value.slice(0, max)}…` : value;
 }

@@ -70,8 +70,8 @@ export function checkRequest(request: FastifyRequest, options: RequestGuardOptio
     if (!LOOPBACK_NAMES.has(name) && !options.allowedHosts.includes(name)) {
       throw new HttpError(
         'HOST_NOT_ALLOWED',
-        `This server answers on loopback only to localhost, 127.0.0.1 and [::1]${options.allowedHosts.length > 0 ? ` and ${options.allowedHosts.join(', ')}` : ''}, not to Host '${bound(name)}' (add it to DURABLE_ALLOWED_HOSTS if it is yours).`,
-        { host: bound(name) },
+        `This server answers on loopback only to localhost, 127.0.0.1 and [::1]${options.allowedHosts.length > 0 ? ` and ${options.allowedHosts.join(', ')}` : ''}, not to Host '${name}' (add it to DURABLE_ALLOWED_HOSTS if it is yours).`,
+        { host: name },
       );
     }
   }
@@ -92,8 +92,8 @@ function checkSameOrigin(request: FastifyRequest, host: string): void {
   if (origin === undefined) return;
   const own = origin !== 'null' && originHost(origin) === canonicalHost(host);
   if (!own) {
-    throw new HttpError('CROSS_SITE_REQUEST', `A request from origin '${bound(origin)}' cannot change anything here.`, {
-      origin: bound(origin),
+    throw new HttpError('CROSS_SITE_REQUEST', `A request from origin '${origin}' cannot change anything here.`, {
+      origin: origin,
     });
   }
 }
@@ -105,8 +105,8 @@ function checkMediaType(request: FastifyRequest): void {
     if (media === 'application/json') return;
     throw new HttpError(
       'UNSUPPORTED_MEDIA_TYPE',
-      `Requests that change something take Content-Type: application/json, not '${bound(media)}'.`,
-      { contentType: bound(media) },
+      `Requests that change something take Content-Type: application/json, not '${media}'.`,
+      { contentType: media },
     );
   }
   const hasBody =
@@ -145,9 +145,4 @@ function canonicalHost(host: string): string | undefined {
 
 function withoutDefaultPort(host: string): string {
   return host.toLowerCase().replace(/:(80|443)$/, '');
-}
-
-/** Echoed input, cut to a bounded length. */
-export function bound(text: string, max = 200): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -295,5 +295,20 @@ describe('HTTP API: security headers and bounded echoes', () => {
       assert.ok(response.body.length < 1500, `${url.slice(0, 30)}… answered ${response.body.length} bytes`);
       assert.ok(!response.body.includes('x'.repeat(201)));
     }
+    // Echoed input with spaces in it (a header): the whole message is bounded too.
+    const spaced = 'x '.repeat(8000);
+    for (const headers of [{ origin: `http://a${spaced}` }, { 'content-type': `text/${spaced}` }]) {
+      const response = await h.api.inject({
+        method: 'POST',
+        url: '/api/orchestrations/helloSequence',
+        headers,
+        payload: '{}',
+      });
+      assert.ok(
+        response.statusCode === 403 || response.statusCode === 415,
+        `${response.statusCode} ${response.body.slice(0, 200)}`,
+      );
+      assert.ok(response.body.length < 1500, `${Object.keys(headers)[0]} answered ${response.body.length} bytes`);
+    }
   });
 });
